@@ -1,0 +1,122 @@
+"""Datasets -> numericalized train / validation / test splits, cached on disk.
+
+`load(cfg)` is the data stage: read the raw texts (one module per dataset, registered in
+DATASETS), cap the training rows (stratified), carve the validation split from training
+(seeded, stratified: tuning reads it, never test), tokenize once, build the vocabulary from
+training only, numericalize, and cache the tensors under a key made of the data files' hashes
+and every preprocessing setting, so a second load does not tokenize again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from bench.data import ag_news, csv_text, synthetic
+from bench.data.base import cache_dir
+from bench.data.batching import Encoded
+from bench.data.split import stratified_take
+from bench.data.tokenizer import VERSION as TOKENIZER, basic_english
+from bench.data.vocab import build_vocab
+from bench.errors import DataError
+
+log = logging.getLogger(__name__)
+
+DATASETS = {"ag_news": ag_news, "csv": csv_text, "synthetic": synthetic}
+
+
+@dataclass
+class Splits:
+    train: Encoded
+    val: Encoded
+    test: Encoded
+    itos: list[str]
+    pad_index: int
+    unk_index: int
+    label_names: list[str]
+    info: dict = field(default_factory=dict)  # dataset, row counts, partial, notes, cache key
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
+
+
+def _settings(cfg) -> dict:
+    return {"max_train": cfg.max_train, "val_fraction": cfg.val_fraction, "split_seed": cfg.split_seed,
+            "min_freq": cfg.min_freq, "max_vocab": cfg.max_vocab, "max_len": cfg.max_len,
+            "shared_pad_unk": cfg.shared_pad_unk, "tokenizer": TOKENIZER}
+
+
+def _tokenize(texts: list[str], max_len: int | None) -> list[list[str]]:
+    # An empty text would give a length-0 sequence, which packing rejects: read it as one <unk>.
+    return [basic_english(t)[:max_len] or ["<unk>"] for t in texts]
+
+
+def prepare(raw, cfg) -> Splits:
+    """Raw texts -> Splits, without the cache (see `load`)."""
+    train_texts, train_labels = raw.train_texts, raw.train_labels
+    rows_read = {"train": len(train_texts), "test": len(raw.test_texts)}
+    for split, n in rows_read.items():
+        if n == 0:
+            raise DataError(f"the {split} split of {raw.name} is empty: check the data files")
+    rng = random.Random(cfg.split_seed)
+    if cfg.max_train is not None and cfg.max_train < len(train_texts):
+        keep = stratified_take(train_labels, cfg.max_train, rng)
+        train_texts, train_labels = [train_texts[i] for i in keep], [train_labels[i] for i in keep]
+    val_idx = set(stratified_take(train_labels, float(cfg.val_fraction), rng)) if cfg.val_fraction else set()
+    if len(val_idx) == len(train_labels):
+        raise DataError(f"data.val_fraction={cfg.val_fraction} leaves no training rows: use a value below 1")
+    fit_idx = [i for i in range(len(train_labels)) if i not in val_idx]
+    tokens = _tokenize(train_texts, cfg.max_len)
+    vocab = build_vocab((tokens[i] for i in fit_idx), cfg.min_freq, cfg.max_vocab, cfg.shared_pad_unk)
+
+    def encode(token_lists, labels, index) -> Encoded:
+        return Encoded.from_lists([vocab.encode(token_lists[i]) for i in index], [labels[i] for i in index])
+
+    test_tokens = _tokenize(raw.test_texts, cfg.max_len)
+    info = {"dataset": raw.name, "rows_read": rows_read, "partial": raw.partial, "notes": list(raw.notes),
+            "rows": {"train": len(fit_idx), "val": len(val_idx), "test": len(test_tokens)}}
+    return Splits(encode(tokens, train_labels, fit_idx), encode(tokens, train_labels, sorted(val_idx)),
+                  encode(test_tokens, raw.test_labels, range(len(test_tokens))),
+                  vocab.itos, vocab.pad_index, vocab.unk_index, list(raw.label_names), info)
+
+
+def _dataset(cfg):
+    if cfg.name not in DATASETS:
+        raise DataError(f"unknown dataset data.name='{cfg.name}': use one of {', '.join(DATASETS)}")
+    return DATASETS[cfg.name]
+
+
+def load(cfg) -> Splits:
+    """The data stage: Splits for `cfg` (a DataConfig), from the tensor cache when it has them."""
+    module = _dataset(cfg)
+    key_src = json.dumps({"dataset": cfg.name, "source": module.fingerprint(cfg), **_settings(cfg)}, sort_keys=True)
+    key = hashlib.sha256(key_src.encode()).hexdigest()[:20]
+    path = cache_dir() / "tensors" / f"{cfg.name}-{key}.pt"
+    if cfg.cache and path.is_file():
+        try:
+            state = torch.load(path, weights_only=True)
+            splits = Splits(**{k: Encoded(**state[k]) for k in ("train", "val", "test")},
+                            **{k: state[k] for k in ("itos", "pad_index", "unk_index", "label_names", "info")})
+            splits.info["cache"] = "hit"
+            return splits
+        except Exception as e:  # a stale or damaged cache file is rebuilt, not fatal
+            log.warning("ignoring unreadable tensor cache %s (%s)", path, e)
+    splits = prepare(module.read(cfg), cfg)
+    splits.info["cache"] = "miss"
+    splits.info["cache_key"] = key
+    if cfg.cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save({"train": splits.train.state(), "val": splits.val.state(), "test": splits.test.state(),
+                    "itos": splits.itos, "pad_index": splits.pad_index, "unk_index": splits.unk_index,
+                    "label_names": splits.label_names, "info": splits.info}, tmp)
+        os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache file
+    return splits

@@ -1,0 +1,151 @@
+"""AG News (Zhang et al. 2015): 4 topics, headerless `"class","title","description"` CSV.
+
+Where the files come from, first hit wins: `data.root`, then $RNNBENCH_AG_NEWS, then the
+per-user cache (`<cache>/ag_news`); when none has them, the original CSVs are downloaded from a
+public mirror ($RNNBENCH_AG_NEWS_URL or `data.url` overrides it) into the cache, verified by
+git blob id (and sha256 where known), and only then moved into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from bench.data.base import RawDataset, cache_dir, file_sha256, read_rows
+from bench.errors import DataError
+
+ENV_ROOT = "RNNBENCH_AG_NEWS"
+ENV_URL = "RNNBENCH_AG_NEWS_URL"
+MIRROR = "https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/data/ag_news_csv"
+SPLITS = ("train", "test")
+FULL_ROWS = {"train": 120_000, "test": 7_600}
+LABELS = ["World", "Sports", "Business", "Sci/Tech"]
+# From ../shared/data/ag_news_first10k/SOURCE.md: the original files' identities.
+CHECKSUMS = {
+    "train.csv": {"git_blob": "694aa19971315410e000404523796b76349d3c1d"},
+    "test.csv": {"git_blob": "130b40c3329c993468b8ed8a22c331315e478e0a",
+                 "sha256": "521465c2428ed7f02f8d6db6ffdd4b5447c1c701962353eb2c40d548c3c85699"},
+}
+TIMEOUT_S = 60
+
+
+def _find(folder: Path, split: str) -> Path | None:
+    for name in (f"{split}.csv", f"{split}.csv.gz"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _files_in(folder: Path) -> dict[str, Path] | None:
+    found = {split: _find(folder, split) for split in SPLITS}
+    return found if all(found.values()) else None  # type: ignore[return-value]
+
+
+def _how_to_provide(cache: Path) -> str:
+    return (f"provide it one of three ways: data.root=FOLDER on the command line, "
+            f"the environment variable {ENV_ROOT}=FOLDER, or the cache folder {cache} "
+            f"(filled by a download when the network allows); FOLDER holds train.csv[.gz] and test.csv[.gz]")
+
+
+def locate(root: str | None, url: str | None = None, download: bool = True) -> dict[str, Path]:
+    """Return {'train': path, 'test': path}, downloading into the cache when nothing has them."""
+    cache = cache_dir() / "ag_news"
+    if root:
+        found = _files_in(Path(root).expanduser())
+        if not found:
+            raise DataError(f"AG News not found in data.root='{root}' (no train.csv[.gz] and test.csv[.gz] "
+                            f"there): fix the path, or {_how_to_provide(cache)}")
+        return found
+    if os.environ.get(ENV_ROOT):
+        found = _files_in(Path(os.environ[ENV_ROOT]).expanduser())
+        if not found:
+            raise DataError(f"AG News not found in {ENV_ROOT}='{os.environ[ENV_ROOT]}' (no train.csv[.gz] "
+                            f"and test.csv[.gz] there): fix it, or {_how_to_provide(cache)}")
+        return found
+    found = _files_in(cache)
+    if found:
+        return found
+    if not download:
+        raise DataError(f"AG News not found and data.download=false: {_how_to_provide(cache)}")
+    base = url or os.environ.get(ENV_URL) or MIRROR
+    try:
+        fetch(base, cache, CHECKSUMS)
+    except DataError as e:
+        raise DataError(f"AG News not found locally and the download failed ({e}): {_how_to_provide(cache)}") from e
+    return _files_in(cache)  # type: ignore[return-value]
+
+
+def git_blob_id(path: Path) -> str:
+    """`git hash-object FILE`: sha1 over 'blob <size>\\0' + the bytes."""
+    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(path: Path, expected: dict[str, str]) -> None:
+    """Raise DataError unless every checksum in `expected` (git_blob, sha256) matches."""
+    actual = {"git_blob": git_blob_id, "sha256": file_sha256}
+    for kind, want in expected.items():
+        got = actual[kind](path)
+        if got != want:
+            raise DataError(f"{path.name} fails verification: {kind} {got}, expected {want} "
+                            "(truncated or corrupt download)")
+
+
+def fetch(base_url: str, dest: Path, checksums: dict[str, dict[str, str]]) -> None:
+    """Download every file in `checksums` from `base_url/<name>` into `dest`, all or nothing.
+
+    Files land in a temporary folder beside `dest`, are verified, and only then moved in; on any
+    failure the temporary folder is removed, so the cache never holds a partial file.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
+    try:
+        for name, expected in checksums.items():
+            target = staging / name
+            try:
+                with urllib.request.urlopen(f"{base_url.rstrip('/')}/{name}", timeout=TIMEOUT_S) as response, \
+                        open(target, "wb") as out:
+                    shutil.copyfileobj(response, out)
+            except (urllib.error.URLError, OSError, ValueError) as e:
+                raise DataError(f"cannot download {base_url}/{name}: {e}") from e
+            verify(target, expected)
+        for name in checksums:
+            os.replace(staging / name, dest / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def fingerprint(cfg) -> dict:
+    files = locate(cfg.root, cfg.url, cfg.download)
+    return {split: file_sha256(path) for split, path in files.items()}
+
+
+def _read_split(path: Path) -> tuple[list[str], list[int]]:
+    texts, labels = [], []
+    for line, (label, title, description) in read_rows(path, n_fields=3):
+        if label not in ("1", "2", "3", "4"):
+            raise DataError(f"{path}:{line}: class must be 1-4, found {label!r}: fix or remove that row")
+        texts.append(f"{title} {description}")
+        labels.append(int(label) - 1)  # the lesson's label = class index - 1
+    return texts, labels
+
+
+def read(cfg) -> RawDataset:
+    files = locate(cfg.root, cfg.url, cfg.download)
+    train_texts, train_labels = _read_split(files["train"])
+    test_texts, test_labels = _read_split(files["test"])
+    counts = {"train": len(train_texts), "test": len(test_texts)}
+    partial = counts != FULL_ROWS
+    notes = [f"AG News rows: train {counts['train']:,}, test {counts['test']:,}"]
+    if partial:
+        notes.append(f"PARTIAL split: the canonical AG News has train {FULL_ROWS['train']:,} / test "
+                     f"{FULL_ROWS['test']:,} rows; figures are not comparable with published results")
+    return RawDataset("ag_news", train_texts, train_labels, test_texts, test_labels, LABELS, partial, notes)

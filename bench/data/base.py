@@ -1,0 +1,73 @@
+"""What every dataset module returns, and the file helpers they share.
+
+A dataset module (one file, one entry in `bench.data.DATASETS`) has two functions:
+`fingerprint(cfg) -> dict` (cheap: file hashes or generator settings; it keys the tensor cache)
+and `read(cfg) -> RawDataset` (texts and integer labels).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from bench.errors import DataError
+
+
+@dataclass
+class RawDataset:
+    name: str
+    train_texts: list[str]
+    train_labels: list[int]
+    test_texts: list[str]
+    test_labels: list[int]
+    label_names: list[str]
+    partial: bool = False  # fewer rows than the canonical split: figures are not comparable
+    notes: list[str] = field(default_factory=list)
+
+
+def cache_dir() -> Path:
+    """Per-user cache: $RNNBENCH_CACHE, else $XDG_CACHE_HOME/rnnbench, else ~/.cache/rnnbench."""
+    if os.environ.get("RNNBENCH_CACHE"):
+        return Path(os.environ["RNNBENCH_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rnnbench"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def open_text(path: Path) -> io.TextIOBase:
+    """Open a .csv or .csv.gz (any suffix + .gz) as text."""
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def read_rows(path: Path, delimiter: str = ",", n_fields: int | None = None) -> Iterator[tuple[int, list[str]]]:
+    """Yield (line number, fields) per CSV record; every record must have the same number of
+    fields (`n_fields`, else the first record's). Blank lines are skipped."""
+    try:
+        with open_text(path) as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            for row in reader:
+                if not row:
+                    continue
+                if n_fields is None:
+                    n_fields = len(row)
+                if len(row) != n_fields:
+                    raise DataError(f"{path}:{reader.line_num}: expected {n_fields} fields, found {len(row)}: "
+                                    "fix or remove that row")
+                yield reader.line_num, row
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, csv.Error) as e:
+        raise DataError(f"{path}: cannot read it as {'gzip ' if path.suffix == '.gz' else ''}CSV text ({e})") from e

@@ -1,0 +1,94 @@
+"""Any labelled text CSV/TSV: `data.name=csv data.csv.train=FILE [data.csv.test=FILE]`.
+
+Columns are 0-based positions, or names when `data.csv.header=true`; several text columns are
+joined with a space. Labels may be ints or strings: sorted, they map to 0..K-1. Without a test
+file, a stratified `data.csv.test_fraction` of the training file becomes the test split.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from bench.data.base import RawDataset, file_sha256, read_rows
+from bench.data.split import stratified_take
+from bench.errors import DataError
+
+
+def _path(cfg, name: str) -> Path | None:
+    value = getattr(cfg.csv, name)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute() and cfg.root:
+        path = Path(cfg.root).expanduser() / path
+    if not path.is_file():
+        raise DataError(f"data.csv.{name}='{value}': no such file ({path}): fix the path or set data.root")
+    return path
+
+
+def _files(cfg) -> dict[str, Path | None]:
+    train = _path(cfg, "train")
+    if train is None:
+        raise DataError("data.name=csv needs a training file: set data.csv.train=FILE (and data.csv.test=FILE)")
+    return {"train": train, "test": _path(cfg, "test")}
+
+
+def fingerprint(cfg) -> dict:
+    files = _files(cfg)
+    spec = {k: getattr(cfg.csv, k) for k in ("text_cols", "label_col", "header", "delimiter", "test_fraction")}
+    return {"files": {k: file_sha256(p) if p else None for k, p in files.items()}, "spec": spec}
+
+
+def _column(spec, header: list[str] | None, path: Path) -> int:
+    if isinstance(spec, int):
+        return spec
+    if header is None or spec not in header:
+        where = f"the header has {header}" if header else "set data.csv.header=true to use names"
+        raise DataError(f"{path}: column {spec!r} not found ({where})")
+    return header.index(spec)
+
+
+def _read(path: Path, cfg) -> tuple[list[str], list[str]]:
+    delimiter = cfg.csv.delimiter or ("\t" if ".tsv" in path.suffixes else ",")
+    rows = read_rows(path, delimiter=delimiter)
+    header = next(rows)[1] if cfg.csv.header else None
+    text_cols = [_column(c, header, path) for c in cfg.csv.text_cols]
+    label_col = _column(cfg.csv.label_col, header, path)
+    texts, labels = [], []
+    for line, row in rows:
+        if max(text_cols + [label_col]) >= len(row):
+            raise DataError(f"{path}:{line}: has {len(row)} fields, but columns up to "
+                            f"{max(text_cols + [label_col])} are asked for: fix data.csv.text_cols / label_col")
+        texts.append(" ".join(row[c] for c in text_cols))
+        labels.append(row[label_col].strip())
+    return texts, labels
+
+
+def _label_order(labels: set[str]) -> list[str]:
+    try:
+        return [str(x) for x in sorted(int(label) for label in labels)]
+    except ValueError:
+        return sorted(labels)
+
+
+def read(cfg) -> RawDataset:
+    files = _files(cfg)
+    train_texts, train_raw = _read(files["train"], cfg)
+    if files["test"] is not None:
+        test_texts, test_raw = _read(files["test"], cfg)
+    else:
+        test_idx = set(stratified_take(train_raw, cfg.csv.test_fraction, random.Random(cfg.split_seed)))
+        test_texts = [t for i, t in enumerate(train_texts) if i in test_idx]
+        test_raw = [y for i, y in enumerate(train_raw) if i in test_idx]
+        train_texts = [t for i, t in enumerate(train_texts) if i not in test_idx]
+        train_raw = [y for i, y in enumerate(train_raw) if i not in test_idx]
+    names = _label_order(set(train_raw))
+    index = {name: i for i, name in enumerate(names)}
+    unseen = sorted(set(test_raw) - set(index))
+    if unseen:
+        raise DataError(f"{files['test']}: labels {unseen[:5]} never occur in the training file: "
+                        "remove those rows or add training examples")
+    return RawDataset("csv", train_texts, [index[y] for y in train_raw],
+                      test_texts, [index[y] for y in test_raw], names,
+                      notes=[f"CSV {files['train'].name}: {len(train_texts):,} train / {len(test_texts):,} test rows"])

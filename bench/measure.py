@@ -1,0 +1,102 @@
+"""Timing and memory, TorchBench's discipline: synchronize around timed work, keep every sample.
+
+Time: `time.perf_counter` between two `synchronize()` calls, so queued CUDA kernels are counted
+(without it we would time only the launches). Memory: the CUDA allocator's peak on a GPU; on the
+CPU the process's peak resident set (VmHWM), reset before each run where Linux allows it and
+labelled as such, because it counts everything the process holds, not only tensors.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+from bench.errors import ConfigError
+
+WARMUP_EVAL_BATCHES = 2  # eval latency: the first batches pay for allocator / cuDNN set-up
+
+
+def resolve_device(spec: str) -> torch.device:
+    """`auto` -> cuda when available, else cpu; `cuda` without a GPU is an error, not a fallback."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(spec)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device={spec} but torch sees no CUDA GPU: use device=cpu or device=auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"device={spec} but only {torch.cuda.device_count()} GPU(s): use cuda:0..")
+    return device
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)  # wait for the kernels, or we time only the launch
+
+
+def clock(device: torch.device) -> float:
+    """A timestamp after all queued work on `device` has finished (seconds)."""
+    sync(device)
+    return time.perf_counter()
+
+
+def _read_status(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])  # kB
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:  # "5" resets the peak RSS (VmHWM) to the current RSS (Linux >= 4.0)
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_memory_mb(device: torch.device) -> tuple[float, str]:
+    """(MiB, kind): kind says what was measured, so CPU and GPU figures are never mixed up."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_allocator_peak"
+    hwm = _read_status("VmHWM")
+    if hwm is not None:
+        return hwm / 1024, "cpu_process_peak_rss"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "cpu_process_peak_rss_since_start"
+
+
+def _git_sha() -> str:
+    try:
+        root = Path(__file__).resolve().parent.parent
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def environment(device: torch.device) -> dict:
+    """What a record needs to be compared fairly: hardware and software versions, git SHA."""
+    env = {"device": str(device), "torch_version": torch.__version__, "python": platform.python_version(),
+           "host": socket.gethostname(), "cpu_threads": torch.get_num_threads(), "git_sha": _git_sha(),
+           "cuda_version": torch.version.cuda or "", "cudnn_version": "", "device_name": platform.processor() or "cpu"}
+    if device.type == "cuda":
+        env["device_name"] = torch.cuda.get_device_name(device)
+        env["cudnn_version"] = str(torch.backends.cudnn.version() or "")
+    else:
+        env["device_name"] = f"cpu x{os.cpu_count()}"
+    return env

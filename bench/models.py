@@ -1,0 +1,104 @@
+"""One recurrent classifier for every variant: `forward(tokens, lengths) -> logits`.
+
+tokens (B, T) int64 on the model's device, padded with the vocabulary's pad index; lengths (B,) int64 on the
+CPU (pack_padded_sequence wants them there, and keeping them there avoids a device sync).
+Padded and packed batches look the same coming in; the model branches once, on packing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from bench.variants import Variant
+
+CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """The model's hyperparameters (tuned or fixed per study), apart from the variant."""
+
+    vocab_size: int
+    n_classes: int
+    embed_dim: int = 64
+    hidden_size: int = 32
+    dropout: float = 0.0
+    padding_idx: int | None = None  # a zero, frozen pad embedding; None when pad = unk (lesson)
+
+
+class RecurrentClassifier(nn.Module):
+    """Embedding -> recurrent stack -> read-out -> dropout -> linear.
+
+    Read-outs (H = hidden size, D = 2 if bidirectional else 1; features D*H):
+      last        the top layer's final state h_n. Padded: the forward direction has read the
+                  pads after the text (the lesson's LSTM #2). Packed: the state at each true end.
+      true_last   the output at each sequence's real last position (forward direction) and the
+                  backward direction's output at position 0. Packed, equal to `last`; padded
+                  and unidirectional, equal to packed `last` on the same weights.
+      mean        mean of the outputs over all T positions, pads included (the lesson's RNN;
+                  packed outputs are zero at pads, so they pull the mean down there too).
+      masked_mean mean over the real positions only.
+      max         max over the real positions only.
+    A padded bidirectional backward direction always reads the pads first: only packing avoids it.
+    """
+
+    def __init__(self, variant: Variant, size: ModelSize):
+        super().__init__()
+        self.variant, self.size = variant, size
+        self.embedding = nn.Embedding(size.vocab_size, size.embed_dim, padding_idx=size.padding_idx)
+        if variant.embed_init == "shifted":  # the lesson's LSTMs: randn - 0.5
+            with torch.no_grad():
+                self.embedding.weight.copy_(torch.randn_like(self.embedding.weight) - 0.5)
+                if size.padding_idx is not None:
+                    self.embedding.weight[size.padding_idx].zero_()
+        self.rnn = CELLS[variant.cell](
+            size.embed_dim, size.hidden_size, num_layers=variant.layers, batch_first=True,
+            bidirectional=variant.bidirectional, dropout=size.dropout if variant.layers > 1 else 0.0)
+        self.directions = 2 if variant.bidirectional else 1
+        self.dropout = nn.Dropout(size.dropout)
+        self.head = nn.Linear(self.directions * size.hidden_size, size.n_classes)
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(self.embedding(tokens))  # (B, T, E)
+        if self.variant.packing == "packed":
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            out, state = self.rnn(packed)
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=tokens.shape[1])
+        else:
+            out, state = self.rnn(x)  # out (B, T, D*H)
+        h_n = state[0] if isinstance(state, tuple) else state  # (layers*D, B, H); LSTM gives (h, c)
+        return self.head(self.dropout(self._read(out, h_n, lengths)))
+
+    def _read(self, out: torch.Tensor, h_n: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        readout = self.variant.readout
+        if readout == "last":  # top layer: forward is h_n[-D], backward (if any) h_n[-1]
+            return torch.cat(list(h_n[-self.directions:]), dim=1)  # (B, D*H)
+        if readout == "mean":
+            return out.mean(dim=1)
+        lengths = lengths.to(out.device, non_blocking=True)
+        if readout == "true_last":
+            hidden = self.size.hidden_size
+            index = (lengths - 1).view(-1, 1, 1).expand(-1, 1, hidden)  # (B, 1, H)
+            forward = out[:, :, :hidden].gather(1, index).squeeze(1)
+            if self.directions == 1:
+                return forward
+            return torch.cat([forward, out[:, 0, hidden:]], dim=1)
+        mask = torch.arange(out.shape[1], device=out.device)[None, :] < lengths[:, None]  # (B, T)
+        if readout == "masked_mean":
+            total = (out * mask[..., None]).sum(dim=1)
+            return total / lengths[:, None].to(out.dtype)
+        if readout == "max":
+            return out.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
+        raise ValueError(f"unknown readout {readout!r}")  # Variant validates; unreachable
+
+
+def build(variant: Variant, size: ModelSize) -> RecurrentClassifier:
+    return RecurrentClassifier(variant, size)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

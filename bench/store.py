@@ -1,0 +1,86 @@
+"""Records: one JSON line per finished (variant, seed) run in `<out>/records.jsonl`, append-only.
+
+A record carries everything a report needs (accuracies, timings, memory, the hyperparameters,
+the running-accuracy curve, the environment, the data's row counts), so reports are rebuilt
+from records alone. Appends are flushed and fsynced one line at a time: an interrupted study
+loses at most the run in flight, and `done()` tells the next run what to skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+RECORDS = "records.jsonl"
+STUDY = "study.json"
+
+
+def append(out: Path, record: dict) -> None:
+    with open(out / RECORDS, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def load(out: Path) -> list[dict]:
+    """All complete records; a torn last line (killed mid-write) is ignored."""
+    path = out / RECORDS
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def done(records: list[dict], fingerprint: str) -> set[tuple[str, int]]:
+    """(variant, seed) pairs already measured under the same settings."""
+    return {(r["variant"], r["seed"]) for r in records if r.get("fingerprint") == fingerprint}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def save_study(out: Path, study: dict) -> None:
+    write_atomic(out / STUDY, json.dumps(study, indent=2, sort_keys=True, default=str))
+
+
+def load_study(out: Path) -> dict:
+    path = out / STUDY
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict, env: dict,
+                fingerprint: str) -> dict[str, Any]:
+    """A flat record of one measured run (see the module docstring)."""
+    times = [e.time_s for e in fit.epochs]
+    median_time = statistics.median(times)
+    real = statistics.median(e.real_tokens for e in fit.epochs)
+    padded = statistics.median(e.padded_tokens for e in fit.epochs)
+    last = fit.last
+    return {
+        "study": study, "variant": variant.name, **variant.axes(), "seed": seed, "params": fit.params,
+        "train_acc": last.running_acc, "val_acc": last.val_acc, "test_acc": last.test_acc,
+        "train_loss": last.train_loss, "epochs": len(fit.epochs), "epoch_time_s": median_time,
+        "epoch_times_s": times, "samples_per_s": last.samples / median_time,
+        "tokens_per_s": real / median_time, "padded_tokens_per_s": padded / median_time,
+        "pad_fraction": 1 - real / padded, "peak_mem_mb": fit.peak_mem_mb, "memory_kind": fit.memory_kind,
+        "eval_latency_ms": 1000 * statistics.median(fit.eval_latency_s) if fit.eval_latency_s else None,
+        "dataset": data_info["dataset"], "dataset_rows": data_info["rows_read"]["train"],
+        "test_rows": data_info["rows_read"]["test"], "train_rows": data_info["rows"]["train"],
+        "val_rows": data_info["rows"]["val"], "partial_data": bool(data_info["partial"]),
+        "hyperparameters": asdict(params), "history": [asdict(e) for e in fit.epochs],
+        "curve": [list(point) for point in fit.curve], **env, "fingerprint": fingerprint,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }

@@ -1,0 +1,146 @@
+"""Train one variant with one set of hyperparameters and one seed, timing every epoch.
+
+`fit(variant, params, splits, seed, device)` -> Fit. Knows nothing about YAML or Optuna: tuning
+calls it through `on_epoch` (report / prune), the run stage for the measured seeds.
+No host-device sync per training step: running counts stay on the device and are read once per
+epoch; the only syncs are the clock reads at the epoch's ends.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from bench.data import Splits
+from bench.data.batching import Encoded, batches
+from bench.measure import WARMUP_EVAL_BATCHES, clock, peak_memory_mb, reset_peak_memory
+from bench.models import ModelSize, build, count_parameters
+from bench.variants import Variant
+
+
+@dataclass(frozen=True)
+class Params:
+    """Hyperparameters: what tuning searches, and what the measured seeds re-use."""
+
+    lr: float = 1.0e-3
+    batch_size: int = 16
+    weight_decay: float = 0.0
+    clip: float | None = None
+    epochs: int = 1
+    embed_dim: int = 64
+    hidden_size: int = 32
+    dropout: float = 0.0
+
+
+@dataclass
+class Epoch:
+    epoch: int
+    train_loss: float          # mean cross-entropy per sample
+    running_acc: float         # correct / seen during the epoch, the model still learning (the lesson's figure)
+    val_acc: float             # nan when there is no validation split
+    test_acc: float            # nan when not evaluated (tuning never reads test)
+    time_s: float              # wall time of the training pass, synchronized
+    samples: int
+    real_tokens: int
+    padded_tokens: int
+
+
+@dataclass
+class Fit:
+    epochs: list[Epoch]
+    curve: list[tuple[int, int, float]]        # (epoch, samples seen in it, running accuracy)
+    params: int
+    peak_mem_mb: float
+    memory_kind: str
+    eval_latency_s: list[float] = field(default_factory=list)  # per test batch, after warm-up
+
+    @property
+    def last(self) -> Epoch:
+        return self.epochs[-1]
+
+
+class Diverged(RuntimeError):
+    """The training loss became NaN or inf."""
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)  # seeds CUDA too
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Encoded, pad_index: int, batch_size: int, device: torch.device,
+             latencies: list[float] | None = None) -> float:
+    """Accuracy on `data`; appends per-batch latencies (s, synchronized) when given a list."""
+    if len(data) == 0:
+        return math.nan
+    model.eval()
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    for i, batch in enumerate(batches(data, batch_size, pad_index)):
+        start = clock(device) if latencies is not None else 0.0
+        logits = model(batch.tokens.to(device, non_blocking=True), batch.lengths)
+        correct += (logits.argmax(1) == batch.labels.to(device, non_blocking=True)).sum()
+        if latencies is not None and i >= WARMUP_EVAL_BATCHES:
+            latencies.append(clock(device) - start)
+    model.train()
+    return correct.item() / len(data)
+
+
+def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: torch.device,
+        curve_every: int = 3200, eval_batch_size: int = 256, evaluate_test: bool = True,
+        on_step: Callable[[int], None] | None = None,
+        on_epoch: Callable[[Epoch], None] | None = None) -> Fit:
+    """Train from scratch; `on_step(batch_size)` drives a progress bar, `on_epoch` may raise to stop."""
+    seed_everything(seed)
+    size = ModelSize(splits.vocab_size, len(splits.label_names), params.embed_dim, params.hidden_size,
+                     params.dropout, None if splits.pad_index == splits.unk_index else splits.pad_index)
+    model = build(variant, size).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    loss_fn = nn.CrossEntropyLoss(reduction="sum")
+    shuffle = torch.Generator().manual_seed(seed)
+    reset_peak_memory(device)
+    history, curve, latencies = [], [], []
+    for epoch in range(1, params.epochs + 1):
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.long, device=device)
+        points: list[tuple[int, torch.Tensor]] = []  # read after the epoch: no sync per step
+        seen = real = padded = 0
+        start = clock(device)
+        for batch in batches(splits.train, params.batch_size, splits.pad_index, shuffle):
+            labels = batch.labels.to(device, non_blocking=True)
+            logits = model(batch.tokens.to(device, non_blocking=True), batch.lengths)
+            loss = loss_fn(logits, labels)
+            optimizer.zero_grad(set_to_none=True)
+            (loss / len(labels)).backward()
+            if params.clip:
+                nn.utils.clip_grad_norm_(model.parameters(), params.clip)
+            optimizer.step()
+            loss_sum += loss.detach()
+            correct += (logits.detach().argmax(1) == labels).sum()
+            before, seen = seen, seen + len(labels)
+            real, padded = real + batch.real_tokens, padded + batch.padded_tokens
+            if seen // curve_every > before // curve_every:
+                points.append((seen, correct.clone()))
+            if on_step:
+                on_step(len(labels))
+        elapsed = clock(device) - start
+        train_loss = loss_sum.item() / seen
+        curve += [(epoch, n, c.item() / n) for n, c in points]
+        if not math.isfinite(train_loss):
+            raise Diverged(f"training loss is {train_loss} in epoch {epoch}")
+        last = epoch == params.epochs
+        stats = Epoch(epoch, train_loss, correct.item() / seen,
+                      evaluate(model, splits.val, splits.pad_index, eval_batch_size, device),
+                      evaluate(model, splits.test, splits.pad_index, eval_batch_size, device,
+                               latencies if last else None) if evaluate_test else math.nan,
+                      elapsed, seen, real, padded)
+        history.append(stats)
+        if on_epoch:
+            on_epoch(stats)
+    peak, kind = peak_memory_mb(device)
+    return Fit(history, curve, count_parameters(model), peak, kind, latencies)

@@ -1,0 +1,129 @@
+"""Variants are data: one frozen dataclass, a readable name, and the product of a study's axes.
+
+A variant says *what* model is compared (cell, packing, direction, depth, read-out, embedding
+init); hyperparameters say *how big / how fast it learns* and are tuned or fixed per study.
+A new axis gets a default and enters the name only when it differs from it, so old records
+keep their names: `lstm-packed-l1`, `gru-padded-bi-l2-true_last`, `rnn-padded-l1-mean`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, fields, replace
+from typing import Any, Iterable, Mapping
+
+from bench.errors import ConfigError
+
+CELLS = ("rnn", "lstm", "gru")  # the model's CELLS registry is keyed by these names
+PACKINGS = ("padded", "packed")
+# Which state the classifier reads; the model's docstring says exactly what each one takes.
+READOUTS = ("last", "true_last", "mean", "masked_mean", "max")
+EMBED_INITS = ("normal", "shifted")  # shifted = randn - 0.5, as the lesson's LSTMs
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One point of the scientific axes. `name` and `parse` are inverse of each other."""
+
+    cell: str = "lstm"
+    packing: str = "packed"
+    bidirectional: bool = False
+    layers: int = 1
+    readout: str = "last"
+    embed_init: str = "normal"
+
+    def __post_init__(self) -> None:
+        for axis, value in self.__dict__.items():
+            check_value(axis, value)
+
+    @property
+    def name(self) -> str:
+        parts = [self.cell, self.packing]
+        if self.bidirectional:
+            parts.append("bi")
+        parts.append(f"l{self.layers}")
+        if self.readout != "last":
+            parts.append(self.readout)
+        if self.embed_init != "normal":
+            parts.append(self.embed_init)
+        return "-".join(parts)
+
+    def axes(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+AXES = tuple(f.name for f in fields(Variant))
+_ALLOWED = {"cell": CELLS, "packing": PACKINGS, "readout": READOUTS, "embed_init": EMBED_INITS,
+            "bidirectional": (False, True)}
+
+
+def check_value(axis: str, value: Any) -> Any:
+    """Return `value` if it is allowed on `axis`, else raise a one-line ConfigError."""
+    if axis not in AXES:
+        raise ConfigError(f"unknown variant axis '{axis}': the axes are {', '.join(AXES)}")
+    if axis == "layers":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"layers={value!r} is not allowed: use a whole number >= 1, e.g. layers=2")
+        return value
+    allowed = _ALLOWED[axis]
+    if value not in allowed or (axis == "bidirectional") != isinstance(value, bool):
+        shown = ", ".join(str(a).lower() for a in allowed)
+        raise ConfigError(f"{axis}={value!r} is not allowed: use one of {shown}")
+    return value
+
+
+def parse(name: str) -> Variant:
+    """Inverse of `Variant.name`: `parse('gru-packed-bi-l2')` -> Variant(cell='gru', ...)."""
+    axes: dict[str, Any] = {}
+    for token in name.split("-"):
+        if token in CELLS:
+            key, value = "cell", token
+        elif token in PACKINGS:
+            key, value = "packing", token
+        elif token == "bi":
+            key, value = "bidirectional", True
+        elif token[:1] == "l" and token[1:].isdigit():
+            key, value = "layers", int(token[1:])
+        elif token in READOUTS:
+            key, value = "readout", token
+        elif token in EMBED_INITS:
+            key, value = "embed_init", token
+        else:
+            raise ConfigError(f"cannot parse variant name '{name}': unknown part '{token}'")
+        if key in axes:
+            raise ConfigError(f"cannot parse variant name '{name}': '{key}' given twice")
+        axes[key] = value
+    return Variant(**axes)
+
+
+def _matches(variant: Variant, rule: Mapping[str, Any]) -> bool:
+    """A rule {axis: value or [values]} matches when every axis it names matches."""
+    for axis, want in rule.items():
+        wanted = want if isinstance(want, (list, tuple)) else [want]
+        if getattr(variant, axis) not in wanted:
+            return False
+    return True
+
+
+def expand(scientific: Mapping[str, Iterable[Any]], fixed: Mapping[str, Any] | None = None,
+           exclude: Iterable[Mapping[str, Any]] = ()) -> list[Variant]:
+    """The product of the `scientific` axes, with `fixed` axes held, minus `exclude` matches.
+
+    Order follows the YAML: the first axis varies slowest. Duplicates (possible once an
+    exclude or a fixed axis collapses two points) are dropped, first one kept.
+    """
+    fixed, rules = dict(fixed or {}), list(exclude)
+    for axis in [*scientific, *fixed, *(a for rule in rules for a in rule)]:
+        if axis not in AXES:
+            raise ConfigError(f"unknown variant axis '{axis}': the axes are {', '.join(AXES)}")
+    both = set(scientific) & set(fixed)
+    if both:
+        raise ConfigError(f"axis {sorted(both)} is both scientific and fixed: keep it in one of them")
+    axes = list(scientific)
+    values = [list(v) if isinstance(v, (list, tuple)) else [v] for v in scientific.values()]
+    seen: dict[str, Variant] = {}
+    for point in itertools.product(*values):
+        variant = replace(Variant(**fixed), **dict(zip(axes, point)))
+        if not any(_matches(variant, r) for r in rules):
+            seen.setdefault(variant.name, variant)
+    return list(seen.values())
