@@ -21,8 +21,11 @@ STUDY = "study.json"
 
 
 def append(out: Path, record: dict) -> None:
-    with open(out / RECORDS, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, sort_keys=True) + "\n")
+    path = out / RECORDS
+    with open(path, "ab") as f:
+        # a run killed mid-write leaves a torn last line: end it, so this record starts a line of its own
+        torn = f.tell() > 0 and path.read_bytes()[-1:] != b"\n"
+        f.write((("\n" if torn else "") + json.dumps(record, sort_keys=True) + "\n").encode())
         f.flush()
         os.fsync(f.fileno())
 

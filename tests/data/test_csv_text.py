@@ -1,0 +1,34 @@
+import pytest
+
+from bench.config import CsvConfig, DataConfig
+from bench.data import csv_text
+from bench.errors import DataError
+
+
+def test_header_named_columns_string_labels_and_tsv(tmp_path):
+    (tmp_path / "train.tsv").write_text("label\ttitle\tbody\npos\tGreat\tloved it\nneg\tBad\thated it\npos\tFine\tok\n")
+    (tmp_path / "test.tsv").write_text("label\ttitle\tbody\nneg\tMeh\tno\n")
+    cfg = DataConfig(name="csv", root=str(tmp_path), csv=CsvConfig(
+        train="train.tsv", test="test.tsv", header=True, text_cols=["title", "body"], label_col="label"))
+    raw = csv_text.read(cfg)
+    assert raw.train_texts == ["Great loved it", "Bad hated it", "Fine ok"]
+    assert raw.label_names == ["neg", "pos"] and raw.train_labels == [1, 0, 1] and raw.test_labels == [0]
+
+
+def test_headerless_int_labels_sorted_numerically_and_test_carved(tmp_path):
+    rows = "".join(f"{c},text {i} {c}\n" for i in range(10) for c in (10, 2))
+    (tmp_path / "all.csv").write_text(rows)
+    cfg = DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "all.csv"), text_cols=[1], label_col=0,
+                                               test_fraction=0.2))
+    raw = csv_text.read(cfg)
+    assert raw.label_names == ["2", "10"]
+    assert len(raw.test_texts) == 4 and sorted(raw.test_labels) == [0, 0, 1, 1]
+    assert len(raw.train_texts) == 16 and not set(raw.train_texts) & set(raw.test_texts)
+
+
+def test_wrong_field_count_and_missing_file(tmp_path):
+    (tmp_path / "t.csv").write_text("1,a\n2,b\n3,c,extra\n")
+    with pytest.raises(DataError, match=r"t.csv:3: expected 2 fields, found 3"):
+        csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "t.csv"))))
+    with pytest.raises(DataError, match="no such file"):
+        csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "nope.csv"))))

@@ -1,0 +1,64 @@
+import pytest
+
+from bench.config import list_studies, load_study
+from bench.errors import ConfigError
+
+
+def test_shipped_studies_load_and_expand():
+    names = list_studies()
+    assert {"smoke", "lesson", "packing", "cells", "direction", "depth"} <= set(names)
+    for name, description in names.items():
+        study = load_study([f"study={name}"])
+        assert description and study.name == name and study.expand()
+
+
+def test_base_include_and_overrides_apply():
+    study = load_study(["study=packing", "train.lr=3.0e-3", "train.epochs=4", "measure.seeds=[3,5]",
+                        "data.root=/some/where", "data.max_train=500", "out=/tmp/x", "device=cpu"])
+    assert (study.train.lr, study.train.epochs, study.seeds) == (3e-3, 4, [3, 5])
+    assert study.model.hidden_size == 64  # from _base.yaml
+    assert (study.data.root, study.data.max_train, str(study.out_dir), study.device) == ("/some/where", 500, "/tmp/x", "cpu")
+    assert load_study(["study=packing", "measure.seeds=3"]).seeds == [0, 1, 2]
+
+
+def test_axes_on_the_command_line_replace_the_study_values():
+    assert [v.name for v in load_study(["study=packing", "cell=gru"]).expand()] == ["gru-padded-l1", "gru-packed-l1"]
+    names = [v.name for v in load_study(["study=depth", "cell=[lstm]", "layers=[1,2,3]"]).expand()]
+    assert names == ["lstm-packed-l1", "lstm-packed-l2", "lstm-packed-l3"]
+    fixed_axis = load_study(["study=cells", "packing=[padded,packed]"]).expand()
+    assert len(fixed_axis) == 6  # a fixed axis becomes compared
+    lesson = load_study(["study=lesson", "cell=gru"]).expand()
+    assert lesson[0].name == "gru-padded-l1-mean" and all(v.cell == "gru" for v in lesson)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["study=nosuch"], "unknown study 'nosuch': choose one of .*packing"),
+    ([], "no study given"),
+    (["study=packing", "train.lrr=1"], "unknown key 'train.lrr': did you mean 'train.lr'"),
+    (["study=packing", "trian.epochs=1"], "did you mean 'train.epochs'"),
+    (["study=packing", "cell=foo"], "cell='foo' is not allowed: use one of rnn, lstm, gru"),
+    (["study=packing", "layers=0"], "layers=0 is not allowed"),
+    (["study=packing", "train.lr=-1.0"], "train.lr=-1.0 is not allowed"),
+    (["study=packing", "model.hidden_size=-4"], "model.hidden_size=-4 is not allowed"),
+    (["study=packing", "train.batch_size=0"], "train.batch_size=0 is not allowed"),
+    (["study=packing", "model.dropout=1.5"], "model.dropout=1.5 is not allowed"),
+    (["study=packing", "train.epochs=abc"], "train.epochs='abc': Value 'abc' of type 'str' could not be converted"),
+    (["study=packing", "measure.seeds=0"], "measure.seeds=0 is not allowed"),
+    (["study=packing", "device=tpu"], "device='tpu' is not allowed"),
+    (["study=packing", "train.lr"], "arguments are key=value"),
+    (["study=packing", "cell=[lstm"], "cannot read 'cell=\\[lstm'"),
+    (["study=packing", "data.name=imdb"], "data.name='imdb' is not allowed: use one of ag_news, csv, synthetic"),
+])
+def test_bad_input_is_one_line_naming_the_fix(argv, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load_study(argv)
+    assert "\n" not in str(info.value)
+
+
+def test_yaml_typos_fail_like_command_line_typos(tmp_path, monkeypatch):
+    import bench.config as config
+    (tmp_path / "_base.yaml").write_text("train: {epochs: 1}\n")
+    (tmp_path / "typo.yaml").write_text("description: x\ninclude: _base.yaml\ntrain: {epohcs: 2}\nscientific: {cell: [gru]}\n")
+    monkeypatch.setattr(config, "STUDIES_DIR", tmp_path)
+    with pytest.raises(ConfigError, match="unknown key 'train.epohcs': did you mean 'train.epochs'"):
+        load_study(["study=typo"])

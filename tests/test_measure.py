@@ -1,0 +1,55 @@
+import pytest
+import torch
+
+from bench.errors import ConfigError
+from bench.measure import environment, peak_memory_mb, reset_peak_memory, resolve_device
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def test_auto_and_cpu():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
+def test_cuda_without_gpu_is_a_clear_error():
+    with pytest.raises(ConfigError, match="torch sees no CUDA GPU: use device=cpu"):
+        resolve_device("cuda")
+
+
+def test_cpu_peak_rss_is_reset_and_grows_with_an_allocation():
+    cpu = torch.device("cpu")
+    reset_peak_memory(cpu)
+    before, kind = peak_memory_mb(cpu)
+    block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
+    after, _ = peak_memory_mb(cpu)
+    del block
+    assert kind.startswith("cpu_process_peak_rss") and after - before > 50
+
+
+def test_environment_names_versions_and_git():
+    env = environment(torch.device("cpu"))
+    assert env["torch_version"] == torch.__version__ and env["git_sha"] and env["device"] == "cpu"
+
+
+@cuda
+def test_cuda_allocator_peak():
+    gpu = torch.device("cuda")
+    reset_peak_memory(gpu)
+    block = torch.ones(16 * 2**20 // 4, device=gpu)
+    peak, kind = peak_memory_mb(gpu)
+    del block
+    assert kind == "cuda_allocator_peak" and peak >= 16
+
+
+@cuda
+def test_cuda_fit_packed_matches_padded_true_last_and_runs():
+    import bench.data as data
+    from bench.config import DataConfig, SyntheticConfig
+    from bench.train import Params, fit
+    from bench.variants import Variant
+    splits = data.load(DataConfig(name="synthetic", cache=False, synthetic=SyntheticConfig(n_train=200, n_test=40)))
+    result = fit(Variant("lstm", "packed", True, 2), Params(epochs=1, hidden_size=16, embed_dim=8), splits, 0,
+                 torch.device("cuda"))
+    assert result.memory_kind == "cuda_allocator_peak" and result.peak_mem_mb > 0 and result.last.time_s > 0

@@ -1,0 +1,101 @@
+"""The CLI end to end on tiny data: records, tables, resume, and bad input (exit 2, nothing written)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import bench.run as run
+from tests.conftest import SHARED_AG_NEWS, needs_shared
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["study=smoke", "data.synthetic.n_train=120", "data.synthetic.n_test=40", "train.epochs=1",
+        "cell=[rnn,gru]"]
+
+
+def test_smoke_study_writes_records_results_curves_and_html(tmp_path, capsys):
+    out = tmp_path / "smoke"
+    assert run.main([*TINY, f"out={out}", "measure.seeds=2", "train.curve_every=32"]) == 0
+    results = pd.read_csv(out / "results.csv")
+    assert len(results) == 8 and sorted(results["variant"].unique()) == ["gru-packed-l1-true_last",
+                                                                          "gru-padded-l1-true_last",
+                                                                          "rnn-packed-l1-true_last",
+                                                                          "rnn-padded-l1-true_last"]
+    required = ["study", "variant", "cell", "packing", "bidirectional", "layers", "readout", "seed", "params",
+                "train_acc", "val_acc", "test_acc", "epochs", "epoch_time_s", "samples_per_s", "tokens_per_s",
+                "padded_tokens_per_s", "pad_fraction", "peak_mem_mb", "memory_kind", "device", "torch_version",
+                "dataset_rows", "partial_data", "hyperparameters"]
+    assert not set(required) - set(results.columns)
+    assert (results["tokens_per_s"] < results["padded_tokens_per_s"]).all()
+    assert json.loads(results["hyperparameters"][0])["hidden_size"] == 16
+    curves = pd.read_csv(out / "curves.csv")
+    assert list(curves.columns[:5]) == ["variant", "seed", "epoch", "samples", "running_acc"] and len(curves) == 8 * 3
+    page = (out / "index.html").read_text()
+    assert "rnn-packed-l1-true_last" in page and "data:image/png;base64," in page
+    printed = capsys.readouterr().out
+    assert "gru-padded-l1-true_last" in printed and "samples/s" in printed
+
+
+def test_rerun_resumes_and_a_torn_record_is_redone(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "r"
+    argv = [*TINY, f"out={out}"]
+    assert run.main(argv) == 0
+    lines = (out / "records.jsonl").read_text().splitlines()
+    assert len(lines) == 4
+
+    def no_training(*a, **k):
+        raise AssertionError("a finished run was trained again")
+    with monkeypatch.context() as patch:
+        patch.setattr(run, "fit", no_training)
+        assert run.main(argv) == 0 and "resuming: 4 run(s)" in capsys.readouterr().out
+    # as if killed while writing the third record: two whole lines and a torn one
+    (out / "records.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][:40])
+    assert run.main(argv) == 0
+    records = [json.loads(l) for l in (out / "records.jsonl").read_text().splitlines() if l != lines[2][:40]]
+    keys = [(r["variant"], r["seed"]) for r in records]
+    assert len(keys) == len(set(keys)) == 4
+
+
+def test_other_settings_in_the_same_folder_are_refused(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert run.main([*TINY, f"out={out}"]) == 0
+    assert run.main([*TINY, f"out={out}", "train.lr=0.5"]) == 2
+    assert "holds results made with other settings" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["study=nosuch"], "unknown study 'nosuch'"),
+    (["study=packing", "cell=foo"], "use one of rnn, lstm, gru"),
+    (["study=packing", "train.lrr=0.1"], "did you mean 'train.lr'"),
+    (["study=packing", "data.root=/nonexistent/ag"], "data.root=FOLDER on the command line, the environment variable"),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, args, message):
+    out = tmp_path / "never"
+    proc = subprocess.run([sys.executable, "-m", "bench.run", *args, f"out={out}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and message in proc.stderr and proc.stderr.count("\n") == 1
+    assert not out.exists()
+
+
+def test_help_lists_studies_and_keys():
+    proc = subprocess.run([sys.executable, "-m", "bench.run", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0
+    for word in ("lesson", "packing", "smoke", "data.root", "train.epochs", "measure.seeds", "cell=[lstm,gru]"):
+        assert word in proc.stdout
+
+
+@needs_shared
+def test_lesson_study_on_shared_ag_news_reports_partial_split(tmp_path, capsys):
+    out = tmp_path / "lesson"
+    argv = ["study=lesson", f"data.root={SHARED_AG_NEWS}", "data.max_train=400", "variants=[lstm-packed-l1-shifted]",
+            f"out={out}"]
+    assert run.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "PARTIAL" in printed and "0.814" in printed  # the lesson's figure beside ours
+    results = pd.read_csv(out / "results.csv")
+    assert results["partial_data"].all() and (results["dataset_rows"] == 10_429).all()
+    assert "PARTIAL DATA" in (out / "index.html").read_text()

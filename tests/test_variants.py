@@ -1,0 +1,44 @@
+import pytest
+
+from bench.errors import ConfigError
+from bench.variants import AXES, CELLS, READOUTS, Variant, expand, parse
+
+ALL = expand({"cell": list(CELLS), "packing": ["padded", "packed"], "bidirectional": [False, True],
+              "layers": [1, 2], "readout": list(READOUTS), "embed_init": ["normal", "shifted"]})
+
+
+@pytest.mark.parametrize("variant", ALL, ids=lambda v: v.name)
+def test_name_round_trips(variant):
+    assert parse(variant.name) == variant
+
+
+def test_names_read_well_and_defaults_stay_out():
+    assert Variant("lstm", "packed", True, 2).name == "lstm-packed-bi-l2"
+    assert Variant("rnn", "padded", readout="mean").name == "rnn-padded-l1-mean"
+    assert Variant("lstm", "padded", readout="true_last", embed_init="shifted").name == "lstm-padded-l1-true_last-shifted"
+    assert len({v.name for v in ALL}) == len(ALL) == 3 * 2 * 2 * 2 * 5 * 2
+
+
+def test_expand_is_the_product_with_fixed_and_excludes():
+    variants = expand({"cell": ["rnn", "lstm", "gru"], "packing": ["padded", "packed"]},
+                      {"layers": 2}, exclude=[{"cell": "rnn", "packing": "packed"}])
+    assert [v.name for v in variants] == ["rnn-padded-l2", "lstm-padded-l2", "lstm-packed-l2",
+                                          "gru-padded-l2", "gru-packed-l2"]
+    assert expand({"cell": ["gru"]}, exclude=[{"cell": ["gru", "lstm"]}]) == []
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda: Variant(cell="foo"), "use one of rnn, lstm, gru"),
+    (lambda: Variant(layers=0), "layers=0 is not allowed"),
+    (lambda: Variant(bidirectional="yes"), "use one of false, true"),
+    (lambda: parse("lstm-packed-l2-wide"), "unknown part 'wide'"),
+    (lambda: expand({"colour": ["red"]}), "unknown variant axis 'colour'"),
+    (lambda: expand({"cell": ["gru"]}, {"cell": "lstm"}), "both scientific and fixed"),
+])
+def test_bad_variants_say_what_is_allowed(bad, message):
+    with pytest.raises(ConfigError, match=message):
+        bad()
+
+
+def test_axes_are_the_dataclass_fields():
+    assert AXES == ("cell", "packing", "bidirectional", "layers", "readout", "embed_init")
