@@ -68,6 +68,13 @@ class Diverged(RuntimeError):
     """The training loss became NaN or inf."""
 
 
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy a CPU batch tensor without blocking: from pinned memory the copy is truly async."""
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)  # seeds CUDA too
@@ -83,8 +90,8 @@ def evaluate(model: nn.Module, data: Encoded, pad_index: int, batch_size: int, d
     correct = torch.zeros((), dtype=torch.long, device=device)
     for i, batch in enumerate(batches(data, batch_size, pad_index)):
         start = clock(device) if latencies is not None else 0.0
-        logits = model(batch.tokens.to(device, non_blocking=True), batch.lengths)
-        correct += (logits.argmax(1) == batch.labels.to(device, non_blocking=True)).sum()
+        logits = model(to_device(batch.tokens, device), batch.lengths)
+        correct += (logits.argmax(1) == to_device(batch.labels, device)).sum()
         if latencies is not None and i >= WARMUP_EVAL_BATCHES:
             latencies.append(clock(device) - start)
     model.train()
@@ -112,8 +119,8 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
         seen = real = padded = 0
         start = clock(device)
         for batch in batches(splits.train, params.batch_size, splits.pad_index, shuffle):
-            labels = batch.labels.to(device, non_blocking=True)
-            logits = model(batch.tokens.to(device, non_blocking=True), batch.lengths)
+            labels = to_device(batch.labels, device)
+            logits = model(to_device(batch.tokens, device), batch.lengths)
             loss = loss_fn(logits, labels)
             optimizer.zero_grad(set_to_none=True)
             (loss / len(labels)).backward()

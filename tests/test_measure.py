@@ -53,3 +53,30 @@ def test_cuda_fit_packed_matches_padded_true_last_and_runs():
     result = fit(Variant("lstm", "packed", True, 2), Params(epochs=1, hidden_size=16, embed_dim=8), splits, 0,
                  torch.device("cuda"))
     assert result.memory_kind == "cuda_allocator_peak" and result.peak_mem_mb > 0 and result.last.time_s > 0
+
+
+@cuda
+def test_training_steps_do_not_sync_with_the_host():
+    """Syncs per epoch are a constant (clock reads, .item() at the end), not one per step."""
+    import warnings
+
+    import bench.data as data
+    from bench.config import DataConfig, SyntheticConfig
+    from bench.train import Params, fit
+    from bench.variants import Variant
+
+    def syncs(n_train):
+        splits = data.load(DataConfig(name="synthetic", cache=False, val_fraction=0.0,
+                                      synthetic=SyntheticConfig(n_train=n_train, n_test=16)))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                fit(Variant("lstm", "packed", readout="true_last"), Params(epochs=1, batch_size=16, clip=1.0),
+                    splits, 0, torch.device("cuda"), evaluate_test=False)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        return [str(w.message).splitlines()[0] for w in caught if "synchroniz" in str(w.message)]
+
+    few, many = syncs(160), syncs(640)  # 10 vs 40 training steps
+    assert len(few) == len(many), many
