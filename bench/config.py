@@ -90,6 +90,30 @@ class MeasureConfig:
 
 
 @dataclass
+class TuneConfig:
+    trials: int = 0                     # per variant; 0: no tuning, the fixed train/model values
+    timeout: Optional[float] = None     # seconds per variant; none: no limit
+    epochs: int = 1                     # epoch cap of every trial
+    sampler: str = "tpe"                # tpe | random
+    pruner: str = "median"              # median | hyperband | none
+    objective: str = "accuracy"         # accuracy | pareto (accuracy vs time per epoch, NSGA-II)
+    seed: int = 0                       # sampler seed, and the training seed of every trial
+
+
+# `budget=NAME` sets these in one word (after the YAML, before the command line's other keys).
+BUDGETS: dict[str, dict[str, Any]] = {
+    "smoke": {"tune": {"trials": 3, "epochs": 1}, "train": {"epochs": 1}, "data": {"max_train": 1000},
+              "measure": {"seeds": 2}},
+    "quick": {"tune": {"trials": 6, "epochs": 1}, "train": {"epochs": 2}, "data": {"max_train": None},
+              "measure": {"seeds": 3}},
+    "full": {"tune": {"trials": 40, "epochs": 8}, "train": {"epochs": 10}, "data": {"max_train": None},
+             "measure": {"seeds": 5}},
+}
+# Hyperparameters a study's `nuisance:` may tune (the fields of bench.train.Params, less the epochs).
+TUNABLE = ("lr", "batch_size", "weight_decay", "clip", "embed_dim", "hidden_size", "dropout")
+
+
+@dataclass
 class Study:
     name: str = ""
     description: str = ""               # the one-line question the study answers
@@ -98,12 +122,17 @@ class Study:
     exclude: List[Any] = field(default_factory=list)          # {axis: value(s)} rules
     variants: List[str] = field(default_factory=list)         # explicit names, instead of a product
     reference: Dict[str, Any] = field(default_factory=dict)   # variant -> {metric: published figure}
+    nuisance: Dict[str, Any] = field(default_factory=dict)    # tuned per variant: {low, high, log} | list
+    budget: Optional[str] = None        # smoke | quick | full; none: the file's values as they are
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     measure: MeasureConfig = field(default_factory=MeasureConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
     device: str = "auto"                # auto | cpu | cuda | cuda:N
     out: Optional[str] = None           # none: reports/<name>
+    storage: Optional[str] = None       # Optuna storage URL; none: <out>/optuna.journal
+    resume: bool = True                 # false: start over in a fresh folder (never overwrite)
 
     def expand(self) -> list[Variant]:
         """The variants this study compares (the `variants:` list, else the product)."""
@@ -136,7 +165,7 @@ def schema_keys(cls: type = Study, prefix: str = "") -> dict[str, Any]:
 
 
 KEYS = schema_keys()
-OPEN_KEYS = ("scientific", "fixed", "reference")  # dicts: any sub-key is allowed
+OPEN_KEYS = ("scientific", "fixed", "reference", "nuisance")  # dicts: any sub-key is allowed
 CLI_ONLY = ("study", "help")
 
 
@@ -239,6 +268,11 @@ def load_study(argv: list[str]) -> Study:
                           f"{', '.join(list_studies())}")
     overrides.pop("help", None)
     node = OmegaConf.merge(OmegaConf.structured(Study), _checked(_load_yaml(_study_path(str(name)))))
+    budget = overrides.pop("budget", node.budget)
+    if budget is not None:
+        if budget not in BUDGETS:
+            raise ConfigError(f"budget={budget!r} is not allowed: use one of {', '.join(BUDGETS)}")
+        node = OmegaConf.merge(node, BUDGETS[budget], {"budget": budget})
     if not node.name:
         node.name = Path(str(name)).stem
     axes = {k: overrides.pop(k) for k in list(overrides) if k in AXES}
@@ -301,6 +335,34 @@ def validate(study: Study) -> None:
         and len(set(seeds)) == len(seeds))
     _require(ok, f"measure.seeds={seeds!r} is not allowed: give a count >= 1 (measure.seeds=3) "
                  "or a list of distinct seeds >= 0 (measure.seeds=[0,1,2])")
+    _validate_tuning(study)
     from bench.data import DATASETS
     _require(d.name in DATASETS, f"data.name={d.name!r} is not allowed: use one of {', '.join(DATASETS)}")
     _require(bool(study.expand()), f"study '{study.name}' has no variants left after its exclude rules")
+
+
+def _validate_tuning(study: Study) -> None:
+    tune = study.tune
+    _require(tune.trials >= 0, f"tune.trials={tune.trials} is not allowed: use 0 (no tuning) or more")
+    _require(tune.epochs >= 1, f"tune.epochs={tune.epochs} is not allowed: use a whole number >= 1")
+    _require(tune.timeout is None or tune.timeout > 0, f"tune.timeout={tune.timeout} is not allowed: use seconds > 0")
+    for key, value, allowed in [("tune.sampler", tune.sampler, ("tpe", "random")),
+                                ("tune.pruner", tune.pruner, ("median", "hyperband", "none")),
+                                ("tune.objective", tune.objective, ("accuracy", "pareto"))]:
+        _require(value in allowed, f"{key}={value!r} is not allowed: use one of {', '.join(allowed)}")
+    for name, spec in study.nuisance.items():
+        if name not in TUNABLE:
+            close = difflib.get_close_matches(name, TUNABLE, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"tunable: {', '.join(TUNABLE)}"
+            raise ConfigError(f"unknown nuisance parameter '{name}': {hint}")
+        if isinstance(spec, dict):
+            ok = set(spec) <= {"low", "high", "log"} and {"low", "high"} <= set(spec) and all(
+                isinstance(spec[k], (int, float)) for k in ("low", "high")) and spec["low"] < spec["high"] and (
+                not spec.get("log") or spec["low"] > 0)
+            _require(ok, f"nuisance.{name}={spec}: a range is {{low: A, high: B, log: true|false}} with A < B "
+                         "(and A > 0 when log)")
+        elif isinstance(spec, list):
+            _require(len(spec) > 0, f"nuisance.{name}: an empty list; give the values to choose from")
+    if tune.trials and study.data.val_fraction == 0:
+        raise ConfigError("tuning reads the validation split, and data.val_fraction=0 leaves none: "
+                          "set data.val_fraction=0.1, or tune.trials=0")

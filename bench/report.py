@@ -88,6 +88,25 @@ def display(summary: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def tuning_frame(tuning: dict) -> pd.DataFrame:
+    """One row per tuned variant: best validation accuracy, winning params, edge flags, importances."""
+    rows = []
+    for variant, t in tuning.items():
+        states = pd.Series([trial["state"] for trial in t["trials"]]).value_counts().to_dict()
+        top = sorted(t["importance"].items(), key=lambda kv: -kv[1])[:3]
+        rows.append({"variant": variant, "budget": t.get("budget"), "best_val_acc": t["best_value"],
+                     "trials": ", ".join(f"{n} {s.lower()}" for s, n in states.items()),
+                     "best_params": ", ".join(f"{k}={_short(v)}" for k, v in sorted(t["best"].items())),
+                     "on_edge": ", ".join(t["edges"]) or "-",
+                     "importance": ", ".join(f"{k} {v:.2f}" for k, v in top) or t.get("importance_note", "-"),
+                     "pareto_front": len(t["front"]) or "-"})
+    return pd.DataFrame(rows).set_index("variant") if rows else pd.DataFrame()
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 def _curve_png(curves: pd.DataFrame) -> str:
     import matplotlib
     matplotlib.use("Agg")
@@ -118,6 +137,10 @@ def banner(records: list[dict]) -> list[str]:
     if any(r["partial_data"] for r in records):
         lines.insert(0, "PARTIAL DATA: the training split is not the full dataset; "
                         "figures are not comparable with published results")
+    budgets = sorted({str(r.get("budget")) for r in records})
+    tuned = any(r.get("tuned") for r in records)
+    lines.append(f"budget: {', '.join(budgets)}; hyperparameters "
+                 + ("tuned per variant on validation accuracy (see tuning)" if tuned else "fixed, not tuned"))
     devices = sorted({f"{r['device_name']} ({r['device']}), torch {r['torch_version']}" for r in records})
     lines.append("device: " + "; ".join(devices))
     kinds = sorted({r["memory_kind"] for r in records})
@@ -125,7 +148,7 @@ def banner(records: list[dict]) -> list[str]:
     return lines
 
 
-def _html(study: dict, lines: list[str], shown: pd.DataFrame, png: str | None) -> str:
+def _html(study: dict, lines: list[str], shown: pd.DataFrame, png: str | None, tuning: pd.DataFrame) -> str:
     title = f"rnnbench: {study.get('name', 'study')}"
     notes = "".join(f"<p class='{'warn' if l.startswith('PARTIAL') else 'note'}'>{html.escape(l)}</p>" for l in lines)
     image = f"<h2>Running accuracy</h2><img alt='running accuracy curves' src='data:image/png;base64,{png}'>" if png else ""
@@ -138,9 +161,17 @@ td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:right}} .warn{{backgro
 {notes}<h2>Results</h2>{shown.to_html(escape=True)}
 <p class="note">Accuracies are mean ± sd over seeds; times are medians over epochs and seeds.
 train_acc is the running accuracy of the last epoch (the lesson's figure), not a held-out score.</p>
-{image}<h2>Configuration</h2><pre>{html.escape(json.dumps(study, indent=2, sort_keys=True, default=str))}</pre>
+{_tuning_html(tuning)}{image}<h2>Configuration</h2><pre>{html.escape(json.dumps(study, indent=2, sort_keys=True, default=str))}</pre>
 </body></html>
 """
+
+
+def _tuning_html(tuning: pd.DataFrame) -> str:
+    if tuning.empty:
+        return ""
+    return ("<h2>Tuning</h2><p class='note'>Each variant got the same Optuna budget on validation accuracy; "
+            "a parameter listed under on_edge won at the end of its range: widen that range. importance is "
+            "fANOVA's share of the variance in validation accuracy.</p>" + tuning.to_html(escape=True))
 
 
 def render(out: Path) -> str:
@@ -151,12 +182,17 @@ def render(out: Path) -> str:
     summary = summarize(records, study.get("reference"))
     shown = display(summary)
     curves = curves_frame(records)
+    tuning = tuning_frame(store.load_tuning(out))
     lines = banner(records)
     store.write_atomic(out / "results.csv", results_frame(records).to_csv(index=False))
     store.write_atomic(out / "curves.csv", curves.to_csv(index=False))
     store.write_atomic(out / "summary.csv", summary.to_csv(index_label="variant"))
-    store.write_atomic(out / "index.html", _html(study, lines, shown, _curve_png(curves) if len(curves) else None))
-    return "\n".join(lines + ["", shown.to_string()])
+    store.write_atomic(out / "index.html", _html(study, lines, shown, _curve_png(curves) if len(curves) else None,
+                                                     tuning))
+    text = lines + ["", shown.to_string()]
+    if not tuning.empty:
+        text += ["", "tuning:", tuning[["best_val_acc", "trials", "on_edge", "best_params"]].to_string()]
+    return "\n".join(text)
 
 
 def main(argv: list[str] | None = None) -> int:

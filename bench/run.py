@@ -1,11 +1,12 @@
 """The command line, and the only place that knows the order of the stages.
 
     python -m bench.run study=lesson data.root=../shared/data/ag_news_first10k
-    python -m bench.run study=packing cell=[lstm,gru] train.epochs=2 measure.seeds=3
+    python -m bench.run study=packing budget=quick data.root=../shared/data/ag_news_first10k
     python -m bench.run --help
 
-config -> variants -> data -> measured runs (train + measure) -> records -> report.
-Bad input exits 2 with one line before anything is written; re-running a command resumes.
+config -> variants -> data -> per variant: tune (Optuna, validation only) -> measured seeds
+(train + measure, test) -> records -> report. Bad input exits 2 with one line before anything is
+written; re-running a command resumes (finished trials and seed runs are never redone).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import hashlib
 import json
 import logging
 import sys
-from dataclasses import asdict
+import traceback
+from dataclasses import asdict, replace
+from functools import cached_property
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -23,15 +27,16 @@ from bench.config import KEYS, Study, list_studies, load_study
 from bench.errors import BenchError
 from bench.measure import environment, resolve_device
 from bench.train import Diverged, Params, fit
+from bench.tune import Failed, Pruned, TuneSettings, storage, tune
 from bench.variants import AXES, Variant
 
 log = logging.getLogger("bench")
+HIDDEN = ("scientific", "fixed", "exclude", "variants", "reference", "nuisance", "name", "description")
 
 
 def help_text() -> str:
     studies = "\n".join(f"  {name:<12} {desc}" for name, desc in list_studies().items())
-    keys = "\n".join(f"  {key:<28} {default!r}" for key, default in KEYS.items()
-                     if key not in ("scientific", "fixed", "exclude", "variants", "reference"))
+    keys = "\n".join(f"  {key:<28} {default!r}" for key, default in KEYS.items() if key not in HIDDEN)
     return f"""usage: python -m bench.run study=NAME [key=value ...]   (Hydra override grammar)
 
 studies:
@@ -40,7 +45,9 @@ studies:
 variant axes (replace the study's values): {', '.join(AXES)}
   e.g. cell=gru  cell=[lstm,gru]  layers=[1,2,3]  bidirectional=[false,true]
 
-keys (default):
+budgets (trials, epochs, data cap, seeds in one word): budget=smoke | quick | full
+
+keys (schema default; studies/_base.yaml and the study file set their own):
 {keys}
 
 re-render a report from stored records: python -m bench.report study=NAME"""
@@ -52,11 +59,21 @@ def params_of(study: Study) -> Params:
                   embed_dim=m.embed_dim, hidden_size=m.hidden_size, dropout=m.dropout)
 
 
-def fingerprint(study: Study, params: Params, data_key: str, device: str) -> str:
-    """What must match for a stored run to count as done: data, hyperparameters, device."""
-    settings = {"data": data_key, "params": asdict(params), "curve_every": study.train.curve_every,
-                "eval_batch_size": study.train.eval_batch_size, "device": device}
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+def fingerprint(study: Study, data_key: str, device: str) -> str:
+    """What must match for stored runs and trials to count: data, training, tuning, device.
+    Seeds and variants are left out: adding either just adds runs."""
+    settings = {"data": data_key, "train": asdict(study.train), "model": asdict(study.model),
+                "tune": asdict(study.tune), "nuisance": study.nuisance, "device": device}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _fresh(out: Path) -> Path:
+    """`out`, or `out-2`, `out-3`, ... : the first that holds nothing yet."""
+    candidate, n = out, 1
+    while candidate.exists() and any(candidate.iterdir()):
+        n += 1
+        candidate = out.with_name(f"{out.name}-{n}")
+    return candidate
 
 
 def _prepare(argv: list[str]):
@@ -65,41 +82,105 @@ def _prepare(argv: list[str]):
     device = resolve_device(study.device)
     variants = study.expand()
     splits = data.load(study.data)
-    params = params_of(study)
-    key = fingerprint(study, params, splits.info["cache_key"], str(device))
+    if not study.resume:
+        if study.storage:
+            raise BenchError("resume=false starts over in a fresh local folder, but storage= names a shared "
+                             "database whose Optuna studies would be resumed: drop storage= or use a new database")
+        study.out = str(_fresh(study.out_dir))
+    key = fingerprint(study, splits.info["cache_key"], str(device))
     records = store.load(study.out_dir)
-    stale = {r.get("fingerprint") for r in records} - {key}
-    if stale:
-        raise BenchError(f"{study.out_dir} holds results made with other settings: choose another out=FOLDER, "
-                         "or move that folder away to start over")
-    return study, device, variants, splits, params, key, records
+    if {r.get("fingerprint") for r in records} - {key}:
+        raise BenchError(f"{study.out_dir} holds results made with other settings: add resume=false to start "
+                         "over in a fresh folder, or choose another out=FOLDER")
+    return study, device, variants, splits, key, records
 
 
-def _measure(study, device, variants, splits, params, key, records) -> list[str]:
-    """Train every (variant, seed) not already stored; append a record after each one."""
-    env = environment(device)
-    finished = store.done(records, key)
-    todo = [(v, s) for v in variants for s in study.seeds if (v.name, s) not in finished]
-    failures = []
-    if len(todo) < len(variants) * len(study.seeds):
-        print(f"resuming: {len(variants) * len(study.seeds) - len(todo)} run(s) already in {study.out_dir}")
-    per_run = params.epochs * len(splits.train)
-    with tqdm(total=len(todo), desc="runs", unit="run", position=0, file=sys.stderr) as runs:
-        for variant, seed in todo:
-            with tqdm(total=per_run, desc=f"{variant.name} seed {seed}", unit="sample", unit_scale=True,
-                      leave=False, position=1, file=sys.stderr) as bar:
+class Runner:
+    """Tunes and measures one study's variants; holds what every stage of it shares."""
+
+    def __init__(self, study: Study, device, splits, key: str, records: list[dict]):
+        self.study, self.device, self.splits, self.key = study, device, splits, key
+        self.finished = store.done(records, key)
+        self.env = environment(device)
+        self.failures: list[str] = []
+        self.tuning = store.load_tuning(study.out_dir)
+        t = study.tune
+        self.settings = TuneSettings(t.trials, t.timeout, t.sampler, t.pruner, t.objective, t.seed, t.epochs)
+
+    def variant(self, variant: Variant, bars: tqdm) -> None:
+        params = params_of(self.study)
+        tuned = None
+        if self.study.tune.trials:
+            tuned = self._tune(variant, params)
+            if not tuned.best:
+                self.failures.append(f"{variant.name}: no tuning trial completed ({tuned.trials[-1]['reason']})")
+                return
+            params = replace(params, **tuned.best)
+        for seed in self.study.seeds:
+            if (variant.name, seed) not in self.finished:
+                self._measure(variant, params, seed, tuned)
+            bars.update()
+
+    def _tune(self, variant: Variant, base: Params):
+        name = f"{self.study.name}/{variant.name}"
+        trial_params = replace(base, epochs=self.settings.epochs)
+        pareto = self.settings.objective == "pareto"
+
+        def objective(chosen: dict, report) -> float | tuple[float, float]:
+            params = replace(trial_params, **chosen)
+            with self._bar(f"{variant.name} trial", params.epochs) as bar:
                 try:
-                    result = fit(variant, params, splits, seed, device, study.train.curve_every,
-                                 study.train.eval_batch_size, on_step=bar.update)
+                    result = fit(variant, params, self.splits, self.settings.seed, self.device,
+                                 self.study.train.curve_every, self.study.train.eval_batch_size,
+                                 evaluate_test=False, on_step=bar.update,
+                                 on_epoch=lambda e: report(e.epoch, e.val_acc))
                 except Diverged as e:
-                    failures.append(f"{variant.name} seed {seed}: {e}")
-                    runs.update()
-                    continue
-            store.append(study.out_dir, store.make_record(
-                study=study.name, variant=variant, seed=seed, params=params, fit=result,
-                data_info=splits.info, env=env, fingerprint=key))
-            runs.update()
-    return failures
+                    raise Pruned(f"diverged: {e}") from e
+                except RuntimeError as e:
+                    if "out of memory" not in str(e):
+                        raise
+                    _free(self.device)
+                    raise Failed(f"out of memory with batch_size={params.batch_size}, hidden_size="
+                                 f"{params.hidden_size}, embed_dim={params.embed_dim}") from e
+            epoch_s = sorted(e.time_s for e in result.epochs)[len(result.epochs) // 2]
+            return (result.last.val_acc, epoch_s) if pareto else result.last.val_acc
+
+        with tqdm(total=self.settings.trials, desc=f"tune {variant.name}", unit="trial", leave=False,
+                  position=1, file=sys.stderr) as trials:
+            tuned = tune(name, self.study.nuisance, objective, self.settings, self.storage,
+                         on_trial=lambda outcome: trials.update())
+        self.tuning[variant.name] = {**asdict(tuned), "budget": self.study.budget, "optuna_study": name}
+        store.save_tuning(self.study.out_dir, self.tuning)
+        return tuned
+
+    def _measure(self, variant: Variant, params: Params, seed: int, tuned) -> None:
+        with self._bar(f"{variant.name} seed {seed}", params.epochs) as bar:
+            try:
+                result = fit(variant, params, self.splits, seed, self.device, self.study.train.curve_every,
+                             self.study.train.eval_batch_size, on_step=bar.update)
+            except Diverged as e:
+                self.failures.append(f"{variant.name} seed {seed}: {e}")
+                return
+        record = store.make_record(study=self.study.name, variant=variant, seed=seed, params=params, fit=result,
+                                   data_info=self.splits.info, env=self.env, fingerprint=self.key)
+        record.update(budget=self.study.budget, tuned=tuned is not None,
+                      tune_best_val=tuned.best_value if tuned else None,
+                      edge_params=tuned.edges if tuned else [])
+        store.append(self.study.out_dir, record)
+
+    def _bar(self, desc: str, epochs: int) -> tqdm:
+        return tqdm(total=epochs * len(self.splits.train), desc=desc, unit="sample", unit_scale=True,
+                    leave=False, position=2, file=sys.stderr)
+
+    @cached_property
+    def storage(self):
+        return storage(self.study.storage, str(self.study.out_dir / "optuna.journal"))
+
+
+def _free(device) -> None:
+    if device.type == "cuda":
+        import torch
+        torch.cuda.empty_cache()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,27 +190,42 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        study, device, variants, splits, params, key, records = _prepare(argv)
+        study, device, variants, splits, key, records = _prepare(argv)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     out = study.out_dir
     for note in splits.info["notes"]:
         print(note)
-    print(f"study {study.name}: {len(variants)} variant(s) x {len(study.seeds)} seed(s) on {device} -> {out}")
+    tuning = f"{study.tune.trials} {study.tune.sampler} trial(s) of {study.tune.epochs} epoch(s) per variant, " \
+        if study.tune.trials else "no tuning, "
+    print(f"study {study.name}, budget {study.budget or 'none (the study file as written)'}: {len(variants)} "
+          f"variant(s); {tuning}{len(study.seeds)} seed(s) of {study.train.epochs} epoch(s); {device} -> {out}")
     out.mkdir(parents=True, exist_ok=True)
     store.save_study(out, {**asdict(study), "data_info": splits.info})
+    runner = Runner(study, device, splits, key, records)
+    if runner.finished:
+        print(f"resuming: {len(runner.finished)} run(s) already in {out}")
     try:
-        failures = _measure(study, device, variants, splits, params, key, records)
+        with tqdm(total=len(variants) * len(study.seeds), desc="runs", unit="run", position=0,
+                  file=sys.stderr) as bars:
+            for variant in variants:
+                try:
+                    runner.variant(variant, bars)
+                except Exception as e:  # noqa: BLE001 - one variant's crash must not stop the others
+                    log.debug("variant %s failed", variant.name, exc_info=True)
+                    where = traceback.extract_tb(e.__traceback__)[-1]
+                    runner.failures.append(f"{variant.name}: {type(e).__name__}: {e} "
+                                           f"({Path(where.filename).name}:{where.lineno})")
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished runs are kept in {out}; run the same command again to resume",
+        print(f"\ninterrupted: finished trials and runs are kept in {out}; run the same command again to resume",
               file=sys.stderr)
         return 130
     print(report.render(out))
-    for failure in failures:
+    for failure in runner.failures:
         print(f"FAILED {failure}")
     print(f"\nwrote {out / 'results.csv'} and {out / 'index.html'}")
-    return 1 if failures else 0
+    return 1 if runner.failures else 0
 
 
 if __name__ == "__main__":

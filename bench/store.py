@@ -18,6 +18,7 @@ from typing import Any
 
 RECORDS = "records.jsonl"
 STUDY = "study.json"
+TUNING = "tuning.json"  # per variant: best params, edges, importances, Pareto front, every trial
 
 
 def append(out: Path, record: dict) -> None:
@@ -59,9 +60,20 @@ def save_study(out: Path, study: dict) -> None:
     write_atomic(out / STUDY, json.dumps(study, indent=2, sort_keys=True, default=str))
 
 
-def load_study(out: Path) -> dict:
-    path = out / STUDY
+def _load_json(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def load_study(out: Path) -> dict:
+    return _load_json(out / STUDY)
+
+
+def save_tuning(out: Path, tuning: dict) -> None:
+    write_atomic(out / TUNING, json.dumps(tuning, indent=2, sort_keys=True, default=str))
+
+
+def load_tuning(out: Path) -> dict:
+    return _load_json(out / TUNING)
 
 
 def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict, env: dict,

@@ -1,0 +1,175 @@
+"""bench.tune on a cheap objective (no training), and the tuning stage through the CLI on synthetic data."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+import bench.run as run
+from bench.config import BUDGETS, load_study
+from bench.tune import Failed, Pruned, TuneSettings, edges, storage, tune
+
+ROOT = Path(__file__).resolve().parents[1]
+SPACE = {"lr": {"low": 1e-4, "high": 1e-1, "log": True}, "hidden_size": [16, 32, 64], "clip": 1.0}
+
+
+def quadratic(params, report):
+    """Best near lr=1e-2; reports three 'epochs' so the pruner has something to prune."""
+    import math
+    score = 1 - (math.log10(params["lr"]) + 2) ** 2 / 10 + params["hidden_size"] / 1000
+    for epoch in (1, 2, 3):
+        report(epoch, score * epoch / 3)
+    return score
+
+
+def test_same_seed_same_best_params(tmp_path):
+    settings = TuneSettings(trials=8, seed=3, epochs=3)
+    a = tune("s/a", SPACE, quadratic, settings, storage(None, str(tmp_path / "a.journal")))
+    b = tune("s/a", SPACE, quadratic, settings, storage(None, str(tmp_path / "b.journal")))
+    assert a.best == b.best and a.best_value == b.best_value
+    assert a.best["clip"] == 1.0 and len(a.trials) == 8  # fixed entries carried into the best params
+    assert set(a.importance) <= {"lr", "hidden_size"} and a.importance  # fANOVA ran
+
+
+def test_resume_adds_no_trials_and_a_killed_trial_is_failed_and_respent(tmp_path):
+    journal = str(tmp_path / "j.journal")
+    settings = TuneSettings(trials=5, epochs=3)
+    tune("s/v", SPACE, quadratic, settings, storage(None, journal))
+    calls = []
+    tune("s/v", SPACE, lambda p, r: calls.append(p) or 0.5, settings, storage(None, journal))
+    assert calls == []  # the budget was already spent
+    # a trial left RUNNING, as by a process killed mid-trial
+    study = optuna.load_study(study_name="s/v", storage=storage(None, journal))
+    study.ask()
+    result = tune("s/v", SPACE, lambda p, r: calls.append(p) or 0.5, TuneSettings(trials=6, epochs=3),
+                  storage(None, journal))
+    states = [t["state"] for t in result.trials]
+    assert states.count("FAIL") == 1 and "process running it died" in result.trials[5]["reason"]
+    assert len(calls) == 1 and states.count("COMPLETE") + states.count("PRUNED") == 6
+
+
+def test_pruned_diverged_and_failed_trials_spend_budget_with_reasons(tmp_path):
+    outcomes = iter(["ok", "nan", "oom", "ok"])
+
+    def objective(params, report):
+        kind = next(outcomes)
+        if kind == "nan":
+            raise Pruned("diverged: training loss is nan in epoch 1")
+        if kind == "oom":
+            raise Failed("out of memory with batch_size=128")
+        return 0.5
+    result = tune("s/f", SPACE, objective, TuneSettings(trials=4, epochs=3), storage(None, str(tmp_path / "f")))
+    assert [t["state"] for t in result.trials] == ["COMPLETE", "PRUNED", "FAIL", "COMPLETE"]
+    assert "diverged" in result.trials[1]["reason"] and "out of memory" in result.trials[2]["reason"]
+
+
+def test_median_pruner_prunes_bad_trials(tmp_path):
+    def objective(params, report):
+        value = 0.9 if params["hidden_size"] == 64 else 0.1
+        for epoch in (1, 2, 3):
+            report(epoch, value)
+        return value
+    settings = TuneSettings(trials=12, epochs=3, sampler="random", pruner="median")
+    result = tune("s/p", SPACE, objective, settings, storage(None, str(tmp_path / "p")))
+    assert any(t["state"] == "PRUNED" and "pruned by median" in t["reason"] for t in result.trials)
+
+
+def test_pareto_objective_stores_the_front(tmp_path):
+    def objective(params, report):
+        return params["hidden_size"] / 64, params["hidden_size"] / 10  # bigger: more accurate and slower
+    result = tune("s/m", SPACE, objective, TuneSettings(trials=6, objective="pareto", epochs=1),
+                  storage(None, str(tmp_path / "m")))
+    assert result.front and result.front[0]["val_acc"] == max(f["val_acc"] for f in result.front)
+    assert result.best_value == result.front[0]["val_acc"]
+
+
+def test_edges_are_flagged():
+    space = {"lr": {"low": 1e-4, "high": 1e-1, "log": True}, "hidden_size": [16, 32, 64], "dropout": {"low": 0.0, "high": 0.5}}
+    assert edges({"lr": 1.1e-4, "hidden_size": 32, "dropout": 0.25}, space) == ["lr"]
+    assert edges({"lr": 3e-3, "hidden_size": 64, "dropout": 0.49}, space) == ["hidden_size", "dropout"]
+
+
+def test_budget_presets_and_overrides():
+    smoke = load_study(["study=packing", "budget=smoke"])
+    assert (smoke.tune.trials, smoke.train.epochs, smoke.data.max_train, smoke.seeds) == (3, 1, 1000, [0, 1])
+    full = load_study(["study=packing", "budget=full", "tune.trials=7"])
+    assert (full.tune.trials, full.train.epochs, len(full.seeds)) == (7, BUDGETS["full"]["train"]["epochs"], 5)
+    assert load_study(["study=packing"]).budget == "quick"
+    lesson = load_study(["study=lesson"])
+    assert lesson.budget is None and lesson.tune.trials == 0 and lesson.train.batch_size == 16
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["study=packing", "budget=huge"], "budget='huge' is not allowed: use one of smoke, quick, full"),
+    (["study=packing", "tune.trails=3"], "did you mean 'tune.trials'"),
+    (["study=packing", "tune.sampler=grid"], "tune.sampler='grid' is not allowed"),
+    (["study=packing", "nuisance.learning_rate=[0.1]"], "unknown nuisance parameter 'learning_rate'"),
+    (["study=packing", "nuisance.lr={low:0.1,high:0.01}"], "nuisance.lr="),
+    (["study=lesson", "tune.trials=3"], "data.val_fraction=0 leaves none"),
+])
+def test_bad_tuning_input(argv, message):
+    from bench.errors import ConfigError
+    with pytest.raises(ConfigError, match=message):
+        load_study(argv)
+
+
+TINY = ["study=smoke", "data.synthetic.n_train=160", "data.synthetic.n_test=40", "cell=[rnn,gru]",
+        "packing=packed", "tune.trials=2", "measure.seeds=2"]
+
+
+def test_study_tunes_then_measures_and_a_rerun_adds_nothing(tmp_path, capsys):
+    out = tmp_path / "t"
+    assert run.main([*TINY, f"out={out}"]) == 0
+    tuning = json.loads((out / "tuning.json").read_text())
+    assert sorted(tuning) == ["gru-packed-l1-true_last", "rnn-packed-l1-true_last"]
+    records = [json.loads(l) for l in (out / "records.jsonl").read_text().splitlines()]
+    assert len(records) == 4 and all(r["tuned"] and r["budget"] == "smoke" for r in records)
+    for r in records:  # the seeds re-train the winning parameters
+        best = tuning[r["variant"]]["best"]
+        assert all(r["hyperparameters"][k] == v for k, v in best.items())
+    def trials():
+        journal = storage(None, str(out / "optuna.journal"))
+        return [len(optuna.load_study(study_name=f"smoke/{v}", storage=journal).trials) for v in sorted(tuning)]
+    before = trials()
+    capsys.readouterr()
+    started = time.monotonic()
+    assert run.main([*TINY, f"out={out}"]) == 0
+    assert trials() == before == [2, 2]  # no trial added
+    assert len((out / "records.jsonl").read_text().splitlines()) == 4 and time.monotonic() - started < 30
+    assert "budget: smoke" in capsys.readouterr().out
+
+
+def test_resume_false_starts_a_fresh_folder(tmp_path):
+    out = tmp_path / "f"
+    argv = [*TINY, "tune.trials=1", "measure.seeds=1", "cell=rnn"]
+    assert run.main([*argv, f"out={out}"]) == 0
+    assert run.main([*argv, f"out={out}", "resume=false"]) == 0
+    assert (tmp_path / "f-2" / "records.jsonl").is_file() and len((out / "records.jsonl").read_text().splitlines()) == 1
+
+
+def test_sigkill_mid_study_then_rerun_keeps_one_record_per_run(tmp_path):
+    out = tmp_path / "k"
+    argv = [sys.executable, "-m", "bench.run", *TINY, "data.synthetic.n_train=1500", "tune.trials=3",
+            "train.epochs=2", "cell=[rnn,lstm,gru]", f"out={out}"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (out / "records.jsonl").is_file():
+        time.sleep(0.2)  # kill once the first seed run is stored: later trials and runs are mid-flight
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert subprocess.run(argv, cwd=ROOT, env=env, capture_output=True).returncode == 0
+    records = [json.loads(l) for l in (out / "records.jsonl").read_text().splitlines() if l.strip()]
+    keys = [(r["variant"], r["seed"]) for r in records]
+    assert sorted(keys) == sorted({(v, s) for v in ("rnn-packed-l1-true_last", "lstm-packed-l1-true_last",
+                                                     "gru-packed-l1-true_last") for s in (0, 1)})
+    study = optuna.load_study(study_name="smoke/rnn-packed-l1-true_last", storage=storage(None, str(out / "optuna.journal")))
+    spent = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert len(spent) == 3
