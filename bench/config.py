@@ -124,6 +124,7 @@ class Study:
     reference: Dict[str, Any] = field(default_factory=dict)   # variant -> {metric: published figure}
     nuisance: Dict[str, Any] = field(default_factory=dict)    # tuned per variant: {low, high, log} | list
     budget: Optional[str] = None        # smoke | quick | full; none: the file's values as they are
+    sweep: Optional[Dict[str, Any]] = None  # dotted non-variant key -> values: one sub-study per point
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -165,7 +166,7 @@ def schema_keys(cls: type = Study, prefix: str = "") -> dict[str, Any]:
 
 
 KEYS = schema_keys()
-OPEN_KEYS = ("scientific", "fixed", "reference", "nuisance")  # dicts: any sub-key is allowed
+OPEN_KEYS = ("scientific", "fixed", "reference", "nuisance", "sweep")  # dicts: any sub-key is allowed
 CLI_ONLY = ("study", "help")
 
 
@@ -336,6 +337,10 @@ def validate(study: Study) -> None:
     _require(ok, f"measure.seeds={seeds!r} is not allowed: give a count >= 1 (measure.seeds=3) "
                  "or a list of distinct seeds >= 0 (measure.seeds=[0,1,2])")
     _validate_tuning(study)
+    for key, values in (study.sweep or {}).items():
+        _require(key not in AXES, f"sweep.{key}: variant axes belong in scientific:, not sweep:")
+        check_key(key)
+        _require(isinstance(values, list) and len(values) > 0, f"sweep.{key}: give a list of values")
     from bench.data import DATASETS
     _require(d.name in DATASETS, f"data.name={d.name!r} is not allowed: use one of {', '.join(DATASETS)}")
     _require(bool(study.expand()), f"study '{study.name}' has no variants left after its exclude rules")

@@ -195,6 +195,28 @@ def render(out: Path) -> str:
     return "\n".join(text)
 
 
+def render_sweep(out: Path) -> str:
+    """One table across a sweep's sub-studies (see bench.run.sweep): test accuracy per variant and point."""
+    points = json.loads((out / "sweep.json").read_text())
+    frames = []
+    for slug, point in points.items():
+        if (out / slug / store.RECORDS).is_file():
+            render(out / slug)
+            summary = pd.read_csv(out / slug / "summary.csv")
+            frames.append(summary.assign(**{k.split(".")[-1]: v for k, v in point.items()}, point=slug))
+    if not frames:
+        return f"no records under {out} yet"
+    table = pd.concat(frames, ignore_index=True)
+    store.write_atomic(out / "summary.csv", table.to_csv(index=False))
+    pivot = table.pivot_table(index="variant", columns="point", values="test_acc_mean", sort=False)
+    links = "".join(f"<li><a href='{html.escape(s)}/index.html'>{html.escape(s)}</a></li>" for s in points)
+    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>rnnbench sweep</title></head><body>"
+            f"<h1>rnnbench sweep: {html.escape(out.name)}</h1><p>test accuracy, mean over seeds</p>"
+            f"{pivot.to_html(float_format='{:.4f}'.format)}<ul>{links}</ul></body></html>")
+    store.write_atomic(out / "index.html", page)
+    return "test accuracy (mean over seeds) across the sweep:\n" + pivot.to_string(float_format="{:.4f}".format)
+
+
 def main(argv: list[str] | None = None) -> int:
     from bench.config import parse_overrides
     from bench.errors import BenchError
@@ -205,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     out = Path(args["out"]) if args.get("out") else Path("reports") / str(args.get("study", ""))
+    if (out / "sweep.json").is_file():
+        print(render_sweep(out))
+        return 0
     if not (out / store.RECORDS).is_file():
         print(f"error: no records in '{out}': give study=NAME (reports/NAME) or out=FOLDER of a finished run",
               file=sys.stderr)

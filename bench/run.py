@@ -12,6 +12,7 @@ written; re-running a command resumes (finished trials and seed runs are never r
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import sys
@@ -31,7 +32,7 @@ from bench.tune import Failed, Pruned, TuneSettings, storage, tune
 from bench.variants import AXES, Variant
 
 log = logging.getLogger("bench")
-HIDDEN = ("scientific", "fixed", "exclude", "variants", "reference", "nuisance", "name", "description")
+HIDDEN = ("scientific", "fixed", "exclude", "variants", "reference", "nuisance", "name", "description", "sweep")
 
 
 def help_text() -> str:
@@ -183,6 +184,24 @@ def _free(device) -> None:
         torch.cuda.empty_cache()
 
 
+def sweep(argv: list[str], study: Study) -> int:
+    """One sub-study per point of `study.sweep` (e.g. the synthetic key's distance), each in its own
+    folder under `out`, then one table across them."""
+    keys = list(study.sweep)
+    points = [dict(zip(keys, values)) for values in itertools.product(*study.sweep.values())]
+    slugs = ["_".join(f"{k.split('.')[-1]}-{v}" for k, v in p.items()) for p in points]
+    codes = []
+    for point, slug in zip(points, slugs):
+        codes.append(main([*argv, *(f"{k}={v}" for k, v in point.items()), f"out={study.out_dir / slug}",
+                           "sweep=null"]))
+        if codes[-1] == 2:  # bad input: said once, by the first sub-study
+            return 2
+    study.out_dir.mkdir(parents=True, exist_ok=True)
+    store.write_atomic(study.out_dir / "sweep.json", json.dumps(dict(zip(slugs, points)), indent=2))
+    print(report.render_sweep(study.out_dir))
+    return max(codes)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("--help", "-h") or a.lower() == "help=true" for a in argv):
@@ -190,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        study = load_study(argv)
+        if study.sweep:
+            return sweep(argv, study)
         study, device, variants, splits, key, records = _prepare(argv)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
