@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from bench.variants import Variant
 
@@ -65,9 +65,13 @@ class RecurrentClassifier(nn.Module):
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         x = self.dropout(self.embedding(tokens))  # (B, T, E)
         if self.variant.packing == "packed":
-            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-            out, state = self.rnn(packed)
-            out, _ = pad_packed_sequence(out, batch_first=True, total_length=tokens.shape[1])
+            packed = _pack(x, lengths)
+            out, state = self.rnn(packed)  # h_n comes back in batch order (the RNN un-sorts it)
+            # pad without indices, then un-sort on the device: pad_packed_sequence would copy the
+            # permutation to the CPU (a host sync per step) to un-sort the lengths we already have
+            out, _ = pad_packed_sequence(PackedSequence(out.data, out.batch_sizes), batch_first=True,
+                                         total_length=tokens.shape[1])
+            out = out.index_select(0, packed.unsorted_indices)
         else:
             out, state = self.rnn(x)  # out (B, T, D*H)
         h_n = state[0] if isinstance(state, tuple) else state  # (layers*D, B, H); LSTM gives (h, c)
@@ -79,7 +83,7 @@ class RecurrentClassifier(nn.Module):
             return torch.cat(list(h_n[-self.directions:]), dim=1)  # (B, D*H)
         if readout == "mean":
             return out.mean(dim=1)
-        lengths = lengths.to(out.device, non_blocking=True)
+        lengths = to_device(lengths, out.device)
         if readout == "true_last":
             hidden = self.size.hidden_size
             index = (lengths - 1).view(-1, 1, 1).expand(-1, 1, hidden)  # (B, 1, H)
@@ -94,6 +98,23 @@ class RecurrentClassifier(nn.Module):
         if readout == "max":
             return out.masked_fill(~mask[..., None], float("-inf")).amax(dim=1)
         raise ValueError(f"unknown readout {readout!r}")  # Variant validates; unreachable
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """CPU -> device without a host sync: a copy from pageable memory would synchronize the stream."""
+    return tensor.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else tensor
+
+
+def _pack(x: torch.Tensor, lengths: torch.Tensor) -> PackedSequence:
+    """pack_padded_sequence(enforce_sorted=False), minus its blocking copy of the sort order:
+    sort by length on the CPU, move the permutations pinned, and let the RNN and pad_packed_sequence
+    undo the sort through `unsorted_indices` as usual."""
+    sorted_lengths, order = torch.sort(lengths, descending=True)
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(len(order))
+    order_d, inverse_d = to_device(order, x.device), to_device(inverse, x.device)
+    packed = pack_padded_sequence(x.index_select(0, order_d), sorted_lengths, batch_first=True)
+    return PackedSequence(packed.data, packed.batch_sizes, order_d, inverse_d)
 
 
 def build(variant: Variant, size: ModelSize) -> RecurrentClassifier:

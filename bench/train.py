@@ -19,7 +19,7 @@ from torch import nn
 from bench.data import Splits
 from bench.data.batching import Encoded, batches
 from bench.measure import WARMUP_EVAL_BATCHES, clock, peak_memory_mb, reset_peak_memory
-from bench.models import ModelSize, build, count_parameters
+from bench.models import ModelSize, build, count_parameters, to_device
 from bench.variants import Variant
 
 
@@ -66,13 +66,6 @@ class Fit:
 
 class Diverged(RuntimeError):
     """The training loss became NaN or inf."""
-
-
-def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Copy a CPU batch tensor without blocking: from pinned memory the copy is truly async."""
-    if device.type == "cuda":
-        return tensor.pin_memory().to(device, non_blocking=True)
-    return tensor
 
 
 def seed_everything(seed: int) -> None:

@@ -65,18 +65,19 @@ def test_training_steps_do_not_sync_with_the_host():
     from bench.train import Params, fit
     from bench.variants import Variant
 
-    def syncs(n_train):
+    def syncs(n_train, variant):
         splits = data.load(DataConfig(name="synthetic", cache=False, val_fraction=0.0,
                                       synthetic=SyntheticConfig(n_train=n_train, n_test=16)))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             torch.cuda.set_sync_debug_mode("warn")
             try:
-                fit(Variant("lstm", "packed", readout="true_last"), Params(epochs=1, batch_size=16, clip=1.0),
+                fit(variant, Params(epochs=1, batch_size=16, clip=1.0),
                     splits, 0, torch.device("cuda"), evaluate_test=False)
             finally:
                 torch.cuda.set_sync_debug_mode("default")
         return [str(w.message).splitlines()[0] for w in caught if "synchroniz" in str(w.message)]
 
-    few, many = syncs(160), syncs(640)  # 10 vs 40 training steps
-    assert len(few) == len(many), many
+    for variant in (Variant("lstm", "packed", readout="true_last"), Variant("gru", "padded", True, 2, "max")):
+        few, many = syncs(160, variant), syncs(640, variant)  # 10 vs 40 training steps
+        assert len(few) == len(many), (variant.name, many)

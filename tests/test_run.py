@@ -13,7 +13,7 @@ from tests.conftest import SHARED_AG_NEWS, needs_shared
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["study=smoke", "data.synthetic.n_train=120", "data.synthetic.n_test=40", "train.epochs=1",
-        "cell=[rnn,gru]"]
+        "cell=[rnn,gru]", "tune.trials=0", "measure.seeds=1"]  # the untuned path; tests/test_tune.py tunes
 
 
 def test_smoke_study_writes_records_results_curves_and_html(tmp_path, capsys):
