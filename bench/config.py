@@ -103,7 +103,7 @@ class TuneConfig:
 # `budget=NAME` sets these in one word (after the YAML, before the command line's other keys).
 BUDGETS: dict[str, dict[str, Any]] = {
     "smoke": {"tune": {"trials": 3, "epochs": 1}, "train": {"epochs": 1}, "data": {"max_train": 1000},
-              "measure": {"seeds": 2}},
+              "measure": {"seeds": 3}},
     "quick": {"tune": {"trials": 6, "epochs": 1}, "train": {"epochs": 2}, "data": {"max_train": None},
               "measure": {"seeds": 3}},
     "full": {"tune": {"trials": 40, "epochs": 8}, "train": {"epochs": 10}, "data": {"max_train": None},
@@ -269,11 +269,11 @@ def load_study(argv: list[str]) -> Study:
                           f"{', '.join(list_studies())}")
     overrides.pop("help", None)
     node = OmegaConf.merge(OmegaConf.structured(Study), _checked(_load_yaml(_study_path(str(name)))))
-    budget = overrides.pop("budget", node.budget)
-    if budget is not None:
-        if budget not in BUDGETS:
-            raise ConfigError(f"budget={budget!r} is not allowed: use one of {', '.join(BUDGETS)}")
-        node = OmegaConf.merge(node, BUDGETS[budget], {"budget": budget})
+    node.budget = overrides.pop("budget", node.budget)  # budget=null: the file's values, no preset
+    if node.budget is not None:
+        if node.budget not in BUDGETS:
+            raise ConfigError(f"budget={node.budget!r} is not allowed: use one of {', '.join(BUDGETS)}")
+        node = OmegaConf.merge(node, BUDGETS[node.budget])
     if not node.name:
         node.name = Path(str(name)).stem
     axes = {k: overrides.pop(k) for k in list(overrides) if k in AXES}

@@ -20,17 +20,13 @@ import pandas as pd
 
 from bench import store
 
-LIST_COLUMNS = ("history", "curve", "epoch_times_s")
+LIST_COLUMNS = ("history", "curve")  # in records.jsonl and curves.csv; too long for a CSV cell
 
 
 def results_frame(records: list[dict]) -> pd.DataFrame:
     """One row per run; nested fields become JSON text so the CSV stays flat."""
-    rows = []
-    for r in records:
-        row = {k: v for k, v in r.items() if k not in LIST_COLUMNS}
-        row["hyperparameters"] = json.dumps(r["hyperparameters"], sort_keys=True)
-        row["epoch_times_s"] = json.dumps(r["epoch_times_s"])
-        rows.append(row)
+    rows = [{k: json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v
+             for k, v in r.items() if k not in LIST_COLUMNS} for r in records]
     return pd.DataFrame(rows)
 
 
@@ -55,7 +51,10 @@ def summarize(records: list[dict], reference: dict | None = None) -> pd.DataFram
         "pad_fraction": grouped["pad_fraction"].median(),
         "peak_mem_mb": grouped["peak_mem_mb"].max(),
         "memory_kind": grouped["memory_kind"].first(),
+        "eval_latency_ms": grouped["eval_latency_ms"].median(),
         "params": grouped["params"].first(),
+        "budget": grouped["budget"].first(),
+        "partial_data": grouped["partial_data"].any(),
     }).loc[order]
     for variant, figures in (reference or {}).items():
         for metric, value in figures.items():
@@ -83,6 +82,7 @@ def display(summary: pd.DataFrame) -> pd.DataFrame:
     shown["padded tok/s"] = summary["padded_tokens_per_s"].map("{:,.0f}".format)
     shown["pad %"] = (100 * summary["pad_fraction"]).map("{:.1f}".format)
     shown["peak MiB"] = summary["peak_mem_mb"].map("{:,.1f}".format)
+    shown["eval ms/batch"] = summary["eval_latency_ms"].map(lambda v: "-" if pd.isna(v) else f"{v:.2f}")
     shown["params"] = summary["params"].map("{:,}".format)
     shown.index.name = "variant"
     return shown

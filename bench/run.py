@@ -162,12 +162,9 @@ class Runner:
             except Diverged as e:
                 self.failures.append(f"{variant.name} seed {seed}: {e}")
                 return
-        record = store.make_record(study=self.study.name, variant=variant, seed=seed, params=params, fit=result,
-                                   data_info=self.splits.info, env=self.env, fingerprint=self.key)
-        record.update(budget=self.study.budget, tuned=tuned is not None,
-                      tune_best_val=tuned.best_value if tuned else None,
-                      edge_params=tuned.edges if tuned else [])
-        store.append(self.study.out_dir, record)
+        store.append(self.study.out_dir, store.make_record(
+            study=self.study.name, variant=variant, seed=seed, params=params, fit=result, data_info=self.splits.info,
+            env=self.env, fingerprint=self.key, budget=self.study.budget, tuned=tuned))
 
     def _bar(self, desc: str, epochs: int) -> tqdm:
         return tqdm(total=epochs * len(self.splits.train), desc=desc, unit="sample", unit_scale=True,

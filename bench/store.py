@@ -77,8 +77,9 @@ def load_tuning(out: Path) -> dict:
 
 
 def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict, env: dict,
-                fingerprint: str) -> dict[str, Any]:
-    """A flat record of one measured run (see the module docstring)."""
+                fingerprint: str, budget: str | None = None, tuned=None) -> dict[str, Any]:
+    """A flat record of one measured run (see the module docstring); `tuned` is the variant's
+    bench.tune.Tuned when its hyperparameters were tuned."""
     times = [e.time_s for e in fit.epochs]
     median_time = statistics.median(times)
     real = statistics.median(e.real_tokens for e in fit.epochs)
@@ -96,6 +97,8 @@ def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict,
         "test_rows": data_info["rows_read"]["test"], "train_rows": data_info["rows"]["train"],
         "val_rows": data_info["rows"]["val"], "partial_data": bool(data_info["partial"]),
         "hyperparameters": asdict(params), "history": [asdict(e) for e in fit.epochs],
-        "curve": [list(point) for point in fit.curve], **env, "fingerprint": fingerprint,
+        "curve": [list(point) for point in fit.curve], **env, "fingerprint": fingerprint, "budget": budget,
+        "tuned": tuned is not None, "tune_best_val": tuned.best_value if tuned else None,
+        "edge_params": tuned.edges if tuned else [],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -7,7 +7,10 @@ validation accuracy (or `(accuracy, seconds per epoch)` for `objective=pareto`);
 `report(epoch, accuracy)` after each epoch, which raises `Pruned` when the pruner says so.
 Outcomes: complete; pruned (by the pruner, or a NaN/inf loss, with the reason recorded); failed
 with a reason (e.g. CUDA out of memory, with the sizes). All three spend budget. A trial left
-RUNNING by a killed process is marked failed on resume and its budget is spent again.
+RUNNING by a killed process never counts: with the local journal it is marked failed on resume,
+and its budget is spent again. In a shared database (storage=URL) RUNNING trials may belong to
+another live machine and are left as they are; workers sharing a study may overshoot the budget
+by up to one trial each.
 """
 
 from __future__ import annotations
@@ -117,8 +120,8 @@ def storage(url: str | None, journal: str) -> optuna.storages.BaseStorage:
     The journal file is an append-only log: a process killed mid-write loses at most its last
     line, several processes can share it through its lock file, and it needs no database server.
     """
-    if url:
-        return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
+    if url:  # shared by several machines: a RUNNING trial there may be alive, so it is left alone
+        return optuna.storages.RDBStorage(url)
     backend = optuna.storages.journal.JournalFileBackend(journal)
     return optuna.storages.JournalStorage(backend)
 

@@ -24,7 +24,8 @@ def test_report_rerenders_from_records_alone_without_torch(tmp_path):
 
 def test_summary_takes_mean_sd_over_seeds_and_medians():
     base = {"train_acc": 0.5, "test_acc": 0.6, "epoch_time_s": 1.0, "samples_per_s": 10.0, "tokens_per_s": 100.0,
-            "padded_tokens_per_s": 200.0, "pad_fraction": 0.5, "peak_mem_mb": 5.0, "memory_kind": "cpu", "params": 7}
+            "padded_tokens_per_s": 200.0, "pad_fraction": 0.5, "peak_mem_mb": 5.0, "memory_kind": "cpu", "params": 7,
+            "eval_latency_ms": 1.5, "budget": "smoke", "partial_data": True}
     records = [{**base, "variant": "a", "seed": 0, "val_acc": 0.7, "epoch_time_s": 1.0},
                {**base, "variant": "a", "seed": 1, "val_acc": 0.9, "epoch_time_s": 3.0, "peak_mem_mb": 9.0},
                {**base, "variant": "b", "seed": 0, "val_acc": 0.1}]
@@ -33,6 +34,7 @@ def test_summary_takes_mean_sd_over_seeds_and_medians():
     assert abs(summary.loc["a", "val_acc_mean"] - 0.8) < 1e-12 and abs(summary.loc["a", "val_acc_std"] - 0.1414) < 1e-3
     assert summary.loc["a", "epoch_time_s"] == 2.0 and summary.loc["a", "peak_mem_mb"] == 9.0
     assert summary.loc["b", "reference_train_acc"] == 0.8
+    assert summary.loc["a", "budget"] == "smoke" and summary.loc["a", "partial_data"]
     shown = report.display(summary)
     assert shown.loc["a", "val_acc"] == "0.8000 ± 0.1414" and shown.loc["b", "ref train_acc"] == "0.800"
 

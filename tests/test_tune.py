@@ -97,10 +97,12 @@ def test_edges_are_flagged():
 
 def test_budget_presets_and_overrides():
     smoke = load_study(["study=packing", "budget=smoke"])
-    assert (smoke.tune.trials, smoke.train.epochs, smoke.data.max_train, smoke.seeds) == (3, 1, 1000, [0, 1])
+    assert (smoke.tune.trials, smoke.train.epochs, smoke.data.max_train, smoke.seeds) == (3, 1, 1000, [0, 1, 2])
     full = load_study(["study=packing", "budget=full", "tune.trials=7"])
     assert (full.tune.trials, full.train.epochs, len(full.seeds)) == (7, BUDGETS["full"]["train"]["epochs"], 5)
     assert load_study(["study=packing"]).budget == "quick"
+    plain = load_study(["study=packing", "budget=null"])
+    assert plain.budget is None and plain.tune.trials == 0 and plain.train.epochs == 2  # _base.yaml as written
     lesson = load_study(["study=lesson"])
     assert lesson.budget is None and lesson.tune.trials == 0 and lesson.train.batch_size == 16
 
@@ -173,3 +175,38 @@ def test_sigkill_mid_study_then_rerun_keeps_one_record_per_run(tmp_path):
     study = optuna.load_study(study_name="smoke/rnn-packed-l1-true_last", storage=storage(None, str(out / "optuna.journal")))
     spent = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
     assert len(spent) == 3
+
+
+def test_any_sqlalchemy_url_works_as_storage(tmp_path):
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    first = tune("s/sql", SPACE, quadratic, TuneSettings(trials=3, epochs=3), storage(url, "unused"))
+    again = tune("s/sql", SPACE, lambda p, r: 1 / 0, TuneSettings(trials=3, epochs=3), storage(url, "unused"))
+    assert first.best == again.best and len(again.trials) == 3  # resumed from the database, nothing re-run
+
+
+def test_a_crashing_variant_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
+    real_fit = run.fit
+
+    def fit(variant, *args, **kwargs):
+        if variant.cell == "rnn":
+            raise ValueError("boom in the rnn variant")
+        return real_fit(variant, *args, **kwargs)
+    monkeypatch.setattr(run, "fit", fit)
+    out = tmp_path / "c"
+    assert run.main([*TINY, "tune.trials=1", "measure.seeds=1", f"out={out}"]) == 1
+    printed = capsys.readouterr().out
+    assert "FAILED rnn-packed-l1-true_last: ValueError: boom in the rnn variant" in printed
+    records = [json.loads(l) for l in (out / "records.jsonl").read_text().splitlines()]
+    assert [r["variant"] for r in records] == ["gru-packed-l1-true_last"]
+
+
+def test_sweep_runs_one_sub_study_per_point_and_tabulates(tmp_path, capsys):
+    out = tmp_path / "lr"
+    assert run.main(["study=longrange", "data.synthetic.n_train=120", "data.synthetic.n_test=40", "tune.trials=1",
+                     "tune.epochs=1", "train.epochs=1", "measure.seeds=1", "cell=[rnn,gru]",
+                     "sweep={data.synthetic.distance:[0,3]}", f"out={out}"]) == 0
+    assert (out / "distance-0" / "records.jsonl").is_file() and (out / "distance-3" / "records.jsonl").is_file()
+    table = (out / "summary.csv").read_text()
+    assert "distance-3" in table and "rnn-packed-l1" in table
+    assert "test accuracy (mean over seeds) across the sweep" in capsys.readouterr().out
+    assert "distance-0" in (out / "index.html").read_text()
