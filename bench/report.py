@@ -32,8 +32,10 @@ def results_frame(records: list[dict]) -> pd.DataFrame:
 
 def curves_frame(records: list[dict]) -> pd.DataFrame:
     rows = [{"variant": r["variant"], "seed": r["seed"], "epoch": e, "samples": n, "running_acc": acc,
-             "partial_data": r["partial_data"]} for r in records for e, n, acc in r["curve"]]
-    return pd.DataFrame(rows, columns=["variant", "seed", "epoch", "samples", "running_acc", "partial_data"])
+             "samples_total": (e - 1) * r["train_rows"] + n, "partial_data": r["partial_data"]}
+            for r in records for e, n, acc in r["curve"]]
+    return pd.DataFrame(rows, columns=["variant", "seed", "epoch", "samples", "running_acc", "samples_total",
+                                       "partial_data"])
 
 
 def summarize(records: list[dict], reference: dict | None = None) -> pd.DataFrame:
@@ -115,11 +117,13 @@ def _curve_png(curves: pd.DataFrame) -> str:
     fig, ax = plt.subplots(figsize=(7, 4))
     for variant, group in curves.groupby("variant", sort=False):
         first = group[group["seed"] == group["seed"].min()]
-        for epoch, part in first.groupby("epoch"):
-            ax.plot(part["samples"], part["running_acc"], label=variant if epoch == first["epoch"].min() else None)
-    ax.set_xlabel("samples seen in the epoch")
+        line = None
+        for _, part in first.groupby("epoch"):  # the running count restarts each epoch: one segment each
+            line = ax.plot(part["samples_total"], part["running_acc"], marker=".",
+                           color=line[0].get_color() if line else None, label=None if line else variant)
+    ax.set_xlabel("training samples seen")
     ax.set_ylabel("running train accuracy")
-    ax.set_title("running train accuracy (first seed, each epoch)")
+    ax.set_title("running train accuracy within each epoch (first seed)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     buffer = io.BytesIO()
