@@ -114,7 +114,8 @@ class Runner:
         if self.study.tune.trials:
             tuned = self._tune(variant, params)
             if not tuned.best:
-                self.failures.append(f"{variant.name}: no tuning trial completed ({tuned.trials[-1]['reason']})")
+                why = tuned.trials[-1]["reason"] if tuned.trials else "tune.timeout left no time for one"
+                self.failures.append(f"{variant.name}: no tuning trial completed ({why})")
                 return
             params = replace(params, **tuned.best)
         for seed in self.study.seeds:
