@@ -30,7 +30,8 @@ def test_same_seed_same_result_to_the_last_digit(splits):
 
 
 def test_history_curve_timing_and_memory(splits):
-    result = fit(Variant("lstm", "padded", readout="true_last"), PARAMS, splits, seed=0, device=CPU, curve_every=64)
+    result = fit(Variant("lstm", "padded", readout="true_last"), PARAMS, splits, seed=0, device=CPU, curve_every=64,
+                 eval_batch_size=8)
     assert [e.epoch for e in result.epochs] == [1, 2]
     first = result.epochs[0]
     assert first.samples == len(splits.train) == 240
@@ -39,7 +40,8 @@ def test_history_curve_timing_and_memory(splits):
     assert all(0 <= acc <= 1 for *_, acc in result.curve)
     assert 0 <= result.last.val_acc <= 1 and 0 <= result.last.test_acc <= 1
     assert result.memory_kind == "cpu_process_peak_rss" and result.peak_mem_mb > 10
-    assert result.params > 0 and len(result.eval_latency_s) >= 0
+    assert result.params > 0
+    assert len(result.eval_latency_s) == 8 - 2 and all(t > 0 for t in result.eval_latency_s)  # 60 rows / 8, less warm-up
 
 
 def test_learns_the_easy_synthetic_task(splits):
