@@ -170,11 +170,15 @@ OPEN_KEYS = ("scientific", "fixed", "reference", "nuisance", "sweep")  # dicts: 
 CLI_ONLY = ("study", "help")
 
 
+def _suggest(word: str, options, otherwise: str) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else otherwise
+
+
 def check_key(key: str) -> None:
     if key in KEYS or key in AXES or key in CLI_ONLY or key.split(".")[0] in OPEN_KEYS:
         return
-    close = difflib.get_close_matches(key, [*KEYS, *AXES, *CLI_ONLY], n=1, cutoff=0.6)
-    hint = f"did you mean '{close[0]}'?" if close else "python -m bench.run --help lists the keys"
+    hint = _suggest(key, [*KEYS, *AXES, *CLI_ONLY], "python -m bench.run --help lists the keys")
     raise ConfigError(f"unknown key '{key}': {hint}")
 
 
@@ -351,14 +355,13 @@ def _validate_tuning(study: Study) -> None:
     _require(tune.trials >= 0, f"tune.trials={tune.trials} is not allowed: use 0 (no tuning) or more")
     _require(tune.epochs >= 1, f"tune.epochs={tune.epochs} is not allowed: use a whole number >= 1")
     _require(tune.timeout is None or tune.timeout > 0, f"tune.timeout={tune.timeout} is not allowed: use seconds > 0")
-    for key, value, allowed in [("tune.sampler", tune.sampler, ("tpe", "random")),
-                                ("tune.pruner", tune.pruner, ("median", "hyperband", "none")),
-                                ("tune.objective", tune.objective, ("accuracy", "pareto"))]:
+    from bench.tune import OBJECTIVES, PRUNERS, SAMPLERS
+    for key, value, allowed in [("tune.sampler", tune.sampler, SAMPLERS), ("tune.pruner", tune.pruner, PRUNERS),
+                                ("tune.objective", tune.objective, OBJECTIVES)]:
         _require(value in allowed, f"{key}={value!r} is not allowed: use one of {', '.join(allowed)}")
     for name, spec in study.nuisance.items():
         if name not in TUNABLE:
-            close = difflib.get_close_matches(name, TUNABLE, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"tunable: {', '.join(TUNABLE)}"
+            hint = _suggest(name, TUNABLE, f"tunable: {', '.join(TUNABLE)}")
             raise ConfigError(f"unknown nuisance parameter '{name}': {hint}")
         if isinstance(spec, dict):
             ok = set(spec) <= {"low", "high", "log"} and {"low", "high"} <= set(spec) and all(

@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import json
 import logging
+import statistics
 import sys
 import traceback
 from dataclasses import asdict, replace
@@ -144,7 +145,7 @@ class Runner:
                     _free(self.device)
                     raise Failed(f"out of memory with batch_size={params.batch_size}, hidden_size="
                                  f"{params.hidden_size}, embed_dim={params.embed_dim}") from e
-            epoch_s = sorted(e.time_s for e in result.epochs)[len(result.epochs) // 2]
+            epoch_s = statistics.median(e.time_s for e in result.epochs)
             return (result.last.val_acc, epoch_s) if pareto else result.last.val_acc
 
         with tqdm(total=self.settings.trials, desc=f"tune {variant.name}", unit="trial", leave=False,
