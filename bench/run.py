@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import json
 import logging
+import shlex
 import statistics
 import sys
 import traceback
@@ -27,6 +28,7 @@ from tqdm import tqdm
 from bench import data, report, store
 from bench.config import KEYS, Study, list_studies, load_study
 from bench.errors import BenchError
+from bench.report.cli import refresh_index
 from bench.measure import environment, resolve_device
 from bench.train import Diverged, Params, fit
 from bench.tune import Failed, Pruned, TuneSettings, storage, tune
@@ -67,6 +69,11 @@ def fingerprint(study: Study, data_key: str, device: str) -> str:
     settings = {"data": data_key, "train": asdict(study.train), "model": asdict(study.model),
                 "tune": asdict(study.tune), "nuisance": study.nuisance, "device": device}
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def command_line(argv: list[str]) -> str:
+    """The command that reproduces a run, for the report; a password in a URL is masked."""
+    return " ".join(["python -m bench.run", *(shlex.quote(store.mask_secrets(a)) for a in argv)])
 
 
 def _fresh(out: Path) -> Path:
@@ -198,6 +205,7 @@ def sweep(argv: list[str], study: Study) -> int:
     study.out_dir.mkdir(parents=True, exist_ok=True)
     store.write_atomic(study.out_dir / "sweep.json", json.dumps(dict(zip(slugs, points)), indent=2))
     print(report.render_sweep(study.out_dir))
+    refresh_index(study.out_dir)
     return max(codes)
 
 
@@ -223,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"study {study.name}, budget {study.budget or 'none (the study file as written)'}: {len(variants)} "
           f"variant(s); {tuning}{len(study.seeds)} seed(s) of {study.train.epochs} epoch(s); {device} -> {out}")
     out.mkdir(parents=True, exist_ok=True)
-    store.save_study(out, {**asdict(study), "data_info": splits.info})
+    store.save_study(out, {**asdict(study), "data_info": splits.info, "command": command_line(argv),
+                           "planned": {"variants": [v.name for v in variants], "seeds": study.seeds}})
     runner = Runner(study, device, splits, key, records)
     if runner.finished:
         print(f"resuming: {len(runner.finished)} run(s) already in {out}")
@@ -241,8 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished trials and runs are kept in {out}; run the same command again to resume",
               file=sys.stderr)
+        if store.load(out):
+            report.render(out)  # the partial report says which runs are missing
         return 130
     print(report.render(out))
+    refresh_index(out)
     for failure in runner.failures:
         print(f"FAILED {failure}")
     print(f"\nwrote {out / 'results.csv'} and {out / 'index.html'}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import statistics
 import time
 from dataclasses import asdict
@@ -56,8 +57,27 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+_PASSWORD = re.compile(r"(://[^/:@\s]*:)[^@/\s]+@")
+
+
+def mask_secrets(text: str) -> str:
+    """`postgresql://user:secret@host/db` -> `postgresql://user:***@host/db`: nothing stored or shown
+    carries a password."""
+    return _PASSWORD.sub(r"\1***@", text)
+
+
+def _masked(value):
+    if isinstance(value, str):
+        return mask_secrets(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
+
+
 def save_study(out: Path, study: dict) -> None:
-    write_atomic(out / STUDY, json.dumps(study, indent=2, sort_keys=True, default=str))
+    write_atomic(out / STUDY, json.dumps(_masked(study), indent=2, sort_keys=True, default=str))
 
 
 def _load_json(path: Path) -> dict:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import bench.run as run
+from bench import store
 from tests.conftest import SHARED_AG_NEWS, needs_shared
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,3 +100,25 @@ def test_lesson_study_on_shared_ag_news_reports_partial_split(tmp_path, capsys):
     results = pd.read_csv(out / "results.csv")
     assert results["partial_data"].all() and (results["dataset_rows"] == 10_429).all()
     assert "PARTIAL DATA" in (out / "index.html").read_text()
+
+
+def test_interrupt_keeps_finished_runs_and_writes_a_partial_report(tmp_path, monkeypatch):
+    out = tmp_path / "s"
+    measure = run.Runner._measure
+    calls = []
+
+    def interrupted(self, *args):
+        calls.append(args)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return measure(self, *args)
+
+    monkeypatch.setattr(run.Runner, "_measure", interrupted)
+    argv = ["study=smoke", "data.synthetic.n_train=80", "data.synthetic.n_test=20", "tune.trials=0",
+            "measure.seeds=2", "cell=[rnn,lstm]", "packing=packed", f"out={out}"]
+    assert run.main(argv) == 130
+    page = (out / "index.html").read_text()
+    assert "INCOMPLETE: 2 of 4 planned runs are missing" in page
+    monkeypatch.setattr(run.Runner, "_measure", measure)
+    assert run.main(argv) == 0
+    assert "INCOMPLETE" not in (out / "index.html").read_text() and len(store.load(out)) == 4

@@ -1,0 +1,142 @@
+"""Reports, rebuilt from stored records alone (this package never imports torch).
+
+    python -m bench.report study=packing          # re-render reports/packing/
+    python -m bench.report out=path/to/results    # or any output folder
+    python -m bench.report                        # every study under reports/, and reports/index.html
+
+A study folder gets results.csv (one row per run), epochs.csv and curves.csv (per epoch, within
+epochs), summary.csv (one row per variant), effects.csv (one row per paired comparison),
+leaderboard.md and a self-contained index.html. The tables are pure functions of the records
+(bench.report.tables, .effects), figures are data first (.plots) then drawn (.draw), the page
+only lays them out (.page).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from bench import store
+from bench.report import effects as effects_
+from bench.report import page as page_
+from bench.report import plots, tables
+
+QUICK_BUDGETS = ("smoke", "quick")
+FILES = ("results.csv", "summary.csv", "effects.csv", "leaderboard.md", "epochs.csv", "curves.csv", "study.json",
+         "tuning.json", "records.jsonl")
+
+
+def _join(values) -> str:
+    return ", ".join(sorted({str(v) for v in values if v not in (None, "")})) or "-"
+
+
+def banner(records: list[dict], study: dict, missing: list[tuple[str, int]]) -> list[str]:
+    """Warnings every output starts with: partial data, a small budget, unfinished or mixed runs."""
+    lines = []
+    if any(r["partial_data"] for r in records):
+        lines.append("PARTIAL DATA: the training split is not the full dataset; figures are not comparable with "
+                     "published results")
+    small = sorted({str(r.get("budget")) for r in records} & set(QUICK_BUDGETS))
+    if small:
+        lines.append(f"SMALL BUDGET ({', '.join(small)}): tuning and training were cut short to save time; use "
+                     "budget=full before comparing these figures with published ones")
+    if missing:
+        planned = study["planned"]
+        total = len(planned["variants"]) * len(planned["seeds"])
+        by_variant: dict[str, list[int]] = {}
+        for variant, seed in missing:
+            by_variant.setdefault(variant, []).append(seed)
+        listed = "; ".join(f"{v} seed(s) {', '.join(map(str, s))}" for v, s in by_variant.items())
+        lines.append(f"INCOMPLETE: {len(missing)} of {total} planned runs are missing ({listed}); run the same "
+                     "command again to finish them (finished runs are kept)")
+    for key, what in (("device_name", "devices"), ("git_sha", "git commits"), ("torch_version", "torch versions")):
+        if len({r.get(key) for r in records}) > 1:
+            lines.append(f"MIXED {what.upper()}: these runs come from {_join(r.get(key) for r in records)}; "
+                         "speed figures are then not comparable across variants")
+    return lines
+
+
+def facts(records: list[dict], study: dict, summary: pd.DataFrame) -> list[tuple[str, str]]:
+    """The header's (label, HTML-escaped text) pairs."""
+    esc = page_.esc
+    first = records[0]
+    finished = sorted(r["finished_at"] for r in records if r.get("finished_at"))
+    command = study.get("command") or f"python -m bench.run study={study.get('name', '?')}"
+    planned = study.get("planned")
+    total = len(planned["variants"]) * len(planned["seeds"]) if planned else len(records)
+    software = [f"torch {_join(r['torch_version'] for r in records)}",
+                f"CUDA {_join(r.get('cuda_version') for r in records)}",
+                f"cuDNN {_join(r.get('cudnn_version') for r in records)}",
+                f"Python {_join(r.get('python') for r in records)}"]
+    tuned = bool(summary["tuned"].any())
+    tune = study.get("tune", {})
+    return [
+        ("date", esc(f"runs finished {finished[0]} – {finished[-1]}; page rendered {time.strftime('%Y-%m-%d %H:%M')}"
+                     if finished else time.strftime("%Y-%m-%d %H:%M"))),
+        ("reproduce", f"<code>{esc(command)}</code>"),
+        ("device", esc(f"{_join(r['device_name'] for r in records)} ({_join(r['device'] for r in records)}), "
+                       f"{_join(r.get('cpu_threads') for r in records)} CPU thread(s), host "
+                       f"{_join(r.get('host') for r in records)}")),
+        ("software", esc(", ".join(software))),
+        ("git commit", f"<code>{esc(_join(r.get('git_sha') for r in records))}</code>"),
+        ("budget", esc(f"{_join(r.get('budget') or 'none (the study file as written)' for r in records)}; "
+                       + (f"{tune.get('trials')} {tune.get('sampler')} trial(s) of {tune.get('epochs')} epoch(s) "
+                          f"per variant on validation accuracy, then" if tuned else "no tuning:")
+                       + f" {summary['epochs'].max()} epoch(s) per seed")),
+        ("dataset", esc(f"{first['dataset']}: {first['dataset_rows']:,} train rows read, {first['test_rows']:,} test "
+                        f"rows; used train {first['train_rows']:,} / validation {first['val_rows']:,} / "
+                        f"test {first['test_rows']:,}" + (" (PARTIAL split)" if first["partial_data"] else ""))),
+        ("runs", esc(f"{len(records)} of {total} planned ({summary.shape[0]} variant(s))")),
+    ]
+
+
+def _seeds(records: list[dict], order: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(records).pivot_table(index="variant", columns="seed", values="test_acc", sort=False)
+    frame.columns = [f"seed {c}" for c in frame.columns]
+    return frame.reindex(order)
+
+
+def render(out: Path) -> str:
+    """Write every table and index.html into `out` from its stored records; return the console text."""
+    records, study = store.load(out), store.load_study(out)
+    if not records:
+        return f"no records in {out} yet"
+    tuning = store.load_tuning(out)
+    summary = tables.summarize(records, study.get("reference"), tuning)
+    board = tables.leaderboard(summary)
+    effects = effects_.effects(records, summary)
+    epochs, curves = tables.epochs_frame(records), tables.curves_frame(records)
+    missing = tables.missing_runs(records, study.get("planned"))
+    warnings = banner(records, study, missing)
+    tuning_table = tables.tuning_frame({v: t for v, t in tuning.items() if v in summary.index})
+    store.write_atomic(out / "results.csv", tables.results_frame(records).to_csv(index=False))
+    store.write_atomic(out / "summary.csv", summary.to_csv(index_label="variant"))
+    store.write_atomic(out / "effects.csv", effects.to_csv(index=False))
+    store.write_atomic(out / "epochs.csv", epochs.to_csv(index=False))
+    store.write_atomic(out / "curves.csv", curves.to_csv(index=False))
+    store.write_atomic(out / "leaderboard.md", tables.markdown(board))
+    page = page_.Page(study=study, facts=facts(records, study, summary), warnings=warnings, board=board,
+                      seeds=_seeds(records, list(summary.index)), effects=effects,
+                      plots=plots.study_plots(summary, records, epochs, curves, tuning), tuning=tuning_table,
+                      files=[f for f in FILES if (out / f).is_file()])
+    store.write_atomic(out / "index.html", page_.html_page(page))
+    text = [*warnings, *(f"{k}: {v}" for k, v in facts(records, study, summary) if k in ("device", "dataset")),
+            "", board.text.to_string()]
+    if not effects.empty:
+        shown = page_.effects_display(effects)[["Δ acc", "95% CI", "p (Holm)", "reading", "time ×", "memory ×"]]
+        text += ["", "effects (changed minus baseline, Welch's t over seeds):", shown.to_string()]
+    return "\n".join(text)
+
+
+def render_sweep(out: Path) -> str:
+    """The page across a sweep's sub-studies (bench.run.sweep): accuracy per variant at each point."""
+    from bench.report.sweep import render_sweep as _render
+    return _render(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench.report.cli import main as _main
+    return _main(argv)

@@ -1,0 +1,54 @@
+"""`python -m bench.report`: re-render from stored records, no training, no torch."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from bench import store
+
+REPORTS = Path("reports")
+
+
+def refresh_index(out: Path) -> None:
+    """Keep reports/index.html current when `out` is a study folder directly under reports/."""
+    if out.resolve().parent == REPORTS.resolve():
+        from bench.report.index import write_index
+        write_index(REPORTS)
+
+
+def render_any(out: Path) -> str:
+    from bench.report import render
+    from bench.report.sweep import SWEEP, render_sweep
+    return render_sweep(out) if (out / SWEEP).is_file() else render(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench.config import parse_overrides
+    from bench.errors import BenchError
+    from bench.report.index import studies, write_index
+
+    try:
+        args = parse_overrides(sys.argv[1:] if argv is None else argv)
+        unknown = set(args) - {"study", "out"}
+        if unknown:
+            raise BenchError(f"unknown key(s) {', '.join(sorted(unknown))}: python -m bench.report takes "
+                             "study=NAME or out=FOLDER (or nothing: every study under reports/)")
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if not args:
+        found = studies(REPORTS)
+        for entry in found:
+            render_any(REPORTS / entry["folder"])
+        print(f"rendered {len(found)} study folder(s); wrote {write_index(REPORTS)}")
+        return 0
+    out = Path(args["out"]) if args.get("out") else REPORTS / str(args.get("study", ""))
+    if not (out / store.RECORDS).is_file() and not (out / "sweep.json").is_file():
+        print(f"error: no records in '{out}': give study=NAME (reports/NAME) or out=FOLDER of a finished run",
+              file=sys.stderr)
+        return 2
+    print(render_any(out))
+    refresh_index(out)
+    print(f"\nwrote {out / 'index.html'}")
+    return 0

@@ -1,0 +1,135 @@
+"""Draw a bench.report.plots.Plot with matplotlib, as SVG text (inline in the page, crisp when printed).
+
+Drawing only: every number comes from the Plot's data. The output is deterministic (no date, a fixed
+hash salt), so re-rendering the same records writes the same page.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from bench.report.plots import Plot  # noqa: E402
+
+plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "rnnbench", "font.size": 9,
+                     "axes.titlesize": 10, "axes.grid": True, "grid.alpha": 0.3})
+WIDTH = 7.0  # inches
+
+
+def _bars(ax, plot: Plot) -> None:
+    data = plot.data
+    series = [c for c in data.columns if c not in ("variant", "kind", "metric")]
+    width = 0.8 / len(series)
+    x = range(len(data))
+    for i, column in enumerate(series):
+        ax.bar([p + (i - (len(series) - 1) / 2) * width for p in x], data[column], width, label=column)
+    ax.set_xticks(list(x), data["variant"], rotation=30, ha="right")
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+
+
+def _scatter(ax, plot: Plot) -> None:
+    data = plot.data
+    ci = data["ci"].fillna(0)
+    ax.errorbar(data["time_s"], data["acc"], yerr=ci, fmt="o", color="tab:blue", ecolor="tab:gray", capsize=3)
+    front = data[data["front"]].sort_values("time_s")
+    ax.step(front["time_s"], front["acc"], where="post", color="tab:red", label="Pareto front")
+    for _, row in data.iterrows():
+        ax.annotate(row["variant"], (row["time_s"], row["acc"]), fontsize=7, xytext=(4, 3),
+                    textcoords="offset points")
+    ax.legend(fontsize=8, loc="lower right")
+
+
+def _lines(ax, plot: Plot) -> None:
+    x, y = plot.extra.get("x", "epoch"), plot.extra.get("y", "acc")
+    segment = plot.extra.get("segment")
+    for variant, group in plot.data.groupby("variant", sort=False):
+        color = None
+        parts = group.groupby(segment, sort=False) if segment else [(None, group)]
+        for _, part in parts:  # a running count restarts each epoch: one segment each
+            line = ax.plot(part[x], part[y], marker=".", color=color, label=None if color else variant)
+            color = line[0].get_color()
+            if "ci" in part and part["ci"].notna().any():
+                ax.fill_between(part[x], part[y] - part["ci"], part[y] + part["ci"], color=color, alpha=0.15)
+        reference = plot.extra.get("reference", {}).get(variant)
+        if reference is not None:
+            ax.axhline(reference, color=color, linestyle="--", linewidth=1)
+    if plot.data[x].nunique() <= 12 and plot.data[x].dtype.kind in "iu":
+        ax.set_xticks(sorted(plot.data[x].unique()))
+    ax.legend(fontsize=7)
+
+
+def _strip(ax, plot: Plot) -> None:
+    variants = list(dict.fromkeys(plot.data["variant"]))
+    for i, variant in enumerate(variants):
+        values = plot.data.loc[plot.data["variant"] == variant, "acc"]
+        jitter = [0.15 * ((k % 5) - 2) / 2 for k in range(len(values))]
+        ax.scatter(values, [i + j for j in jitter], color="tab:blue", s=18, zorder=3)
+        ax.plot([values.mean()] * 2, [i - 0.3, i + 0.3], color="tab:red")
+    ax.set_yticks(range(len(variants)), variants)
+    ax.invert_yaxis()
+
+
+def _heatmap(ax, plot: Plot) -> None:
+    table = plot.data.pivot_table(index="variant", columns="param", values="importance", sort=False).fillna(0)
+    image = ax.imshow(table.values, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(table.columns)), table.columns, rotation=30, ha="right")
+    ax.set_yticks(range(len(table.index)), table.index)
+    for (r, c), value in zip(((r, c) for r in range(table.shape[0]) for c in range(table.shape[1])), table.values.flat):
+        ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7, color="white" if value < 0.6 else "black")
+    ax.grid(False)
+    plt.colorbar(image, ax=ax, label="importance (share of variance)")
+
+
+def _history(fig, plot: Plot) -> None:
+    variants = list(dict.fromkeys(plot.data["variant"]))
+    cols = min(3, len(variants))
+    rows = math.ceil(len(variants) / cols)
+    fig.set_size_inches(WIDTH, 1.9 * rows + 0.8)
+    axes = fig.subplots(rows, cols, squeeze=False, sharey=True)
+    for ax, variant in zip(axes.flat, variants):
+        group = plot.data[plot.data["variant"] == variant]
+        ax.scatter(group["trial"], group["value"], s=12, color="tab:blue")
+        ax.plot(group["trial"], group["best_so_far"], color="tab:red", drawstyle="steps-post")
+        ax.set_title(variant, fontsize=8)
+    for ax in axes.flat[len(variants):]:
+        ax.set_visible(False)
+    fig.supxlabel(plot.xlabel)
+    fig.supylabel(plot.ylabel)
+    fig.suptitle(plot.title)
+
+
+DRAW = {"bars": _bars, "scatter": _scatter, "lines": _lines, "strip": _strip, "heatmap": _heatmap}
+
+
+def svg(plot: Plot) -> str:
+    """The figure as SVG text."""
+    fig = plt.figure(figsize=(WIDTH, 4.0))
+    try:
+        if plot.kind == "history":
+            _history(fig, plot)
+        else:
+            ax = fig.subplots()
+            if plot.kind == "strip" or plot.kind == "heatmap":
+                fig.set_size_inches(WIDTH, max(2.5, 0.9 + 0.35 * plot.data["variant"].nunique()))
+            DRAW[plot.kind](ax, plot)
+            ax.set_title(plot.title)
+            ax.set_xlabel(plot.xlabel)
+            ax.set_ylabel(plot.ylabel)
+        fig.tight_layout()
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+        return buffer.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def data_uri(plot: Plot) -> str:
+    """An <img src> that needs no file and no network."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg(plot).encode()).decode()

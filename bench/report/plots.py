@@ -1,0 +1,215 @@
+"""What each figure shows, as data: a Plot holds its numbers, title, axis labels, caption and alt text.
+
+Builders here never touch matplotlib (bench.report.draw does), so figures are tested as data.
+Each builder returns None when its data is absent (no tuning, one epoch, no reference ...).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from bench.report.stats import LEVEL, mean_ci
+
+
+@dataclass
+class Plot:
+    key: str            # file-safe id, also the HTML anchor
+    kind: str           # how bench.report.draw draws it: scatter | bars | lines | strip | history | heatmap
+    title: str
+    xlabel: str
+    ylabel: str
+    caption: str        # what to read from it
+    alt: str            # the figure in words, for screen readers and broken images
+    data: pd.DataFrame
+    extra: dict = field(default_factory=dict)
+
+
+def pareto_front(time: pd.Series, acc: pd.Series) -> pd.Series:
+    """True where no other point is at least as fast and as accurate, and strictly better in one."""
+    on = []
+    for i in time.index:
+        dominated = ((time <= time[i]) & (acc >= acc[i]) & ((time < time[i]) | (acc > acc[i]))).any()
+        on.append(not dominated)
+    return pd.Series(on, index=time.index)
+
+
+def _metric(summary: pd.DataFrame) -> tuple[str, str]:
+    return ("test_acc", "test accuracy") if summary["test_acc_mean"].notna().any() else ("val_acc", "validation accuracy")
+
+
+def accuracy_vs_time(summary: pd.DataFrame) -> Plot | None:
+    metric, label = _metric(summary)
+    data = pd.DataFrame({"variant": summary.index, "time_s": summary["epoch_time_s"].values,
+                         "acc": summary[f"{metric}_mean"].values, "ci": summary[f"{metric}_ci"].values})
+    data = data.dropna(subset=["time_s", "acc"]).reset_index(drop=True)
+    if data.empty:
+        return None
+    data["front"] = pareto_front(data["time_s"], data["acc"])
+    front = ", ".join(data.loc[data["front"]].sort_values("time_s")["variant"])
+    return Plot("accuracy-vs-time", "scatter", f"{label.capitalize()} against training time per epoch",
+                "median training time per epoch (s)", f"{label} (mean over seeds)",
+                f"Up and to the left is better. The line joins the Pareto front: variants that no other variant "
+                f"beats on both accuracy and speed. Bars: {LEVEL:.0%} CI over seeds.",
+                f"Scatter of {label} against seconds per epoch for {len(data)} variants; Pareto front: {front}.", data)
+
+
+def throughput(summary: pd.DataFrame) -> Plot | None:
+    data = pd.DataFrame({"variant": summary.index, "real tokens/s": summary["tokens_per_s"].values,
+                         "padded tokens/s": summary["padded_tokens_per_s"].values}).dropna()
+    if data.empty:
+        return None
+    fastest = data.loc[data["real tokens/s"].idxmax(), "variant"]
+    return Plot("throughput", "bars", "Training throughput", "variant", "tokens per second (median over seeds)",
+                "Real tokens exclude pads; padded tokens count every slot of the padded batch (batch size x longest "
+                "text). A padded run does the padded work; a packed run does only the real work, plus the cost of "
+                "packing. Compare real tokens/s across variants: that is useful work per second.",
+                f"Bar chart of real and padded tokens per second per variant; fastest on real tokens: {fastest}.",
+                data)
+
+
+def memory(summary: pd.DataFrame) -> Plot | None:
+    data = pd.DataFrame({"variant": summary.index, "peak MiB": summary["peak_mem_mb"].values,
+                         "kind": summary["memory_kind"].values}).dropna(subset=["peak MiB"])
+    if data.empty:
+        return None
+    kinds = ", ".join(sorted(set(data["kind"])))
+    whole = "the CUDA allocator's peak" if kinds == "cuda_allocator" else "the whole process's peak resident memory"
+    return Plot("memory", "bars", "Peak memory per variant", "variant", f"peak memory (MiB, {kinds})",
+                f"The highest peak over seeds, measured as {whole}. Lower is better; CPU figures include the "
+                "Python process and the dataset, so differences between variants are what matter.",
+                f"Bar chart of peak memory in MiB ({kinds}) per variant; largest: "
+                f"{data.loc[data['peak MiB'].idxmax(), 'variant']}.", data)
+
+
+def learning_curves(epochs: pd.DataFrame) -> Plot | None:
+    if epochs.empty:
+        return None
+    column, label = ("val_acc", "validation accuracy") if epochs["val_acc"].notna().any() else ("test_acc",
+                                                                                              "test accuracy")
+    rows = []
+    for (variant, epoch), group in epochs.groupby(["variant", "epoch"], sort=False):
+        mean, half = mean_ci(group[column].astype(float))
+        rows.append({"variant": variant, "epoch": int(epoch), "acc": mean, "ci": half, "seeds": len(group)})
+    data = pd.DataFrame(rows).dropna(subset=["acc"])
+    if data.empty or data["epoch"].nunique() < 2:  # one epoch is no curve: the running accuracy shows it
+        return None
+    return Plot("learning-curves", "lines", f"Learning curves: {label} after each epoch", "epoch",
+                f"{label} (mean over seeds)",
+                f"Each line is one variant at its own hyperparameters; shaded: {LEVEL:.0%} CI over seeds. A line "
+                "still rising at the last epoch would gain from more epochs.",
+                f"Line chart of {label} per epoch for {data['variant'].nunique()} variants over "
+                f"{data['epoch'].max()} epoch(s).", data)
+
+
+def seed_spread(records: list[dict], order: list[str]) -> Plot | None:
+    frame = pd.DataFrame(records)
+    column = "test_acc" if frame["test_acc"].astype(float).notna().any() else "val_acc"
+    data = frame[["variant", "seed", column]].rename(columns={column: "acc"}).dropna()
+    if data.empty:
+        return None
+    data["variant"] = pd.Categorical(data["variant"], categories=order, ordered=True)
+    data = data.sort_values(["variant", "seed"]).reset_index(drop=True)
+    data["variant"] = data["variant"].astype(str)
+    label = column.replace("_acc", "").replace("val", "validation") + " accuracy"
+    return Plot("seed-spread", "strip", f"Every seed's {label}", label, "variant",
+                "One dot per seed, the bar at the mean. Overlapping clouds mean the ranking between those "
+                "variants may be seed luck; see the effects table for the test.",
+                f"Strip plot of {label} per seed for {data['variant'].nunique()} variants.", data)
+
+
+def optimization_history(tuning: dict) -> Plot | None:
+    rows = []
+    for variant, t in tuning.items():
+        best = -math.inf
+        for trial in t["trials"]:
+            value = trial["values"][0] if trial.get("values") else math.nan
+            if trial["state"] == "COMPLETE" and not math.isnan(value):
+                best = max(best, value)
+            rows.append({"variant": variant, "trial": trial["number"], "value": value, "state": trial["state"],
+                         "best_so_far": best if best > -math.inf else math.nan})
+    data = pd.DataFrame(rows)
+    if data.empty or data["value"].isna().all():
+        return None
+    return Plot("optimization-history", "history", "Optuna optimization history per variant", "trial number",
+                "validation accuracy of the trial",
+                "Dots: each trial's validation accuracy (pruned and failed trials have none); line: the best so far. "
+                "A line still climbing at the last trial means the tuning budget was too small for that variant.",
+                f"Small multiples, one per variant ({data['variant'].nunique()}), of trial value and best so far "
+                "against trial number.", data)
+
+
+def importance(tuning: dict) -> Plot | None:
+    rows = [{"variant": v, "param": p, "importance": x} for v, t in tuning.items()
+            for p, x in sorted(t.get("importance", {}).items())]
+    data = pd.DataFrame(rows)
+    if data.empty:
+        return None
+    return Plot("importance", "heatmap", "Hyperparameter importance (fANOVA) per variant", "hyperparameter",
+                "variant",
+                "Share of the variance in validation accuracy that each hyperparameter explains, per variant (rows "
+                "sum to 1). With few trials this is a rough guide: it says which ranges to tune first, not a law.",
+                f"Heat map of fANOVA importance for {data['param'].nunique()} hyperparameters and "
+                f"{data['variant'].nunique()} variants.", data)
+
+
+def lesson_comparison(summary: pd.DataFrame) -> Plot | None:
+    references = [c for c in summary.columns if c.startswith("reference_")]
+    rows = []
+    for variant, row in summary.iterrows():
+        for col in references:
+            metric = col.removeprefix("reference_")
+            if not pd.isna(row[col]) and f"{metric}_mean" in summary:
+                rows.append({"variant": variant, "metric": metric, "lesson": row[col], "ours": row[f"{metric}_mean"]})
+    data = pd.DataFrame(rows)
+    if data.empty:
+        return None
+    return Plot("lesson-vs-ours", "bars", "The lesson's reported figures beside ours", "variant",
+                "running train accuracy over the epoch",
+                "Left bar: the figure the lesson reports (full 120,000-row split); right bar: this run. With a partial "
+                "split or another budget the heights are not comparable, but the ordering of the variants is.",
+                "Paired bars of the lesson's and our running train accuracy for "
+                f"{len(data)} variants.", data.rename(columns={"lesson": "lesson (reported)", "ours": "this run"}))
+
+
+def running_accuracy(curves: pd.DataFrame, summary: pd.DataFrame) -> Plot | None:
+    if curves.empty:
+        return None
+    first = curves.groupby("variant")["seed"].transform("min") == curves["seed"]
+    data = curves.loc[first, ["variant", "epoch", "samples_total", "running_acc"]].reset_index(drop=True)
+    references = {v: summary.loc[v, "reference_train_acc"] for v in summary.index
+                  if "reference_train_acc" in summary and not pd.isna(summary.loc[v, "reference_train_acc"])}
+    return Plot("running-accuracy", "lines", "Running train accuracy within each epoch (first seed)",
+                "training samples seen", "running train accuracy",
+                "Correct predictions over samples seen so far in the epoch, the model still learning: the lesson's "
+                "own figure. Dashed lines: the lesson's reported end-of-epoch value, where there is one.",
+                f"Line chart of running train accuracy against samples seen for {data['variant'].nunique()} variants.",
+                data, {"x": "samples_total", "y": "running_acc", "segment": "epoch", "reference": references})
+
+
+def sweep_curve(table: pd.DataFrame, key: str) -> Plot | None:
+    """Accuracy against the swept key (e.g. dependency distance), one line per variant."""
+    if table.empty:
+        return None
+    metric, label = _metric(table)
+    data = table[["variant", key, f"{metric}_mean", f"{metric}_ci"]].rename(
+        columns={key: "x", f"{metric}_mean": "acc", f"{metric}_ci": "ci"}).sort_values(["variant", "x"])
+    return Plot(f"sweep-{key}", "lines", f"{label.capitalize()} against {key}", key.replace("_", " "),
+                f"{label} (mean over seeds)",
+                f"One line per variant; shaded: {LEVEL:.0%} CI over seeds. Where a line falls to chance the model has "
+                f"lost what decides the label at that {key}.",
+                f"Line chart of {label} against {key} for {data['variant'].nunique()} variants.",
+                data.reset_index(drop=True), {"x": "x", "y": "acc"})
+
+
+def study_plots(summary: pd.DataFrame, records: list[dict], epochs: pd.DataFrame, curves: pd.DataFrame,
+                tuning: dict) -> list[Plot]:
+    """Every figure a study's page shows, in reading order."""
+    order = list(summary.index)
+    built = [accuracy_vs_time(summary), lesson_comparison(summary), running_accuracy(curves, summary),
+             learning_curves(epochs), seed_spread(records, order), throughput(summary), memory(summary),
+             optimization_history({v: tuning[v] for v in order if v in tuning}),
+             importance({v: tuning[v] for v in order if v in tuning})]
+    return [p for p in built if p is not None]

@@ -1,0 +1,199 @@
+"""The report's tables as data: one row per run, per epoch, per variant; the leaderboard's text.
+
+Everything here is computed from stored records (and tuning.json) alone. Numbers stay numbers
+in the CSVs; `leaderboard()` is the only place that formats them for people.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from bench.report.stats import LEVEL, mean_ci
+from bench.variants import AXES
+
+LIST_COLUMNS = ("history", "curve")  # in records.jsonl, too long for a CSV cell: see epochs.csv, curves.csv
+ACCURACIES = ("train_acc", "val_acc", "test_acc")
+
+
+def results_frame(records: list[dict]) -> pd.DataFrame:
+    """One row per run; nested fields become JSON text so the CSV stays flat."""
+    rows = [{k: json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v
+             for k, v in r.items() if k not in LIST_COLUMNS} for r in records]
+    return pd.DataFrame(rows)
+
+
+def curves_frame(records: list[dict]) -> pd.DataFrame:
+    """Running train accuracy within each epoch (the lesson's figure), every `curve_every` samples."""
+    rows = [{"variant": r["variant"], "seed": r["seed"], "epoch": e, "samples": n, "running_acc": acc,
+             "samples_total": (e - 1) * r["train_rows"] + n}
+            for r in records for e, n, acc in r["curve"]]
+    return pd.DataFrame(rows, columns=["variant", "seed", "epoch", "samples", "running_acc", "samples_total"])
+
+
+EPOCH_COLUMNS = ["variant", "seed", "epoch", "train_loss", "running_acc", "val_acc", "test_acc", "time_s"]
+
+
+def epochs_frame(records: list[dict]) -> pd.DataFrame:
+    """One row per (run, epoch): the learning curves' data."""
+    rows = [{"variant": r["variant"], "seed": r["seed"], **{k: e[k] for k in EPOCH_COLUMNS[2:]}}
+            for r in records for e in r["history"]]
+    return pd.DataFrame(rows, columns=EPOCH_COLUMNS)
+
+
+def _quantile(values: list[float], q: float) -> float:
+    return float(pd.Series(values, dtype=float).quantile(q)) if values else math.nan
+
+
+def summarize(records: list[dict], reference: dict | None = None, tuning: dict | None = None) -> pd.DataFrame:
+    """One row per variant, best test accuracy first (validation breaks ties and stands in for a
+    missing test score): accuracy mean, sd and 95 % CI half-width over seeds, each seed's value,
+    median [IQR] epoch time over every epoch of every seed, median throughputs, peak memory (max
+    over seeds), and the hyperparameters the seeds used (tuned or fixed)."""
+    rows = []
+    for variant, runs in pd.DataFrame(records).groupby("variant", sort=False):
+        runs = runs.sort_values("seed")
+        row = {"variant": variant, **{a: runs[a].iloc[0] for a in AXES if a in runs}, "seeds": len(runs)}
+        for metric in ACCURACIES:
+            mean, half = mean_ci(runs[metric].astype(float))
+            row.update({f"{metric}_mean": mean, f"{metric}_std": runs[metric].astype(float).std(),
+                        f"{metric}_ci": half})
+        row["test_acc_by_seed"] = json.dumps({str(s): v for s, v in zip(runs["seed"], runs["test_acc"])})
+        times = [t for r in runs.itertuples() for t in (getattr(r, "epoch_times_s", None) or [r.epoch_time_s])]
+        row.update({"epoch_time_s": _quantile(times, 0.5), "epoch_time_q1": _quantile(times, 0.25),
+                    "epoch_time_q3": _quantile(times, 0.75), "epoch_samples": len(times)})
+        for col in ("samples_per_s", "tokens_per_s", "padded_tokens_per_s", "pad_fraction", "eval_latency_ms"):
+            row[col] = runs[col].astype(float).median()
+        first = runs.iloc[0]
+        tuned_names = sorted((tuning or {}).get(variant, {}).get("best", {})) if first.get("tuned") else []
+        row.update({"peak_mem_mb": runs["peak_mem_mb"].max(), "memory_kind": first["memory_kind"],
+                    "params": int(first["params"]), "epochs": int(first["epochs"]), "budget": first.get("budget"),
+                    "tuned": bool(first.get("tuned")), "tuned_names": " ".join(tuned_names),
+                    "hyperparameters": json.dumps(first["hyperparameters"], sort_keys=True),
+                    "edge_params": " ".join(first.get("edge_params") or []),
+                    "partial_data": bool(runs["partial_data"].any())})
+        for metric, value in ((reference or {}).get(variant) or {}).items():
+            row[f"reference_{metric}"] = value
+        rows.append(row)
+    summary = pd.DataFrame(rows).set_index("variant")
+    keys = [k for k in ("test_acc_mean", "val_acc_mean") if summary[k].notna().any()]
+    return summary.sort_values(keys, ascending=False, na_position="last", kind="stable") if keys else summary
+
+
+def missing_runs(records: list[dict], planned: dict | None) -> list[tuple[str, int]]:
+    """Planned (variant, seed) pairs without a record, in plan order: what an unfinished run lacks."""
+    if not planned:
+        return []
+    have = {(r["variant"], r["seed"]) for r in records}
+    return [(v, s) for v in planned["variants"] for s in planned["seeds"] if (v, s) not in have]
+
+
+# --- the leaderboard: text for people ---------------------------------------------------------------
+
+@dataclass
+class Leaderboard:
+    """Display text, which cells hold a column's best value, and each cell's hover text."""
+
+    text: pd.DataFrame
+    best: pd.DataFrame
+    hover: pd.DataFrame
+
+
+# column -> (summary column, "max" | "min" is best, or None when no best is marked)
+BEST = {"test acc": ("test_acc_mean", "max"), "val acc": ("val_acc_mean", "max"),
+        "s/epoch": ("epoch_time_s", "min"), "samples/s": ("samples_per_s", "max"),
+        "real tok/s": ("tokens_per_s", "max"), "padded tok/s": ("padded_tokens_per_s", "max"),
+        "peak MiB": ("peak_mem_mb", "min")}
+
+
+def _acc(mean: float, half: float) -> str:
+    if math.isnan(mean):
+        return "-"
+    return f"{mean:.4f}" if math.isnan(half) else f"{mean:.4f} ± {half:.4f}"
+
+
+def _num(value: float, fmt: str = "{:,.0f}") -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def hyperparameters_text(row: pd.Series) -> tuple[str, str]:
+    """(cell text, hover text): the tuned values, an edge-of-range one marked with '!', or 'fixed'."""
+    params = json.loads(row["hyperparameters"])
+    edges = set(str(row["edge_params"]).split())
+    if not row["tuned"]:
+        return "fixed", ", ".join(f"{k}={_short(v)}" for k, v in sorted(params.items()))
+    names = str(row["tuned_names"]).split() or sorted(params)
+    text = ", ".join(f"{k}={_short(params[k])}{'!' if k in edges else ''}" for k in names if k in params)
+    hover = "tuned; ! = best value on the edge of its search range: widen that range" if edges else "tuned"
+    return text, hover
+
+
+def leaderboard(summary: pd.DataFrame) -> Leaderboard:
+    """The human table, one row per variant in the summary's order, units in the headers."""
+    text, hover = pd.DataFrame(index=summary.index), pd.DataFrame(index=summary.index)
+    text["seeds"] = summary["seeds"].astype(str)
+    text["test acc"] = [_acc(m, h) for m, h in zip(summary["test_acc_mean"], summary["test_acc_ci"])]
+    hover["test acc"] = ["per seed: " + ", ".join(f"{s}: {v:.4f}" for s, v in json.loads(j).items())
+                         for j in summary["test_acc_by_seed"]]
+    text["val acc"] = [_acc(m, h) for m, h in zip(summary["val_acc_mean"], summary["val_acc_ci"])]
+    text["train acc (running)"] = summary["train_acc_mean"].map(lambda v: _num(v, "{:.4f}"))
+    for col in [c for c in summary.columns if c.startswith("reference_")]:
+        text["lesson " + col.removeprefix("reference_")] = summary[col].map(lambda v: _num(v, "{:.3f}"))
+    text["s/epoch"] = [f"{_num(m, '{:.3g}')} [{_num(a, '{:.3g}')}–{_num(b, '{:.3g}')}]" for m, a, b in
+                       zip(summary["epoch_time_s"], summary["epoch_time_q1"], summary["epoch_time_q3"])]
+    hover["s/epoch"] = [f"median [IQR] over {n} epoch(s) of all seeds" for n in summary["epoch_samples"]]
+    text["samples/s"] = summary["samples_per_s"].map(_num)
+    text["real tok/s"] = summary["tokens_per_s"].map(_num)
+    text["padded tok/s"] = summary["padded_tokens_per_s"].map(_num)
+    text["pad %"] = summary["pad_fraction"].map(lambda v: _num(100 * v, "{:.1f}"))
+    text["peak MiB"] = [f"{_num(m, '{:,.1f}')} ({k})" for m, k in zip(summary["peak_mem_mb"], summary["memory_kind"])]
+    text["params"] = summary["params"].map("{:,}".format)
+    pairs = [hyperparameters_text(row) for _, row in summary.iterrows()]
+    text["hyperparameters"] = [t for t, _ in pairs]
+    hover["hyperparameters"] = [h for _, h in pairs]
+    best = pd.DataFrame(False, index=summary.index, columns=text.columns)
+    comparable_memory = summary["memory_kind"].nunique() == 1
+    for column, (source, sense) in BEST.items():
+        values = summary[source].astype(float)
+        if len(summary) < 2 or values.isna().all() or (column == "peak MiB" and not comparable_memory):
+            continue
+        target = values.max() if sense == "max" else values.min()
+        best[column] = values == target
+    text.index.name = "variant"
+    return Leaderboard(text, best, hover.reindex(columns=text.columns).astype(object).fillna(""))
+
+
+def markdown(board: Leaderboard) -> str:
+    """The leaderboard as a GitHub Markdown table; best values in bold."""
+    columns = ["variant", *board.text.columns]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for variant, row in board.text.iterrows():
+        cells = [f"**{v}**" if board.best.loc[variant, c] else v for c, v in row.items()]
+        lines.append("| " + " | ".join([variant, *cells]).replace("\n", " ") + " |")
+    return "\n".join(lines) + "\n"
+
+
+def tuning_frame(tuning: dict) -> pd.DataFrame:
+    """One row per tuned variant: best validation accuracy, winning params, edge flags, importances."""
+    rows = []
+    for variant, t in tuning.items():
+        states = pd.Series([trial["state"] for trial in t["trials"]]).value_counts().to_dict()
+        top = sorted(t["importance"].items(), key=lambda kv: -kv[1])[:3]
+        rows.append({"variant": variant, "budget": t.get("budget"), "best_val_acc": t["best_value"],
+                     "trials": ", ".join(f"{n} {s.lower()}" for s, n in states.items()),
+                     "best_params": ", ".join(f"{k}={_short(v)}" for k, v in sorted(t["best"].items())),
+                     "on_edge": ", ".join(t["edges"]) or "-",
+                     "importance": ", ".join(f"{k} {v:.2f}" for k, v in top) or t.get("importance_note", "-"),
+                     "pareto_front": len(t["front"]) or "-"})
+    return pd.DataFrame(rows).set_index("variant") if rows else pd.DataFrame()
+
+
+CI_NOTE = (f"test/val acc: mean ± half-width of the {LEVEL:.0%} Student-t interval over seeds (mean only with "
+           "one seed); hover a test accuracy for each seed's value.")

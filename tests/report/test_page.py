@@ -1,0 +1,52 @@
+"""The study page: self-contained, escaped, and showing every section."""
+
+import json
+import re
+
+from bench import store
+from bench.report import render
+
+from .conftest import record
+
+
+def _study(out, name="t", label="lstm"):
+    out.mkdir()
+    store.save_study(out, {"name": name, "description": "Does packing help?",
+                           "command": "python -m bench.run study=t",
+                           "planned": {"variants": ["lstm-padded-l1", "lstm-packed-l1"], "seeds": [0, 1]}})
+    for r in [record("lstm-padded-l1", 0, test_acc=0.5), record("lstm-padded-l1", 1, test_acc=0.52),
+              record("lstm-packed-l1", 0, test_acc=0.8, dataset=f"{label}")]:
+        store.append(out, r)
+    return out
+
+
+def test_page_is_self_contained_and_complete(tmp_path):
+    out = _study(tmp_path / "s")
+    render(out)
+    page = (out / "index.html").read_text()
+    assert "<script" not in page and not re.search(r"""(src|href)=['"]?(https?:)?//""", page)
+    assert page.count("<img src='data:image/svg+xml;base64,") >= 5
+    for needle in ("Does packing help?", "python -m bench.run study=t", "cpu x2", "torch 2.13.0", "abc",
+                   "INCOMPLETE: 1 of 4 planned runs are missing (lstm-packed-l1 seed(s) 1)", "SMALL BUDGET",
+                   "id='leaderboard-table'", "Effects of each axis", "padded → packed", "<details>",
+                   'name="viewport"', "@media print"):
+        assert needle in page, needle
+    for name in ("results.csv", "summary.csv", "effects.csv", "leaderboard.md", "epochs.csv", "curves.csv"):
+        assert (out / name).is_file() and f"href='{name}'" in page
+
+
+def test_every_stored_string_is_escaped(tmp_path):
+    evil = "<script>alert(1)</script>"
+    out = _study(tmp_path / "s", name=evil, label=evil)
+    render(out)
+    page = (out / "index.html").read_text()
+    assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_a_password_in_a_storage_url_is_not_stored(tmp_path):
+    out = tmp_path / "s"
+    out.mkdir()
+    store.save_study(out, {"storage": "postgresql://bob:hunter2@db:5432/x", "command": "storage=x://u:pw@h/d"})
+    text = (out / "study.json").read_text()
+    assert "hunter2" not in text and ":pw@" not in text and "bob:***@db" in text
+    assert json.loads(text)["storage"] == "postgresql://bob:***@db:5432/x"

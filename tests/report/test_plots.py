@@ -1,0 +1,80 @@
+"""Figures as data: what each Plot holds, never its pixels (bench.report.draw is smoke-tested once)."""
+
+import pandas as pd
+import pytest
+
+from bench.report import draw, plots, tables
+
+from .conftest import record
+
+
+def _summary(records):
+    return tables.summarize(records, reference={"lstm-padded-l1": {"train_acc": 0.77}})
+
+
+def _records():
+    return [record("lstm-padded-l1", s, test_acc=0.5 + s / 100, epoch_times_s=[1.0]) for s in range(2)] + \
+           [record("lstm-packed-l1", s, test_acc=0.8 + s / 100, epoch_times_s=[3.0]) for s in range(2)] + \
+           [record("gru-packed-l1", s, test_acc=0.7, epoch_times_s=[4.0]) for s in range(2)]
+
+
+def test_pareto_front_keeps_only_undominated_points():
+    time = pd.Series([1.0, 3.0, 4.0, 2.0])
+    acc = pd.Series([0.5, 0.8, 0.7, 0.5])
+    assert list(plots.pareto_front(time, acc)) == [True, True, False, False]
+
+
+def test_accuracy_vs_time_holds_means_cis_and_front():
+    plot = plots.accuracy_vs_time(_summary(_records()))
+    data = plot.data.set_index("variant")
+    assert data.loc["lstm-packed-l1", "acc"] == pytest.approx(0.805) and data.loc["gru-packed-l1", "time_s"] == 4.0
+    assert list(data["front"]) == [True, False, True]  # gru is slower and less accurate than packed lstm
+    assert "(s)" in plot.xlabel and "lstm-padded-l1" in plot.alt and plot.caption
+
+
+def test_every_plot_has_title_labels_caption_alt():
+    records = _records()
+    summary = _summary(records)
+    tuning = {"lstm-packed-l1": {"trials": [{"number": 0, "state": "COMPLETE", "values": [0.6]},
+                                            {"number": 1, "state": "PRUNED", "values": None},
+                                            {"number": 2, "state": "COMPLETE", "values": [0.7]}],
+                                 "importance": {"lr": 0.8, "batch_size": 0.2}}}
+    built = plots.study_plots(summary, records, tables.epochs_frame(records), tables.curves_frame(records), tuning)
+    keys = [p.key for p in built]
+    assert keys == ["accuracy-vs-time", "lesson-vs-ours", "running-accuracy", "learning-curves", "seed-spread",
+                    "throughput", "memory", "optimization-history", "importance"]
+    for plot in built:
+        assert plot.title and plot.xlabel and plot.ylabel and plot.caption and plot.alt and not plot.data.empty
+    history = next(p for p in built if p.key == "optimization-history").data
+    assert list(history["best_so_far"]) == [0.6, 0.6, 0.7]
+    assert history["value"].isna().tolist() == [False, True, False]
+    lesson = next(p for p in built if p.key == "lesson-vs-ours").data
+    assert lesson.to_dict("records") == [{"variant": "lstm-padded-l1", "metric": "train_acc",
+                                          "lesson (reported)": 0.77, "this run": 0.5}]
+
+
+def test_learning_curves_average_seeds_per_epoch():
+    records = [record("rnn-packed-l1", 0, val_acc=0.6), record("rnn-packed-l1", 1, val_acc=0.8)]
+    data = plots.learning_curves(tables.epochs_frame(records)).data
+    assert list(data["epoch"]) == [1, 2] and list(data["acc"]) == pytest.approx([0.6, 0.7])
+    one_epoch = [record("rnn-packed-l1", 0, history=[{"epoch": 1, "train_loss": 1, "running_acc": 0.5,
+                                                       "val_acc": 0.5, "test_acc": 0.5, "time_s": 1, "samples": 9,
+                                                       "real_tokens": 9, "padded_tokens": 9}])]
+    assert plots.learning_curves(tables.epochs_frame(one_epoch)) is None
+
+
+def test_absent_data_means_no_plot():
+    assert plots.optimization_history({}) is None and plots.importance({}) is None
+    assert plots.lesson_comparison(tables.summarize(_records())) is None
+
+
+def test_draw_writes_deterministic_svg_for_every_kind():
+    records = _records()
+    summary = _summary(records)
+    tuning = {"lstm-packed-l1": {"trials": [{"number": 0, "state": "COMPLETE", "values": [0.6]}],
+                                 "importance": {"lr": 1.0}}}
+    for plot in plots.study_plots(summary, records, tables.epochs_frame(records), tables.curves_frame(records),
+                                  tuning):
+        first = draw.svg(plot)
+        assert first.lstrip().startswith("<?xml") and "<svg" in first and plot.title in first
+        assert draw.svg(plot) == first, f"{plot.key} is not deterministic"

@@ -1,0 +1,85 @@
+import json
+import math
+
+import pytest
+
+from bench.report import tables
+
+from .conftest import record
+
+
+def _records():
+    return [record("lstm-padded-l1", 0, test_acc=0.50, epoch_times_s=[1.0, 3.0]),
+            record("lstm-padded-l1", 1, test_acc=0.60, epoch_times_s=[2.0, 4.0], peak_mem_mb=150.0),
+            record("lstm-packed-l1", 0, test_acc=0.80, epoch_times_s=[5.0, 5.0], tokens_per_s=500.0),
+            record("lstm-packed-l1", 1, test_acc=0.82, epoch_times_s=[5.0, 7.0], tokens_per_s=700.0)]
+
+
+def test_summary_sorts_by_test_accuracy_with_ci_iqr_and_seed_values():
+    summary = tables.summarize(_records())
+    assert list(summary.index) == ["lstm-packed-l1", "lstm-padded-l1"]
+    padded = summary.loc["lstm-padded-l1"]
+    assert padded["test_acc_mean"] == pytest.approx(0.55)
+    assert padded["test_acc_ci"] == pytest.approx(12.706 * 0.05, rel=1e-3)  # t(0.975, 1) * sd / sqrt(2)
+    assert padded["epoch_time_s"] == 2.5 and padded["epoch_time_q1"] == 1.75 and padded["epoch_time_q3"] == 3.25
+    assert padded["epoch_samples"] == 4 and padded["peak_mem_mb"] == 150.0
+    assert json.loads(padded["test_acc_by_seed"]) == {"0": 0.5, "1": 0.6}
+    assert summary.loc["lstm-packed-l1", "tokens_per_s"] == 600.0  # median over seeds
+    assert padded["cell"] == "lstm" and padded["packing"] == "padded"
+
+
+def test_leaderboard_marks_best_values_and_shows_each_seed_on_hover():
+    board = tables.leaderboard(tables.summarize(_records()))
+    assert board.text.loc["lstm-packed-l1", "test acc"].startswith("0.8100 ± ")
+    assert board.best.loc["lstm-packed-l1", "test acc"] and not board.best.loc["lstm-padded-l1", "test acc"]
+    assert board.best.loc["lstm-padded-l1", "s/epoch"] and board.best.loc["lstm-padded-l1", "real tok/s"]
+    assert board.text.loc["lstm-padded-l1", "s/epoch"] == "2.5 [1.75–3.25]"
+    assert board.hover.loc["lstm-padded-l1", "test acc"] == "per seed: 0: 0.5000, 1: 0.6000"
+    assert board.text.loc["lstm-padded-l1", "peak MiB"] == "150.0 (cpu_process_peak_rss)"
+    assert board.text.loc["lstm-padded-l1", "hyperparameters"] == "fixed"
+
+
+def test_tuned_hyperparameters_are_shown_with_edges_flagged():
+    records = [record("gru-packed-l1", 0, tuned=True, edge_params=["dropout"],
+                      hyperparameters={"lr": 0.0035, "dropout": 0.01, "batch_size": 64, "epochs": 2})]
+    tuning = {"gru-packed-l1": {"best": {"lr": 0.0035, "dropout": 0.01, "batch_size": 64}}}
+    board = tables.leaderboard(tables.summarize(records, tuning=tuning))
+    assert board.text.loc["gru-packed-l1", "hyperparameters"] == "batch_size=64, dropout=0.01!, lr=0.0035"
+    assert "edge" in board.hover.loc["gru-packed-l1", "hyperparameters"]
+    assert not board.best.any().any(), "one variant: nothing to mark as best"
+
+
+def test_memory_of_different_kinds_is_not_ranked():
+    records = _records()
+    records[0]["memory_kind"] = "cuda_allocator"
+    board = tables.leaderboard(tables.summarize(records))
+    assert not board.best["peak MiB"].any()
+
+
+def test_markdown_leaderboard_bolds_the_best():
+    md = tables.markdown(tables.leaderboard(tables.summarize(_records())))
+    lines = md.splitlines()
+    assert lines[0].startswith("| variant | seeds | test acc |") and lines[1].startswith("|---|")
+    assert "| lstm-packed-l1 | 2 | **0.8100 ± " in lines[2] and len(lines) == 4
+
+
+def test_missing_runs_lists_planned_pairs_without_a_record():
+    planned = {"variants": ["lstm-padded-l1", "lstm-packed-l1", "gru-packed-l1"], "seeds": [0, 1]}
+    assert tables.missing_runs(_records()[:3], planned) == [("lstm-packed-l1", 1), ("gru-packed-l1", 0),
+                                                            ("gru-packed-l1", 1)]
+    assert tables.missing_runs(_records(), None) == []
+
+
+def test_epochs_and_curves_frames_flatten_history():
+    epochs = tables.epochs_frame(_records())
+    assert len(epochs) == 8 and list(epochs.columns) == tables.EPOCH_COLUMNS
+    curves = tables.curves_frame(_records()[:1])
+    assert list(curves["samples_total"]) == [45, 90, 135, 180]  # epoch 2 continues from the 90 train rows
+    results = tables.results_frame(_records())
+    assert "history" not in results and json.loads(results.loc[0, "epoch_times_s"]) == [1.0, 3.0]
+
+
+def test_a_variant_without_test_accuracy_sorts_on_validation():
+    records = [record("rnn-packed-l1", 0, test_acc=math.nan, val_acc=0.3),
+               record("gru-packed-l1", 0, test_acc=math.nan, val_acc=0.9)]
+    assert list(tables.summarize(records).index) == ["gru-packed-l1", "rnn-packed-l1"]
