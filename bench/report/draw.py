@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from bench.report.plots import Plot  # noqa: E402
 
@@ -40,9 +41,11 @@ def _scatter(ax, plot: Plot) -> None:
     ax.errorbar(data["time_s"], data["acc"], yerr=ci, fmt="o", color="tab:blue", ecolor="tab:gray", capsize=3)
     front = data[data["front"]].sort_values("time_s")
     ax.step(front["time_s"], front["acc"], where="post", color="tab:red", label="Pareto front")
-    for _, row in data.iterrows():
-        ax.annotate(row["variant"], (row["time_s"], row["acc"]), fontsize=7, xytext=(4, 3),
-                    textcoords="offset points")
+    # numbers, not names, beside the points (names collide when variants cluster); the key is on the right
+    for rank, (_, row) in enumerate(data.iterrows(), 1):
+        ax.annotate(str(rank), (row["time_s"], row["acc"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    key = "\n".join(f"{rank}  {name}" for rank, name in enumerate(data["variant"], 1))
+    ax.text(1.02, 1.0, key, transform=ax.transAxes, fontsize=7, va="top", family="monospace")
     ax.legend(fontsize=8, loc="lower right")
 
 
@@ -98,6 +101,7 @@ def _history(fig, plot: Plot) -> None:
         ax.scatter(group["trial"], group["value"], s=12, color="tab:blue")
         ax.plot(group["trial"], group["best_so_far"], color="tab:red", drawstyle="steps-post")
         ax.set_title(variant, fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in axes.flat[len(variants):]:
         ax.set_visible(False)
     fig.supxlabel(plot.xlabel)
@@ -124,7 +128,7 @@ def svg(plot: Plot) -> str:
             ax.set_ylabel(plot.ylabel)
         fig.tight_layout()
         buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
+        fig.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
         return buffer.getvalue()
     finally:
         plt.close(fig)

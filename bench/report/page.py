@@ -36,7 +36,7 @@ table{border-collapse:collapse;font-size:.85rem;font-variant-numeric:tabular-num
 th,td{border:1px solid var(--line);padding:.25rem .5rem;text-align:right;white-space:nowrap}
 th{background:#f3f3f3;position:sticky;top:0} td.name,th.name{text-align:left}
 td.best{background:var(--best);font-weight:700} td.best::after{content:" \\2605"}
-td.text{text-align:left;white-space:normal;min-width:12rem}
+td.text{text-align:left;white-space:normal;min-width:26rem;font-size:.8rem}
 caption,.note{color:var(--muted);font-size:.85rem;text-align:left;caption-side:bottom;padding-top:.3rem}
 figure{margin:1.5rem 0;break-inside:avoid} figure img{width:100%;max-width:56rem;height:auto;display:block}
 figcaption{color:var(--muted);font-size:.9rem} figcaption b{color:var(--fg)}

@@ -51,7 +51,7 @@ def accuracy_vs_time(summary: pd.DataFrame) -> Plot | None:
     front = ", ".join(data.loc[data["front"]].sort_values("time_s")["variant"])
     return Plot("accuracy-vs-time", "scatter", f"{label.capitalize()} against training time per epoch",
                 "median training time per epoch (s)", f"{label} (mean over seeds)",
-                f"Up and to the left is better. The line joins the Pareto front: variants that no other variant "
+                f"Up and to the left is better; numbers follow the leaderboard's order (key on the right). The line joins the Pareto front: variants that no other variant "
                 f"beats on both accuracy and speed. Bars: {LEVEL:.0%} CI over seeds.",
                 f"Scatter of {label} against seconds per epoch for {len(data)} variants; Pareto front: {front}.", data)
 
