@@ -132,8 +132,10 @@ class Study:
     tune: TuneConfig = field(default_factory=TuneConfig)
     device: str = "auto"                # auto | cpu | cuda | cuda:N
     out: Optional[str] = None           # none: reports/<name>
-    storage: Optional[str] = None       # Optuna storage URL; none: <out>/optuna.journal
+    storage: Optional[str] = None       # database URL shared by workers; none: the out folder itself
     resume: bool = True                 # false: start over in a fresh folder (never overwrite)
+    workers: int = 1                    # worker processes on this machine (one per GPU when there are GPUs)
+    lease: float = 120.0                # seconds without a heartbeat before a worker's run is taken over
 
     def expand(self) -> list[Variant]:
         """The variants this study compares (the `variants:` list, else the product)."""
@@ -340,6 +342,9 @@ def validate(study: Study) -> None:
         and len(set(seeds)) == len(seeds))
     _require(ok, f"measure.seeds={seeds!r} is not allowed: give a count >= 1 (measure.seeds=3) "
                  "or a list of distinct seeds >= 0 (measure.seeds=[0,1,2])")
+    _require(isinstance(study.workers, int) and study.workers >= 1,
+             f"workers={study.workers} is not allowed: use a whole number >= 1")
+    _require(study.lease >= 1, f"lease={study.lease} is not allowed: use seconds >= 1 (default 120)")
     _validate_tuning(study)
     for key, values in (study.sweep or {}).items():
         _require(key not in AXES, f"sweep.{key}: variant axes belong in scientific:, not sweep:")

@@ -15,9 +15,11 @@ import hashlib
 import itertools
 import json
 import logging
+import os
 import shlex
 import statistics
 import sys
+import time
 import traceback
 from dataclasses import asdict, replace
 from functools import cached_property
@@ -25,13 +27,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bench import data, report, store
+from bench import data, report, store, workers
 from bench.config import KEYS, Study, list_studies, load_study
 from bench.errors import BenchError
 from bench.report.cli import refresh_index
 from bench.measure import environment, resolve_device
 from bench.train import Diverged, Params, fit
-from bench.tune import Failed, Pruned, TuneSettings, storage, tune
+from bench.ledger import DONE, Ledger, SqlLedger, open_ledger, sql_url
+from bench.tune import Failed, Pruned, TuneSettings, clear_dead, storage, tune
 from bench.variants import AXES, Variant
 
 log = logging.getLogger("bench")
@@ -97,24 +100,27 @@ def _prepare(argv: list[str]):
                              "database whose Optuna studies would be resumed: drop storage= or use a new database")
         study.out = str(_fresh(study.out_dir))
     key = fingerprint(study, splits.info["cache_key"], str(device))
-    records = store.load(study.out_dir)
-    if {r.get("fingerprint") for r in records} - {key}:
-        raise BenchError(f"{study.out_dir} holds results made with other settings: add resume=false to start "
-                         "over in a fresh folder, or choose another out=FOLDER")
-    return study, device, variants, splits, key, records
+    ledger = open_ledger(study.storage, study.out_dir, study.name, study.lease)
+    if {r.get("fingerprint") for r in ledger.records()} - {key}:
+        where = f"the database's study '{study.name}'" if study.storage else str(study.out_dir)
+        raise BenchError(f"{where} holds results made with other settings: add resume=false to start over in a "
+                         "fresh folder, or choose another out=FOLDER (or another study name / database)")
+    return study, device, variants, splits, key, ledger
 
 
 class Runner:
-    """Tunes and measures one study's variants; holds what every stage of it shares."""
+    """Tunes and measures one study's variants as one worker; holds what every stage of it shares.
+    Runs are claimed in the ledger first, so any number of workers can share a study."""
 
-    def __init__(self, study: Study, device, splits, key: str, records: list[dict]):
-        self.study, self.device, self.splits, self.key = study, device, splits, key
-        self.finished = store.done(records, key)
+    def __init__(self, study: Study, device, splits, key: str, ledger: Ledger, exclusive: bool):
+        self.study, self.device, self.splits, self.key, self.ledger = study, device, splits, key, ledger
         self.env = environment(device)
         self.failures: list[str] = []
-        self.tuning = store.load_tuning(study.out_dir)
+        self.skipped: set[tuple[str, int]] = set()   # failed here: not retried by this worker
+        self.ready: dict[str, tuple[Variant, Params, object]] = {}
         t = study.tune
-        self.settings = TuneSettings(t.trials, t.timeout, t.sampler, t.pruner, t.objective, t.seed, t.epochs)
+        self.settings = TuneSettings(t.trials, t.timeout, t.sampler, t.pruner, t.objective, t.seed, t.epochs,
+                                     grace_s=study.lease, exclusive=exclusive)
 
     def variant(self, variant: Variant, bars: tqdm) -> None:
         params = params_of(self.study)
@@ -126,10 +132,44 @@ class Runner:
                 self.failures.append(f"{variant.name}: no tuning trial completed ({why})")
                 return
             params = replace(params, **tuned.best)
+        self.ready[variant.name] = (variant, params, tuned)
         for seed in self.study.seeds:
-            if (variant.name, seed) not in self.finished:
-                self._measure(variant, params, seed, tuned)
-            bars.update()
+            self._claim_and_measure(variant.name, seed)
+            self._progress(bars)
+
+    def sweep_up(self, bars: tqdm) -> None:
+        """Wait for runs other workers hold; take over any whose worker died (its lease ran out)."""
+        while True:
+            status = self.ledger.status()
+            left = [(v, s) for v in self.ready for s in self.study.seeds
+                    if status.get((v, s)) != DONE and (v, s) not in self.skipped]
+            self._progress(bars, status)
+            if not left:
+                return
+            if not [pair for pair in left if self._claim_and_measure(*pair)]:
+                time.sleep(min(5.0, self.study.lease / 4))
+
+    def _progress(self, bars: tqdm, status: dict | None = None) -> None:
+        status = self.ledger.status() if status is None else status
+        bars.n = sum(state == DONE for state in status.values())
+        bars.refresh()
+
+    def _claim_and_measure(self, name: str, seed: int) -> bool:
+        if (name, seed) in self.skipped or not self.ledger.claim(name, seed):
+            return False
+        variant, params, tuned = self.ready[name]
+        try:
+            record = self._measure(variant, params, seed, tuned)
+        except BaseException:
+            self.ledger.release(name, seed)
+            raise
+        if record is None:
+            self.ledger.release(name, seed)
+            self.skipped.add((name, seed))
+        elif not self.ledger.finish(name, seed, record):
+            log.warning("%s seed %s: another worker took this run over (this one was too slow to renew its "
+                        "lease); its result is kept, this one dropped", name, seed)
+        return True
 
     def _tune(self, variant: Variant, base: Params):
         name = f"{self.study.name}/{variant.name}"
@@ -159,21 +199,20 @@ class Runner:
                   position=1, file=sys.stderr) as trials:
             tuned = tune(name, self.study.nuisance, objective, self.settings, self.storage,
                          on_trial=lambda outcome: trials.update())
-        self.tuning[variant.name] = {**asdict(tuned), "budget": self.study.budget, "optuna_study": name}
-        store.save_tuning(self.study.out_dir, self.tuning)
+        self.ledger.put("tuning", {variant.name: {**asdict(tuned), "budget": self.study.budget, "optuna_study": name}})
         return tuned
 
-    def _measure(self, variant: Variant, params: Params, seed: int, tuned) -> None:
+    def _measure(self, variant: Variant, params: Params, seed: int, tuned) -> dict | None:
         with self._bar(f"{variant.name} seed {seed}", params.epochs) as bar:
             try:
                 result = fit(variant, params, self.splits, seed, self.device, self.study.train.curve_every,
                              self.study.train.eval_batch_size, on_step=bar.update)
             except Diverged as e:
                 self.failures.append(f"{variant.name} seed {seed}: {e}")
-                return
-        store.append(self.study.out_dir, store.make_record(
+                return None
+        return store.make_record(
             study=self.study.name, variant=variant, seed=seed, params=params, fit=result, data_info=self.splits.info,
-            env=self.env, fingerprint=self.key, budget=self.study.budget, tuned=tuned))
+            env=self.env, fingerprint=self.key, budget=self.study.budget, tuned=tuned)
 
     def _bar(self, desc: str, epochs: int) -> tqdm:
         return tqdm(total=epochs * len(self.splits.train), desc=desc, unit="sample", unit_scale=True,
@@ -181,7 +220,8 @@ class Runner:
 
     @cached_property
     def storage(self):
-        return storage(self.study.storage, str(self.study.out_dir / "optuna.journal"))
+        return storage(sql_url(self.study.storage) if self.study.storage else None,
+                       str(self.study.out_dir / "optuna.journal"))
 
 
 def _free(device) -> None:
@@ -215,14 +255,29 @@ def main(argv: list[str] | None = None) -> int:
         print(help_text())
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if os.environ.get(workers.THREADS_ENV):
+        import torch
+        torch.set_num_threads(int(os.environ[workers.THREADS_ENV]))
     try:
         study = load_study(argv)
         if study.sweep:
             return sweep(argv, study)
-        study, device, variants, splits, key, records = _prepare(argv)
+        study, device, variants, splits, key, ledger = _prepare(argv)
+        child = workers.is_child()
+        lock = None if (child or study.storage) else workers.lock_folder(study.out_dir)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    try:
+        return _run(argv, study, device, variants, splits, key, ledger, lock)
+    finally:
+        ledger.close()
+        workers.unlock(lock)
+
+
+def _run(argv, study: Study, device, variants, splits, key: str, ledger: Ledger, lock) -> int:
+    """One worker's run (or, with workers=N, the parent of N), after the input was checked."""
+    child = workers.is_child()
     out = study.out_dir
     for note in splits.info["notes"]:
         print(note)
@@ -230,15 +285,22 @@ def main(argv: list[str] | None = None) -> int:
         if study.tune.trials else "no tuning, "
     print(f"study {study.name}, budget {study.budget or 'none (the study file as written)'}: {len(variants)} "
           f"variant(s); {tuning}{len(study.seeds)} seed(s) of {study.train.epochs} epoch(s); {device} -> {out}")
-    out.mkdir(parents=True, exist_ok=True)
-    store.save_study(out, {**asdict(study), "data_info": splits.info, "command": command_line(argv),
-                           "planned": {"variants": [v.name for v in variants], "seeds": study.seeds}})
-    runner = Runner(study, device, splits, key, records)
-    if runner.finished:
-        print(f"resuming: {len(runner.finished)} run(s) already in {out}")
+    ledger.put("study", {**asdict(study), "data_info": splits.info, "command": command_line(argv),
+                         "planned": {"variants": [v.name for v in variants], "seeds": study.seeds}})
+    done = sum(state == DONE for state in ledger.status().values())
+    if done:
+        print(f"resuming: {len(ledger.records())} run(s) already in {study.storage and 'the database' or out}")
+    total = len(variants) * len(study.seeds)
+    if study.workers > 1 and not child:
+        if lock is not None:  # we hold the folder: nobody runs these trials any more
+            for variant in variants:
+                clear_dead(f"{study.name}/{variant.name}", Runner(study, device, splits, key, ledger, True).storage)
+        code = workers.spawn(argv, study.workers, device, out, ledger, total)
+        failures = [f"a worker exited with code {code}: see {out}/worker-*.log"] if code else []
+        return _finish(study, ledger, failures)
+    runner = Runner(study, device, splits, key, ledger, exclusive=lock is not None and study.workers == 1)
     try:
-        with tqdm(total=len(variants) * len(study.seeds), desc="runs", unit="run", position=0,
-                  file=sys.stderr) as bars:
+        with tqdm(total=total, desc="runs", unit="run", position=0, file=sys.stderr) as bars:
             for variant in variants:
                 try:
                     runner.variant(variant, bars)
@@ -247,18 +309,34 @@ def main(argv: list[str] | None = None) -> int:
                     where = traceback.extract_tb(e.__traceback__)[-1]
                     runner.failures.append(f"{variant.name}: {type(e).__name__}: {e} "
                                            f"({Path(where.filename).name}:{where.lineno})")
+            runner.sweep_up(bars)
     except KeyboardInterrupt:
+        ledger.close()
         print(f"\ninterrupted: finished trials and runs are kept in {out}; run the same command again to resume",
               file=sys.stderr)
+        _export(study, ledger)
         if store.load(out):
             report.render(out)  # the partial report says which runs are missing
         return 130
+    ledger.close()
+    return _finish(study, ledger, runner.failures)
+
+
+def _export(study: Study, ledger: Ledger) -> None:
+    """A shared database's records into the study folder, where the report reads them."""
+    if isinstance(ledger, SqlLedger):
+        ledger.export(study.out_dir)
+
+
+def _finish(study: Study, ledger: Ledger, failures: list[str]) -> int:
+    out = study.out_dir
+    _export(study, ledger)
     print(report.render(out))
     refresh_index(out)
-    for failure in runner.failures:
+    for failure in failures:
         print(f"FAILED {failure}")
     print(f"\nwrote {out / 'results.csv'} and {out / 'index.html'}")
-    return 1 if runner.failures else 0
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -6,17 +6,23 @@ fANOVA importances, every trial's outcome). The objective gets `(params, report)
 validation accuracy (or `(accuracy, seconds per epoch)` for `objective=pareto`); it calls
 `report(epoch, accuracy)` after each epoch, which raises `Pruned` when the pruner says so.
 Outcomes: complete; pruned (by the pruner, or a NaN/inf loss, with the reason recorded); failed
-with a reason (e.g. CUDA out of memory, with the sizes). All three spend budget. A trial left
-RUNNING by a killed process never counts: with the local journal it is marked failed on resume,
-and its budget is spent again. In a shared database (storage=URL) RUNNING trials may belong to
-another live machine and are left as they are; workers sharing a study may overshoot the budget
-by up to one trial each.
+with a reason (e.g. CUDA out of memory, with the sizes). All three spend budget.
+
+Several workers (processes, machines) may tune the same study at once: the budget is shared
+exactly. A running trial beats a heartbeat (a user attribute) every `grace_s / 3` seconds; one
+whose heartbeat is older than `grace_s` belongs to a dead worker and is marked failed ("killed"),
+which does not spend budget, so its trial is run again by someone. Budget counts spent trials plus
+live running ones in trial-number order: a worker whose new trial falls past the budget drops it
+("not needed"), so exactly `trials` trials are spent. A worker that has nothing left to ask waits
+for the live running trials of others before it summarizes. `exclusive=True` (a local run that
+holds its folder's lock) fails every RUNNING trial at once: nobody else can be running it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -50,6 +56,8 @@ class TuneSettings:
     objective: str = "accuracy"
     seed: int = 0
     epochs: int = 1                   # the epoch cap every trial shares (the pruner's max resource)
+    grace_s: float = 120.0            # a running trial whose heartbeat is older than this is dead
+    exclusive: bool = True            # no other worker can be tuning this study now
 
 
 @dataclass
@@ -126,6 +134,10 @@ def storage(url: str | None, journal: str) -> optuna.storages.BaseStorage:
     return optuna.storages.JournalStorage(backend)
 
 
+HEARTBEAT = "heartbeat"  # user attribute: time.time() of a running trial's last sign of life
+POLL_S = 1.0
+
+
 def _spent(trial: optuna.trial.FrozenTrial) -> bool:
     return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
         trial.state == TrialState.FAIL and "failure" in trial.user_attrs)
@@ -137,11 +149,48 @@ def _open(name: str, settings: TuneSettings, store: optuna.storages.BaseStorage)
                                 pruner=_pruner(settings), directions=directions, load_if_exists=True)
     if list(study.directions) != [optuna.study.StudyDirection[d.upper()] for d in directions]:
         raise ValueError(f"Optuna study '{name}' was made for another objective: use another out= or storage=")
-    if not isinstance(store, optuna.storages.RDBStorage):  # local journal: we are the only worker
-        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            store.set_trial_user_attr(trial._trial_id, "killed", "the process running it died; re-run")
-            store.set_trial_state_values(trial._trial_id, TrialState.FAIL)
     return study
+
+
+def _live(study: optuna.Study, settings: TuneSettings, exclusive: bool) -> list[optuna.trial.FrozenTrial]:
+    """Running trials whose worker is alive; dead ones are marked failed (their budget is spent again)."""
+    alive, now = [], time.time()
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        beat = trial.user_attrs.get(HEARTBEAT, trial.datetime_start.timestamp() if trial.datetime_start else 0)
+        if not exclusive and now - beat <= settings.grace_s:
+            alive.append(trial)
+            continue
+        try:
+            study._storage.set_trial_user_attr(trial._trial_id, "killed", "the worker running it died; re-run")
+            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError):
+            pass  # finished, or failed by another worker, meanwhile
+    return alive
+
+
+class _Heartbeat:
+    """Marks a running trial alive every grace_s / 3 seconds until stopped."""
+
+    def __init__(self, study: optuna.Study, trial: optuna.Trial, every_s: float):
+        self.storage, self.trial_id, self.every_s = study._storage, trial._trial_id, every_s
+        self.stop = threading.Event()
+        self.beat()
+        self.thread = threading.Thread(target=self._run, name="trial-heartbeat", daemon=True)
+        self.thread.start()
+
+    def beat(self) -> None:
+        try:
+            self.storage.set_trial_user_attr(self.trial_id, HEARTBEAT, time.time())
+        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError):
+            self.stop.set()
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.every_s):
+            self.beat()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
 
 
 def tune(name: str, space: dict[str, Any], objective: Callable[[dict, Callable[[int, float], None]], Any],
@@ -149,34 +198,61 @@ def tune(name: str, space: dict[str, Any], objective: Callable[[dict, Callable[[
          on_trial: Callable[[dict], None] | None = None) -> Tuned:
     """Run or resume Optuna study `name` to `settings.trials` spent trials (see module docstring)."""
     study = _open(name, settings, store)
+    _live(study, settings, exclusive=settings.exclusive)
     pareto = settings.objective == "pareto"
     start = time.monotonic()
-    while sum(_spent(t) for t in study.get_trials(deepcopy=False)) < settings.trials:
+    while True:
+        trials = study.get_trials(deepcopy=False)
+        spent, live = sum(_spent(t) for t in trials), _live(study, settings, exclusive=False)
+        if spent >= settings.trials or (spent + len(live) >= settings.trials):
+            if not live or spent >= settings.trials:
+                break
+            time.sleep(POLL_S)  # others are running the last trials: their results decide the best
+            continue
         if settings.timeout is not None and time.monotonic() - start > settings.timeout:
             log.warning("%s: tune.timeout=%ss reached", name, settings.timeout)
             break
         trial = study.ask()
-        params = suggest(trial, space)
-
-        def report(epoch: int, value: float) -> None:
-            if not pareto and epoch < settings.epochs:  # pruning after the last epoch saves nothing
-                trial.report(value, epoch)
-                if trial.should_prune():
-                    raise Pruned(f"pruned by {settings.pruner} at epoch {epoch} (val_acc {value:.4f})")
-
+        heartbeat = _Heartbeat(study, trial, settings.grace_s / 3)
         try:
-            value = objective(params, report)
-        except Pruned as e:
-            trial.set_user_attr("reason", str(e))
-            study.tell(trial, state=TrialState.PRUNED)
-        except Failed as e:
-            trial.set_user_attr("failure", str(e))
-            study.tell(trial, state=TrialState.FAIL)
-        else:
-            study.tell(trial, list(value) if pareto else value)
+            if _past_budget(study, trial.number, settings.trials):
+                trial.set_user_attr("reason", "not needed: other workers took the last trials of the budget")
+                study.tell(trial, state=TrialState.FAIL)
+                continue
+            _run_trial(study, trial, space, objective, settings, pareto)
+        finally:
+            heartbeat.close()
         if on_trial:
             on_trial(_outcome(study.get_trials(deepcopy=False)[-1]))
     return summarize(study, space, settings)
+
+
+def _past_budget(study: optuna.Study, number: int, budget: int) -> bool:
+    """Whether trial `number` ranks past the budget among spent and live trials (lowest numbers first)."""
+    counted = sorted(t.number for t in study.get_trials(deepcopy=False)
+                     if _spent(t) or (t.state == TrialState.RUNNING))
+    return number in counted[budget:]
+
+
+def _run_trial(study, trial, space, objective, settings, pareto) -> None:
+    params = suggest(trial, space)
+
+    def report(epoch: int, value: float) -> None:
+        if not pareto and epoch < settings.epochs:  # pruning after the last epoch saves nothing
+            trial.report(value, epoch)
+            if trial.should_prune():
+                raise Pruned(f"pruned by {settings.pruner} at epoch {epoch} (val_acc {value:.4f})")
+
+    try:
+        value = objective(params, report)
+    except Pruned as e:
+        trial.set_user_attr("reason", str(e))
+        study.tell(trial, state=TrialState.PRUNED)
+    except Failed as e:
+        trial.set_user_attr("failure", str(e))
+        study.tell(trial, state=TrialState.FAIL)
+    else:
+        study.tell(trial, list(value) if pareto else value)
 
 
 def _outcome(t: optuna.trial.FrozenTrial) -> dict:
@@ -216,3 +292,12 @@ def _importance(study: optuna.Study, settings: TuneSettings) -> tuple[dict[str, 
         return {k: float(v) for k, v in found.items()}, ""
     except (RuntimeError, ValueError, ImportError) as e:  # e.g. every trial sampled the same values
         return {}, f"fANOVA not computed: {e}"
+
+
+def clear_dead(name: str, store: optuna.storages.BaseStorage) -> None:
+    """Fail every RUNNING trial of study `name`, if it exists: for a caller that knows nobody runs them."""
+    try:
+        study = optuna.load_study(study_name=name, storage=store)
+    except KeyError:
+        return
+    _live(study, TuneSettings(trials=0), exclusive=True)

@@ -35,7 +35,7 @@ def test_smoke_study_writes_records_results_curves_and_html(tmp_path, capsys):
     curves = pd.read_csv(out / "curves.csv")
     assert list(curves.columns[:5]) == ["variant", "seed", "epoch", "samples", "running_acc"] and len(curves) == 8 * 3
     page = (out / "index.html").read_text()
-    assert "rnn-packed-l1-true_last" in page and "data:image/png;base64," in page
+    assert "rnn-packed-l1-true_last" in page and "data:image/svg+xml;base64," in page
     printed = capsys.readouterr().out
     assert "gru-padded-l1-true_last" in printed and "samples/s" in printed
 

@@ -50,7 +50,7 @@ def test_resume_adds_no_trials_and_a_killed_trial_is_failed_and_respent(tmp_path
     result = tune("s/v", SPACE, lambda p, r: calls.append(p) or 0.5, TuneSettings(trials=6, epochs=3),
                   storage(None, journal))
     states = [t["state"] for t in result.trials]
-    assert states.count("FAIL") == 1 and "process running it died" in result.trials[5]["reason"]
+    assert states.count("FAIL") == 1 and "worker running it died" in result.trials[5]["reason"]
     assert len(calls) == 1 and states.count("COMPLETE") + states.count("PRUNED") == 6
 
 
@@ -144,7 +144,7 @@ def test_study_tunes_then_measures_and_a_rerun_adds_nothing(tmp_path, capsys):
     assert run.main([*TINY, f"out={out}"]) == 0
     assert trials() == before == [2, 2]  # no trial added
     assert len((out / "records.jsonl").read_text().splitlines()) == 4 and time.monotonic() - started < 30
-    assert "budget: smoke" in capsys.readouterr().out
+    assert "SMALL BUDGET (smoke)" in capsys.readouterr().out
 
 
 def test_resume_false_starts_a_fresh_folder(tmp_path):
@@ -208,5 +208,5 @@ def test_sweep_runs_one_sub_study_per_point_and_tabulates(tmp_path, capsys):
     assert (out / "distance-0" / "records.jsonl").is_file() and (out / "distance-3" / "records.jsonl").is_file()
     table = (out / "summary.csv").read_text()
     assert "distance-3" in table and "rnn-packed-l1" in table
-    assert "test accuracy (mean over seeds) across the sweep" in capsys.readouterr().out
+    assert "test_acc_mean across the sweep" in capsys.readouterr().out
     assert "distance-0" in (out / "index.html").read_text()

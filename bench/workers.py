@@ -1,0 +1,100 @@
+"""Several workers on one study: a folder lock for the local storage, and `workers=N` on one machine.
+
+Local storage (no storage=): one process owns the study folder at a time (an exclusive `flock` on
+`<out>/.run.lock`); a second run of the same folder refuses with a clear message instead of
+interleaving writes. `workers=N` starts N child processes of the same command under that lock:
+they share the folder's ledger (claims, records) and the Optuna journal, each child gets its share of
+the CPU threads, or its own GPU (CUDA_VISIBLE_DEVICES) when there are GPUs; the parent shows one
+progress bar for them all and renders the report when they are done. With storage=URL every worker
+is started by hand (or by SLURM) on any machine with the same command; the database coordinates.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from bench.errors import BenchError
+from bench.ledger import DONE, Ledger
+
+CHILD_ENV = "RNNBENCH_WORKER_OF"     # set on a workers=N child: the parent holds the folder's lock
+THREADS_ENV = "RNNBENCH_THREADS"     # torch threads for a child: the CPU split between the workers
+_held: list = []                     # the lock file stays open (locked) for the life of the process
+
+
+def is_child() -> bool:
+    return bool(os.environ.get(CHILD_ENV))
+
+
+def lock_folder(out: Path):
+    """Own `out` for the life of this process, or refuse: another run is using it."""
+    out.mkdir(parents=True, exist_ok=True)
+    handle = open(out / ".run.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise BenchError(f"{out} is in use by another run (pid {owner}): wait for it to finish, or share the work "
+                         "with workers=N on this machine, or storage=postgresql://... across machines") from None
+    handle.truncate(0)
+    handle.write(str(os.getpid()))
+    handle.flush()
+    _held.append(handle)
+    return handle
+
+
+def unlock(handle) -> None:
+    if handle is not None and handle in _held:
+        _held.remove(handle)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def _gpus(device) -> list[str]:
+    if device.type != "cuda":
+        return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible:
+        return [v for v in visible.split(",") if v.strip()]
+    import torch
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def spawn(argv: list[str], n: int, device, out: Path, ledger: Ledger, total: int) -> int:
+    """Run N workers of the same command; one progress bar; the highest exit code."""
+    gpus = _gpus(device)
+    threads = max(1, (os.cpu_count() or 1) // n)
+    procs = []
+    for i in range(n):
+        env = {**os.environ, CHILD_ENV: str(os.getpid()), THREADS_ENV: str(threads), "TQDM_DISABLE": "1"}
+        if gpus:
+            env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
+        log = open(out / f"worker-{i}.log", "w")
+        procs.append(subprocess.Popen([sys.executable, "-m", "bench.run", *argv, "workers=1"], env=env,
+                                      stdout=log, stderr=subprocess.STDOUT))
+        log.close()
+    where = f"GPU {', '.join(gpus)}" if gpus else f"{threads} CPU thread(s) each"
+    print(f"{n} workers ({where}); their logs: {out}/worker-*.log")
+    try:
+        with tqdm(total=total, desc=f"runs ({n} workers)", unit="run", file=sys.stderr) as bar:
+            while any(p.poll() is None for p in procs):
+                bar.n = sum(state == DONE for state in ledger.status().values())
+                bar.refresh()
+                time.sleep(1.0)
+            bar.n = sum(state == DONE for state in ledger.status().values())
+            bar.refresh()
+    except KeyboardInterrupt:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait()
+        raise
+    return max(p.returncode for p in procs)
