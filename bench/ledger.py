@@ -191,23 +191,34 @@ class SqlLedger(Ledger):
         self.docs = sa.Table(
             "rnnbench_docs", meta, sa.Column("study", sa.String(200), primary_key=True),
             sa.Column("kind", sa.String(200), primary_key=True), sa.Column("body", sa.Text, nullable=False))
-        try:
-            meta.create_all(self.engine)
-            with self.engine.begin() as c:
-                versions = [row.version for row in c.execute(sa.select(self.schema.c.version))]
-                if not versions:
-                    c.execute(self.schema.insert().values(version=SCHEMA_VERSION))
-        except sa.exc.IntegrityError:  # another worker wrote the version first
-            versions = [SCHEMA_VERSION]
-        except sa.exc.SQLAlchemyError as e:
-            reason = str(getattr(e, "orig", e) or e).strip().splitlines()[0]
-            raise BenchError(f"cannot use the database at {store.mask_secrets(url)}: {store.mask_secrets(reason)}; "
-                             "check the host, port, user and password, or drop storage= to keep everything in "
-                             "the study's folder") from None
+        versions = self._create(meta)
         if versions and versions != [SCHEMA_VERSION]:
             raise BenchError(f"the database at {store.mask_secrets(url)} holds rnnbench schema version "
                              f"{versions[0]}, this rnnbench writes version {SCHEMA_VERSION}: use a new database, "
                              "or the rnnbench release that made it")
+
+    def _create(self, meta) -> list[int]:
+        """The tables and the schema version, made once; workers starting together may race to make them."""
+        sa = self.sa
+        for attempt in range(5):
+            try:
+                meta.create_all(self.engine)
+                with self.engine.begin() as c:
+                    versions = [row.version for row in c.execute(sa.select(self.schema.c.version))]
+                    if not versions:
+                        c.execute(self.schema.insert().values(version=SCHEMA_VERSION))
+                        versions = [SCHEMA_VERSION]
+                return versions
+            except (sa.exc.IntegrityError, sa.exc.ProgrammingError) as e:
+                if attempt == 4 or "does not exist" in str(e):
+                    raise BenchError(f"cannot make rnnbench's tables in {store.mask_secrets(self.url)}: "
+                                     f"{_reason(e)}") from None
+                time.sleep(0.2 * (attempt + 1))  # another worker is making them right now
+            except sa.exc.SQLAlchemyError as e:
+                raise BenchError(f"cannot use the database at {store.mask_secrets(self.url)}: {_reason(e)}; check "
+                                 "the host, port, user and password, or drop storage= to keep everything in the "
+                                 "study's folder") from None
+        return [SCHEMA_VERSION]
 
     def _where(self, variant: str, seed: int):
         c = self.claims.c
@@ -295,6 +306,12 @@ class SqlLedger(Ledger):
         store.save_study(out, self.get("study"))
         store.save_tuning(out, self.get("tuning"))
         return len(records)
+
+
+def _reason(e: Exception) -> str:
+    """The first line of a database error, any password in it masked."""
+    text = str(getattr(e, "orig", None) or e).strip().splitlines()
+    return store.mask_secrets(text[0] if text else type(e).__name__)
 
 
 def sql_url(url: str) -> str:

@@ -163,6 +163,8 @@ class Runner:
         except BaseException:
             self.ledger.release(name, seed)
             raise
+        if record is not None:
+            record["worker"] = self.ledger.worker
         if record is None:
             self.ledger.release(name, seed)
             self.skipped.add((name, seed))

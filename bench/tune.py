@@ -128,8 +128,17 @@ def storage(url: str | None, journal: str) -> optuna.storages.BaseStorage:
     The journal file is an append-only log: a process killed mid-write loses at most its last
     line, several processes can share it through its lock file, and it needs no database server.
     """
-    if url:  # shared by several machines: a RUNNING trial there may be alive, so it is left alone
-        return optuna.storages.RDBStorage(url)
+    if url:  # shared by several workers; they may start together and race to make Optuna's tables
+        for attempt in range(5):
+            try:
+                return optuna.storages.RDBStorage(url)
+            except Exception as e:  # noqa: BLE001 - SQLAlchemy's errors, or Optuna's version check
+                if attempt == 4 or "version" in str(e).lower():
+                    from bench.errors import BenchError
+                    from bench.store import mask_secrets
+                    raise BenchError(f"cannot use Optuna's tables in {mask_secrets(url)}: "
+                                     f"{mask_secrets(str(e).strip().splitlines()[0])}") from None
+                time.sleep(0.2 * (attempt + 1))
     backend = optuna.storages.journal.JournalFileBackend(journal)
     return optuna.storages.JournalStorage(backend)
 

@@ -30,10 +30,19 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args = parse_overrides(sys.argv[1:] if argv is None else argv)
-        unknown = set(args) - {"study", "out"}
+        unknown = set(args) - {"study", "out", "storage"}
         if unknown:
             raise BenchError(f"unknown key(s) {', '.join(sorted(unknown))}: python -m bench.report takes "
-                             "study=NAME or out=FOLDER (or nothing: every study under reports/)")
+                             "study=NAME or out=FOLDER (or nothing: every study under reports/), and storage=URL")
+        if args.get("storage"):
+            if not args.get("study"):
+                raise BenchError("storage=URL needs study=NAME: the database can hold several studies")
+            from bench.ledger import SqlLedger, sql_url
+            out = Path(args["out"]) if args.get("out") else REPORTS / str(args["study"])
+            count = SqlLedger(sql_url(str(args["storage"])), str(args["study"]), lease_s=1).export(out)
+            if not count:
+                raise BenchError(f"the database holds no finished run of study '{args['study']}' yet")
+            args["out"] = str(out)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,134 @@
+"""Several workers on one study: PostgreSQL across processes (as across machines), workers=N, the folder lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import pytest
+
+import bench.run as run
+from bench import store
+from bench.ledger import SqlLedger, sql_url
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ["study=smoke", "data.synthetic.n_train=300", "data.synthetic.n_test=60", "tune.trials=3", "measure.seeds=2",
+         "train.epochs=2"]
+VARIANTS = 6  # smoke: 3 cells x padded/packed
+
+
+def _start(argv: list[str], log: Path, cache: Path) -> subprocess.Popen:
+    env = {**os.environ, "RNNBENCH_CACHE": str(cache), "TQDM_DISABLE": "1", "RNNBENCH_THREADS": "1"}
+    with open(log, "w") as f:
+        return subprocess.Popen([sys.executable, "-m", "bench.run", *argv], cwd=ROOT, env=env, stdout=f,
+                                stderr=subprocess.STDOUT)
+
+
+def _trials(url: str, study: str) -> dict[str, Counter]:
+    storage = optuna.storages.RDBStorage(sql_url(url))
+    return {s.study_name: Counter(t.state.name for t in optuna.load_study(study_name=s.study_name, storage=storage)
+                                  .get_trials(deepcopy=False))
+            for s in optuna.get_all_study_summaries(storage) if s.study_name.startswith(study + "/")}
+
+
+def _check_complete(url: str, study: str, seeds: int = 2) -> list[dict]:
+    records = SqlLedger(sql_url(url), study, 60).records()
+    pairs = Counter((r["variant"], r["seed"]) for r in records)
+    assert len(pairs) == VARIANTS * seeds and set(pairs.values()) == {1}, "each (variant, seed) exactly once"
+    trials = _trials(url, study)
+    assert len(trials) == VARIANTS
+    for name, states in trials.items():
+        assert states["COMPLETE"] + states["PRUNED"] == 3, f"{name}: the budget is spent exactly: {states}"
+        assert states["RUNNING"] == 0, f"{name}: a trial is left running: {states}"
+    return records
+
+
+@pytest.mark.slow
+def test_three_workers_share_a_study_through_postgres(postgres, tmp_path):
+    study = f"w{time.time_ns()}"
+    argv = [*SMOKE, f"storage={postgres}", "lease=5", f"name={study}"]
+    procs = [_start([*argv, f"out={tmp_path / f'w{i}'}"], tmp_path / f"w{i}.log", tmp_path / "cache")
+             for i in range(3)]
+    codes = [p.wait(timeout=400) for p in procs]
+    logs = [(tmp_path / f"w{i}.log").read_text() for i in range(3)]
+    assert codes == [0, 0, 0], logs
+    records = _check_complete(postgres, study)
+    assert len({r["worker"] for r in records}) >= 2, "the work was spread over the workers"
+    assert all("not-a-real-secret" not in log for log in logs)
+    out = tmp_path / "report"
+    assert run.report.main([f"study={study}", f"storage={postgres}", f"out={out}"]) == 0
+    assert len(store.load(out)) == VARIANTS * 2 and "not-a-real-secret" not in (out / "study.json").read_text()
+    assert (out / "index.html").is_file() and len((out / "results.csv").read_text().splitlines()) == 13
+
+
+@pytest.mark.slow
+def test_a_killed_worker_leaves_its_run_to_the_others(postgres, tmp_path):
+    study = f"k{time.time_ns()}"
+    argv = [*SMOKE, "data.synthetic.n_train=900", "train.epochs=3", f"storage={postgres}", "lease=3",
+            f"name={study}"]
+    procs = [_start([*argv, f"out={tmp_path / f'w{i}'}"], tmp_path / f"w{i}.log", tmp_path / "cache")
+             for i in range(3)]
+    victim = procs[0]
+    ledger = SqlLedger(sql_url(postgres), study, 60)
+    import sqlalchemy as sa
+    deadline, killed = time.monotonic() + 300, False
+    while time.monotonic() < deadline and victim.poll() is None:
+        with ledger.engine.connect() as c:
+            held = c.execute(sa.select(ledger.claims.c.variant).where(
+                (ledger.claims.c.study == study) & (ledger.claims.c.state == "running")
+                & ledger.claims.c.worker.endswith(f":{victim.pid}"))).first()
+        if held:
+            victim.send_signal(signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.05)
+    assert killed, "the victim never held a run: " + (tmp_path / "w0.log").read_text()[-2000:]
+    assert victim.wait() == -signal.SIGKILL
+    assert [p.wait(timeout=400) for p in procs[1:]] == [0, 0]
+    records = _check_complete(postgres, study)
+    assert str(victim.pid) not in {r["worker"].rsplit(":", 1)[1] for r in records}
+
+
+@pytest.mark.slow
+def test_workers_on_one_machine_share_the_folder(tmp_path):
+    out = tmp_path / "local"
+    proc = subprocess.run([sys.executable, "-m", "bench.run", *SMOKE, "workers=2", f"out={out}"], cwd=ROOT,
+                          env={**os.environ, "RNNBENCH_CACHE": str(tmp_path / "cache")}, capture_output=True,
+                          text=True, timeout=400)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "2 workers (1 CPU thread(s) each)" in proc.stdout
+    records = store.load(out)
+    assert Counter((r["variant"], r["seed"]) for r in records) == Counter(
+        {(v, s): 1 for v in {r["variant"] for r in records} for s in (0, 1)}) and len(records) == VARIANTS * 2
+    assert len({r["worker"] for r in records}) == 2 and {r["cpu_threads"] for r in records} == {1}
+    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(out / "optuna.journal")))
+    for summary in optuna.get_all_study_summaries(journal):
+        states = Counter(t.state.name for t in optuna.load_study(study_name=summary.study_name, storage=journal)
+                         .get_trials(deepcopy=False))
+        assert states["COMPLETE"] + states["PRUNED"] == 3 and states["RUNNING"] == 0, states
+    assert (out / "worker-0.log").is_file() and (out / "index.html").is_file()
+
+
+def test_a_second_run_of_a_busy_folder_refuses_and_changes_nothing(tmp_path, capsys):
+    out = tmp_path / "busy"
+    first = _start([*SMOKE, "data.synthetic.n_train=900", "train.epochs=3", f"out={out}"], tmp_path / "first.log",
+                   tmp_path / "cache")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not ((out / ".run.lock").is_file() and (out / ".run.lock").read_text()):
+        time.sleep(0.05)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name in ("study.json",)}
+    assert run.main([*SMOKE, "data.synthetic.n_train=900", "train.epochs=3", f"out={out}"]) == 2
+    err = capsys.readouterr().err
+    assert f"is in use by another run (pid {first.pid})" in err and err.count("\n") == 1
+    assert {p: (out / p).read_bytes() for p in before} == before
+    assert first.wait(timeout=300) == 0, (tmp_path / "first.log").read_text()[-2000:]
+    pairs = Counter((r["variant"], r["seed"]) for r in store.load(out))
+    assert len(pairs) == VARIANTS * 2 and set(pairs.values()) == {1}
+    assert json.loads((out / "study.json").read_text())["name"] == "smoke"
