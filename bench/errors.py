@@ -15,3 +15,7 @@ class ConfigError(BenchError):
 
 class DataError(BenchError):
     """A dataset is missing, malformed or empty."""
+
+
+class StorageError(BenchError):
+    """The study folder or database cannot be written (read-only, disk full, unreachable)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import socket
 import threading
@@ -27,8 +28,9 @@ from pathlib import Path
 from typing import Iterator
 
 from bench import store
-from bench.errors import BenchError
+from bench.errors import BenchError, StorageError
 
+log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 DONE, RUNNING = "done", "running"
 
@@ -77,12 +79,18 @@ class Ledger:
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.lease_s / 3):
             if self.held:
-                self._renew(time.time())
+                try:
+                    self._renew(time.time())
+                except BenchError as e:  # the database is away for a moment: try again next beat
+                    log.warning("could not renew the lease: %s", e)
 
     def close(self) -> None:
         self._stop.set()
         for variant, seed in list(self.held):
-            self.release(variant, seed)
+            try:
+                self.release(variant, seed)
+            except BenchError:
+                pass  # the lease runs out by itself
 
 
 class FileLedger(Ledger):
@@ -166,6 +174,20 @@ class FileLedger(Ledger):
         return store.load_study(self.out) if kind == "study" else store.load_tuning(self.out)
 
 
+def _db_errors(method):
+    """A database that goes away mid-run is a StorageError (one line, no password), not a crash."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapped(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except self.sa.exc.OperationalError as e:
+            raise StorageError(f"lost the database at {store.mask_secrets(self.url)}: {_reason(e)}; finished runs "
+                               "are kept there: the same command resumes once it is back") from None
+    return wrapped
+
+
 class SqlLedger(Ledger):
     def __init__(self, url: str, study: str, lease_s: float):
         super().__init__(study, lease_s)
@@ -224,6 +246,7 @@ class SqlLedger(Ledger):
         c = self.claims.c
         return (c.study == self.study) & (c.variant == variant) & (c.seed == seed)
 
+    @_db_errors
     def _claim(self, variant: str, seed: int, now: float) -> bool:
         sa, c = self.sa, self.claims.c
         try:
@@ -239,6 +262,7 @@ class SqlLedger(Ledger):
             ).values(worker=self.worker, until=now + self.lease_s))
             return taken.rowcount == 1
 
+    @_db_errors
     def _renew(self, now: float) -> None:
         c = self.claims.c
         with self.engine.begin() as conn:
@@ -247,6 +271,7 @@ class SqlLedger(Ledger):
                     self._where(variant, seed) & (c.state == RUNNING) & (c.worker == self.worker)
                 ).values(until=now + self.lease_s))
 
+    @_db_errors
     def _finish(self, variant: str, seed: int, record: dict) -> bool:
         c = self.claims.c
         with self.engine.begin() as conn:
@@ -255,18 +280,21 @@ class SqlLedger(Ledger):
             ).values(state=DONE, record=json.dumps(record, sort_keys=True)))
             return done.rowcount == 1
 
+    @_db_errors
     def _release(self, variant: str, seed: int) -> None:
         c = self.claims.c
         with self.engine.begin() as conn:
             conn.execute(self.claims.delete().where(
                 self._where(variant, seed) & (c.state == RUNNING) & (c.worker == self.worker)))
 
+    @_db_errors
     def status(self) -> dict[tuple[str, int], str]:
         c, now = self.claims.c, time.time()
         with self.engine.connect() as conn:
             rows = conn.execute(self.sa.select(c.variant, c.seed, c.state, c.until).where(c.study == self.study))
             return {(r.variant, r.seed): r.state for r in rows if r.state == DONE or r.until > now}
 
+    @_db_errors
     def records(self) -> list[dict]:
         c = self.claims.c
         with self.engine.connect() as conn:
@@ -274,6 +302,7 @@ class SqlLedger(Ledger):
                                 .order_by(c.variant, c.seed))
             return [json.loads(r.record) for r in rows]
 
+    @_db_errors
     def put(self, kind: str, doc: dict) -> None:
         c = self.docs.c
         with self.engine.begin() as conn:
@@ -290,6 +319,7 @@ class SqlLedger(Ledger):
             return
         conn.execute(self.docs.insert().values(study=self.study, kind=kind, body=body))
 
+    @_db_errors
     def get(self, kind: str) -> dict:
         c = self.docs.c
         with self.engine.connect() as conn:

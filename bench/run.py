@@ -100,6 +100,7 @@ def _prepare(argv: list[str]):
                              "database whose Optuna studies would be resumed: drop storage= or use a new database")
         study.out = str(_fresh(study.out_dir))
     key = fingerprint(study, splits.info["cache_key"], str(device))
+    store.check_writable(study.out_dir)
     ledger = open_ledger(study.storage, study.out_dir, study.name, study.lease)
     if {r.get("fingerprint") for r in ledger.records()} - {key}:
         where = f"the database's study '{study.name}'" if study.storage else str(study.out_dir)
@@ -272,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return _run(argv, study, device, variants, splits, key, ledger, lock)
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     finally:
         ledger.close()
         workers.unlock(lock)
@@ -306,6 +310,8 @@ def _run(argv, study: Study, device, variants, splits, key: str, ledger: Ledger,
             for variant in variants:
                 try:
                     runner.variant(variant, bars)
+                except BenchError:
+                    raise  # the folder or database cannot be written: stop, say so
                 except Exception as e:  # noqa: BLE001 - one variant's crash must not stop the others
                     log.debug("variant %s failed", variant.name, exc_info=True)
                     where = traceback.extract_tb(e.__traceback__)[-1]

@@ -17,19 +17,46 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bench.errors import StorageError
+
 RECORDS = "records.jsonl"
 STUDY = "study.json"
 TUNING = "tuning.json"  # per variant: best params, edges, importances, Pareto front, every trial
 
 
+def _cannot_write(path: Path, e: OSError) -> StorageError:
+    return StorageError(f"cannot write {path}: {e.strerror or e}; free some space or choose another out=FOLDER "
+                        "(finished runs are kept: the same command resumes)")
+
+
+def check_writable(out: Path) -> None:
+    """Fail early, before any work, when the study folder cannot be written."""
+    probe = out / f".write-test-{os.getpid()}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as e:
+        raise _cannot_write(out, e) from None
+
+
 def append(out: Path, record: dict) -> None:
+    """One record as one line; a failed write (disk full) is undone, so the file stays whole."""
     path = out / RECORDS
-    with open(path, "ab") as f:
-        # a run killed mid-write leaves a torn last line: end it, so this record starts a line of its own
-        torn = f.tell() > 0 and path.read_bytes()[-1:] != b"\n"
-        f.write((("\n" if torn else "") + json.dumps(record, sort_keys=True) + "\n").encode())
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(path, "ab") as f:
+            start = f.tell()
+            # a run killed mid-write leaves a torn last line: end it, so this record starts a line of its own
+            torn = start > 0 and path.read_bytes()[-1:] != b"\n"
+            try:
+                f.write((("\n" if torn else "") + json.dumps(record, sort_keys=True) + "\n").encode())
+                f.flush()
+                os.fsync(f.fileno())
+            except OSError:
+                f.truncate(start)
+                raise
+    except OSError as e:
+        raise _cannot_write(path, e) from None
 
 
 def load(out: Path) -> list[dict]:
@@ -52,9 +79,14 @@ def done(records: list[dict], fingerprint: str) -> set[tuple[str, int]]:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Write a whole file or nothing: a temporary file, then a rename; the old file survives a failure."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise _cannot_write(path, e) from None
 
 
 _PASSWORD = re.compile(r"(://[^/:@\s]*:)[^@/\s]+@")

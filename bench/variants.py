@@ -105,6 +105,9 @@ def _matches(variant: Variant, rule: Mapping[str, Any]) -> bool:
     return True
 
 
+_ALLOWED_HINT = {"cell": "lstm,gru", "packing": "padded,packed", "bidirectional": "false,true", "layers": "1,2"}
+
+
 def expand(scientific: Mapping[str, Iterable[Any]], fixed: Mapping[str, Any] | None = None,
            exclude: Iterable[Mapping[str, Any]] = ()) -> list[Variant]:
     """The product of the `scientific` axes, with `fixed` axes held, minus `exclude` matches.
@@ -121,6 +124,9 @@ def expand(scientific: Mapping[str, Iterable[Any]], fixed: Mapping[str, Any] | N
         raise ConfigError(f"axis {sorted(both)} is both scientific and fixed: keep it in one of them")
     axes = list(scientific)
     values = [list(v) if isinstance(v, (list, tuple)) else [v] for v in scientific.values()]
+    for axis, axis_values in zip(axes, values):
+        if not axis_values:
+            raise ConfigError(f"{axis}=[] has no values: give at least one, e.g. {axis}=[{_ALLOWED_HINT.get(axis, '...')}]")
     seen: dict[str, Variant] = {}
     for point in itertools.product(*values):
         variant = replace(Variant(**fixed), **dict(zip(axes, point)))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from bench import store
 from bench.errors import BenchError
 from bench.ledger import DONE, Ledger
 
@@ -34,7 +35,7 @@ def is_child() -> bool:
 
 def lock_folder(out: Path):
     """Own `out` for the life of this process, or refuse: another run is using it."""
-    out.mkdir(parents=True, exist_ok=True)
+    store.check_writable(out)
     handle = open(out / ".run.lock", "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -66,6 +66,10 @@ def prepare(raw, cfg) -> Splits:
     for split, n in rows_read.items():
         if n == 0:
             raise DataError(f"the {split} split of {raw.name} is empty: check the data files")
+    for split, texts in (("train", train_texts), ("test", raw.test_texts)):
+        if not any(t.strip() for t in texts):
+            raise DataError(f"every text of the {split} split of {raw.name} is empty: check which columns hold the "
+                            "text (data.csv.text_cols for a CSV)")
     rng = random.Random(cfg.split_seed)
     if cfg.max_train is not None and cfg.max_train < len(train_texts):
         keep = stratified_take(train_labels, cfg.max_train, rng)

@@ -58,8 +58,11 @@ def locate(root: str | None, url: str | None = None, download: bool = True) -> d
     if root:
         found = _files_in(Path(root).expanduser())
         if not found:
-            raise DataError(f"AG News not found in data.root='{root}' (no train.csv[.gz] and test.csv[.gz] "
-                            f"there): fix the path, or {_how_to_provide(cache)}")
+            folder = Path(root).expanduser()
+            what = "the folder does not exist" if not folder.is_dir() else "no " + " and no ".join(
+                f"{split}.csv[.gz]" for split in SPLITS if not _find(folder, split)) + " in it"
+            raise DataError(f"AG News not found in data.root='{root}' ({what}): fix the path, or "
+                            f"{_how_to_provide(cache)}")
         return found
     if os.environ.get(ENV_ROOT):
         found = _files_in(Path(os.environ[ENV_ROOT]).expanduser())

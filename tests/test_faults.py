@@ -1,0 +1,278 @@
+"""Faults and bad input, table-driven: each case gives the exact one-line message expected, and every
+case runs against a folder that already holds a finished study, which must come out unchanged."""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import bench.run as run
+from bench import store
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["study=smoke", "data.synthetic.n_train=80", "data.synthetic.n_test=20", "tune.trials=0", "measure.seeds=1",
+        "cell=lstm", "packing=packed"]
+GOOD = "".join(f'{1 + i % 4},"title {i} word{i % 4}","text"\n' for i in range(40))
+
+
+def _file(folder: Path, name: str, text: str) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text)
+    return str(folder / name)
+
+
+def _csv(folder: Path, train: str, test: str) -> list[str]:
+    return ["study=smoke", "tune.trials=0", "measure.seeds=1", "data.name=csv",
+            f"data.csv.train={_file(folder, 'train.csv', train)}", f"data.csv.test={_file(folder, 'test.csv', test)}",
+            "data.csv.text_cols=[1,2]", "data.csv.label_col=0"]
+
+
+def _gz(folder: Path, truncate: bool) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    packed = gzip.compress(GOOD.encode())
+    (folder / "train.csv.gz").write_bytes(packed[:30] if truncate else packed)
+    (folder / "test.csv.gz").write_bytes(packed)
+    return ["study=packing", "budget=smoke", f"data.root={folder}"]
+
+
+def _only_train(folder: Path) -> list[str]:
+    _file(folder, "train.csv", GOOD)
+    return ["study=packing", "budget=smoke", f"data.root={folder}"]
+
+
+def _old_schema(folder: Path) -> list[str]:
+    import sqlalchemy as sa
+    from bench.ledger import SqlLedger
+    url = f"sqlite:///{folder}/old.db"
+    folder.mkdir(parents=True, exist_ok=True)
+    SqlLedger(url, "smoke", 60)
+    with sa.create_engine(url).begin() as c:
+        c.execute(sa.text("UPDATE rnnbench_schema SET version = 7"))
+    return [*TINY, f"storage={url}"]
+
+
+# id -> (argv for a scratch folder `t`, the message expected after "error: ")
+CASES = {
+    # config
+    "malformed YAML": (lambda t: [f"study={_file(t, 'bad.yaml', 'model: {embed_dim: 3')}"],
+                       "{t}/bad.yaml: not valid YAML (while parsing a flow mapping)"),
+    "unknown key": (lambda t: [*TINY, "train.lrr=1"], "unknown key 'train.lrr': did you mean 'train.lr'?"),
+    "unknown study": (lambda t: ["study=pakcing"], "unknown study 'pakcing': choose one of cells, depth, direction, "
+                                                   "grid, lesson, longrange, packing, smoke (or add studies/pakcing.yaml)"),
+    "wrong type": (lambda t: [*TINY, "train.epochs=abc"],
+                   "train.epochs='abc': Value 'abc' of type 'str' could not be converted to Integer"),
+    "out of range": (lambda t: [*TINY, "train.lr=-1"],
+                     "train.lr=-1.0 is not allowed: the learning rate must be > 0, e.g. train.lr=1.0e-3"),
+    "unknown cell": (lambda t: [*TINY, "cell=foo"], "cell='foo' is not allowed: use one of rnn, lstm, gru"),
+    "include loop": (lambda t: [f"study={_file(t, 'a.yaml', 'include: b.yaml')}"] if _file(t, "b.yaml", "include: a.yaml")
+                     else [], "{t}/a.yaml: include cycle through ['a.yaml', 'b.yaml']"),
+    "axis without values": (lambda t: [*TINY, "cell=[]"], "cell=[] has no values: give at least one, e.g. cell=[lstm,gru]"),
+    "empty product": (lambda t: [f"study={_file(t, 'ex.yaml', f'include: {ROOT}/studies/smoke.yaml' + chr(10) + 'exclude: [{cell: [rnn, lstm, gru]}]')}"],
+                      "study 'ex' has no variants left after its exclude rules"),
+    "bad workers": (lambda t: [*TINY, "workers=0"], "workers=0 is not allowed: use a whole number >= 1"),
+    # data
+    "missing folder": (lambda t: ["study=packing", "budget=smoke", f"data.root={t}/nowhere"],
+                       "AG News not found in data.root='{t}/nowhere' (the folder does not exist): fix the path, or "
+                       "provide it one of three ways: data.root=FOLDER on the command line, the environment variable "
+                       "RNNBENCH_AG_NEWS=FOLDER, or the cache folder {cache}/ag_news (filled by a download when the "
+                       "network allows); FOLDER holds train.csv[.gz] and test.csv[.gz]"),
+    "missing file": (lambda t: _only_train(t / "ag"),
+                     "AG News not found in data.root='{t}/ag' (no test.csv[.gz] in it): fix the path, or provide it one "
+                     "of three ways: data.root=FOLDER on the command line, the environment variable "
+                     "RNNBENCH_AG_NEWS=FOLDER, or the cache folder {cache}/ag_news (filled by a download when the "
+                     "network allows); FOLDER holds train.csv[.gz] and test.csv[.gz]"),
+    "truncated gz": (lambda t: _gz(t / "gz", truncate=True),
+                     "{t}/gz/train.csv.gz: cannot read it as gzip CSV text (Compressed file ended before the "
+                     "end-of-stream marker was reached)"),
+    "CSV row with wrong field count": (lambda t: _csv(t / "f", GOOD + "1,2\n", GOOD),
+                                       "{t}/f/train.csv:41: expected 3 fields, found 2: fix or remove that row"),
+    "unknown label": (lambda t: _csv(t / "l", GOOD, GOOD + "9,x,y\n"),
+                      "{t}/l/test.csv: labels ['9'] never occur in the training file: remove those rows or add "
+                      "training examples"),
+    "empty split": (lambda t: _csv(t / "e", GOOD, ""), "the test split of csv is empty: check the data files"),
+    "text column all empty": (lambda t: _csv(t / "x", "".join(f"{1 + i % 4},,\n" for i in range(40)), GOOD),
+                              "every text of the train split of csv is empty: check which columns hold the text "
+                              "(data.csv.text_cols for a CSV)"),
+    # storage
+    "unreachable database": (lambda t: [*TINY, "storage=postgresql://bob:hunter2@127.0.0.1:9/x"],
+                             "cannot use the database at postgresql+psycopg://bob:***@127.0.0.1:9/x: connection failed: "
+                             "connection to server at \"127.0.0.1\", port 9 failed: Connection refused; check the host, "
+                             "port, user and password, or drop storage= to keep everything in the study's folder"),
+    "database of another schema version": (lambda t: _old_schema(t / "db"),
+                                           "the database at sqlite:///{t}/db/old.db holds rnnbench schema version 7, "
+                                           "this rnnbench writes version 1: use a new database, or the rnnbench "
+                                           "release that made it"),
+}
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """A finished study: the earlier result no failing command may touch."""
+    out = tmp_path_factory.mktemp("finished") / "study"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RNNBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+        assert run.main([*TINY, f"out={out}"]) == 0
+    return out
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_one_line_exit_2_and_nothing_changes(case, finished, tmp_path, capsys):
+    before = _snapshot(finished)
+    make, expected = CASES[case]
+    argv = make(tmp_path)
+    assert run.main([*argv, f"out={finished}"]) == 2
+    err = capsys.readouterr().err
+    expected = expected.format(t=tmp_path, cache=os.environ["RNNBENCH_CACHE"])
+    assert err == f"error: {expected}\n"
+    assert _snapshot(finished) == before, "an earlier result was altered"
+    assert "hunter2" not in err
+
+
+def test_the_fault_table_covers_every_kind():
+    assert len(CASES) >= 19
+
+
+def _disk_full(monkeypatch, after: int):
+    """Make every write to the records fail with ENOSPC once `after` records were written."""
+    real = store.append
+    count = {"n": 0}
+
+    def full(out, record):
+        count["n"] += 1
+        if count["n"] > after:
+            def no_space(*a, **k):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            with monkeypatch.context() as m:
+                m.setattr(os, "fsync", no_space)
+                return real(out, record)
+        return real(out, record)
+    monkeypatch.setattr(store, "append", full)
+
+
+def test_a_full_disk_mid_run_stops_cleanly_and_keeps_whole_records(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "full"
+    argv = ["study=smoke", "data.synthetic.n_train=80", "data.synthetic.n_test=20", "tune.trials=0",
+            "measure.seeds=2", "cell=[rnn,lstm]", "packing=packed", f"out={out}"]
+    _disk_full(monkeypatch, after=2)
+    assert run.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (f"error: cannot write {out}/records.jsonl: No space left on device; free some space or choose "
+                       "another out=FOLDER (finished runs are kept: the same command resumes)")
+    lines = (out / "records.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and all(json.loads(line) for line in lines), "the failed append was undone"
+    monkeypatch.undo()
+    assert run.main(argv) == 0 and len(store.load(out)) == 4
+
+
+def _mount_tmpfs(where: Path, options: str) -> bool:
+    where.mkdir(parents=True, exist_ok=True)
+    return os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+                                                capture_output=True).returncode == 0
+
+
+def test_a_read_only_output_folder_is_refused_before_any_work(tmp_path, capsys):
+    where = tmp_path / "ro"
+    if not _mount_tmpfs(where, "ro,size=1m"):
+        pytest.skip("mounting a read-only tmpfs needs root (as CI has); the write check is also covered by the "
+                    "full-disk test")
+    try:
+        assert run.main([*TINY, f"out={where}/study"]) == 2
+        err = capsys.readouterr().err
+        assert err == (f"error: cannot write {where}/study: Read-only file system; free some space or choose another "
+                       "out=FOLDER (finished runs are kept: the same command resumes)\n")
+    finally:
+        subprocess.run(["umount", str(where)])
+
+
+def test_a_tiny_tmpfs_fills_up_and_the_run_says_so(tmp_path, capsys):
+    where = tmp_path / "tiny"
+    if not _mount_tmpfs(where, "size=40k"):
+        pytest.skip("mounting a tmpfs needs root (as CI has); the full-disk test mocks the failure instead")
+    try:
+        argv = ["study=smoke", "data.synthetic.n_train=80", "data.synthetic.n_test=20", "tune.trials=0",
+                "measure.seeds=3", f"out={where}/study"]
+        assert run.main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith(f"error: cannot write {where}/study/") and "No space left on device" in err
+        for record in store.load(where / "study"):
+            assert record["variant"]  # every stored line is a whole record
+        assert not list((where / "study").glob(".*.tmp*")), "no half-written file left behind"
+    finally:
+        subprocess.run(["umount", str(where)])
+
+
+def test_sigint_mid_trial_writes_a_partial_report_and_the_rerun_finishes(tmp_path):
+    out = tmp_path / "int"
+    argv = ["study=smoke", "data.synthetic.n_train=600", "data.synthetic.n_test=60", "tune.trials=3",
+            "measure.seeds=1", "train.epochs=2", "tune.epochs=2", "cell=[rnn,lstm]", "packing=packed", f"out={out}"]
+    env = {**os.environ, "TQDM_DISABLE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "bench.run", *argv], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (out / "records.jsonl").is_file():
+        time.sleep(0.05)
+    time.sleep(0.5)  # into the second variant's tuning
+    proc.send_signal(signal.SIGINT)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, output[-3000:]
+    assert "run the same command again to resume" in output
+    page = (out / "index.html").read_text()
+    assert "INCOMPLETE: 1 of 2 planned runs are missing (lstm-packed-l1-true_last seed(s) 0)" in page
+    assert run.main(argv) == 0
+    pairs = Counter((r["variant"], r["seed"]) for r in store.load(out))
+    assert set(pairs.values()) == {1} and len(pairs) == 2
+
+
+def test_oom_and_nan_during_trials_are_recorded_and_the_study_goes_on(tmp_path, monkeypatch):
+    from bench.train import Diverged
+    real, calls = run.fit, []
+
+    def flaky(*args, **kwargs):
+        calls.append(kwargs.get("evaluate_test", True))
+        if len(calls) == 1:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        if len(calls) == 2:
+            raise Diverged("training loss is nan in epoch 1")
+        return real(*args, **kwargs)
+    monkeypatch.setattr(run, "fit", flaky)
+    out = tmp_path / "oom"
+    argv = ["study=smoke", "data.synthetic.n_train=80", "data.synthetic.n_test=20", "tune.trials=3",
+            "measure.seeds=1", "cell=lstm", "packing=packed", f"out={out}"]
+    assert run.main(argv) == 0
+    trials = json.loads((out / "tuning.json").read_text())["lstm-packed-l1-true_last"]["trials"]
+    assert [t["state"] for t in trials] == ["FAIL", "PRUNED", "COMPLETE"]
+    assert trials[0]["reason"].startswith("out of memory with batch_size=") and "nan" in trials[1]["reason"]
+    assert len(store.load(out)) == 1
+
+
+class _Boom:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/rnnbench-pwned",))
+
+
+def test_a_tampered_tensor_cache_is_not_unpickled(tmp_path, monkeypatch, caplog):
+    import torch
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("RNNBENCH_CACHE", str(cache))
+    assert run.main([*TINY, f"out={tmp_path / 'a'}"]) == 0
+    (cached,) = (cache / "tensors").glob("*.pt")
+    torch.save({"train": _Boom()}, cached)  # a cache file swapped for one that runs code when unpickled
+    Path("/tmp/rnnbench-pwned").unlink(missing_ok=True)
+    assert run.main([*TINY, f"out={tmp_path / 'b'}"]) == 0
+    assert not Path("/tmp/rnnbench-pwned").exists(), "the cache was unpickled with arbitrary objects"
+    assert "ignoring unreadable tensor cache" in caplog.text
