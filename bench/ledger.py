@@ -117,6 +117,13 @@ class FileLedger(Ledger):
     def _key(variant: str, seed: int) -> str:
         return f"{variant}|{seed}"
 
+    def clear_claims(self) -> int:
+        """Drop every claim: for a caller holding the folder's lock, no claim can belong to a live worker."""
+        with self._locked() as claims:
+            dropped = len(claims)
+            claims.clear()
+            return dropped
+
     def _done(self) -> set[tuple[str, int]]:
         return {(r["variant"], r["seed"]) for r in store.load(self.out)}
 

@@ -33,7 +33,7 @@ from bench.errors import BenchError
 from bench.report.cli import refresh_index
 from bench.measure import environment, resolve_device
 from bench.train import Diverged, Params, fit
-from bench.ledger import DONE, Ledger, SqlLedger, open_ledger, sql_url
+from bench.ledger import DONE, FileLedger, Ledger, SqlLedger, open_ledger, sql_url
 from bench.tune import Failed, Pruned, TuneSettings, clear_dead, storage, tune
 from bench.variants import AXES, Variant
 
@@ -291,6 +291,8 @@ def _run(argv, study: Study, device, variants, splits, key: str, ledger: Ledger,
         if study.tune.trials else "no tuning, "
     print(f"study {study.name}, budget {study.budget or 'none (the study file as written)'}: {len(variants)} "
           f"variant(s); {tuning}{len(study.seeds)} seed(s) of {study.train.epochs} epoch(s); {device} -> {out}")
+    if lock is not None and isinstance(ledger, FileLedger):
+        ledger.clear_claims()  # we own the folder: claims left by a killed run are dead
     ledger.put("study", {**asdict(study), "data_info": splits.info, "command": command_line(argv),
                          "planned": {"variants": [v.name for v in variants], "seeds": study.seeds}})
     done = sum(state == DONE for state in ledger.status().values())

@@ -132,3 +132,16 @@ def test_a_second_run_of_a_busy_folder_refuses_and_changes_nothing(tmp_path, cap
     pairs = Counter((r["variant"], r["seed"]) for r in store.load(out))
     assert len(pairs) == VARIANTS * 2 and set(pairs.values()) == {1}
     assert json.loads((out / "study.json").read_text())["name"] == "smoke"
+
+
+def test_a_claim_left_by_a_killed_local_run_does_not_hold_up_the_next(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNBENCH_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "left"
+    out.mkdir()
+    argv = ["study=smoke", "data.synthetic.n_train=80", "data.synthetic.n_test=20", "tune.trials=0", "measure.seeds=1",
+            "cell=lstm", "packing=packed", f"out={out}"]
+    until = time.time() + 3600  # a lease that would hold for an hour, from a run killed a moment ago
+    (out / "claims.json").write_text(json.dumps({"lstm-packed-l1-true_last|0": {"worker": "gone:1", "until": until}}))
+    start = time.monotonic()
+    assert run.main(argv) == 0
+    assert time.monotonic() - start < 60 and len(store.load(out)) == 1
