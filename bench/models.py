@@ -28,6 +28,7 @@ class ModelSize:
     hidden_size: int = 32
     dropout: float = 0.0
     padding_idx: int | None = None  # a zero, frozen pad embedding; None when pad = unk (lesson)
+    sparse: bool = False            # sparse embedding gradients (train.sparse_embedding)
 
 
 class RecurrentClassifier(nn.Module):
@@ -49,7 +50,8 @@ class RecurrentClassifier(nn.Module):
     def __init__(self, variant: Variant, size: ModelSize):
         super().__init__()
         self.variant, self.size = variant, size
-        self.embedding = nn.Embedding(size.vocab_size, size.embed_dim, padding_idx=size.padding_idx)
+        self.embedding = nn.Embedding(size.vocab_size, size.embed_dim, padding_idx=size.padding_idx,
+                                      sparse=size.sparse)
         if variant.embed_init == "shifted":  # the lesson's LSTMs: randn - 0.5
             with torch.no_grad():
                 self.embedding.weight.copy_(torch.randn_like(self.embedding.weight) - 0.5)

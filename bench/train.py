@@ -35,6 +35,7 @@ class Params:
     embed_dim: int = 64
     hidden_size: int = 32
     dropout: float = 0.0
+    sparse_embedding: bool = False     # sparse embedding gradients + SparseAdam (lazy Adam): other math
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Fit:
     peak_mem_mb: float
     memory_kind: str
     eval_latency_s: list[float] = field(default_factory=list)  # per test batch, after warm-up
+    optimizer: str = ""                                         # which implementation stepped the weights
 
     @property
     def last(self) -> Epoch:
@@ -66,6 +68,51 @@ class Fit:
 
 class Diverged(RuntimeError):
     """The training loss became NaN or inf."""
+
+
+class ScatteredGrad:
+    """Dense Adam for a large embedding, paying only for the rows a batch touches.
+
+    A dense embedding gradient is a vocabulary-sized zero tensor with a few rows written: filling it
+    costs more than the LSTM's whole backward pass at the lesson's sizes. Here the embedding emits a
+    sparse gradient, which is scattered into a persistent zero buffer that becomes the dense `.grad`
+    for clipping and the optimizer step, then those rows are zeroed again. The optimizer sees exactly
+    the dense gradient, so the mathematics (Adam's moments decaying on every row, weight decay, the
+    clipping norm) is unchanged; only the order of float additions for repeated tokens may differ.
+    """
+
+    def __init__(self, weight: nn.Parameter):
+        self.weight, self.buffer, self.rows = weight, torch.zeros_like(weight), None
+
+    def before_step(self) -> None:
+        grad = self.weight.grad
+        if grad is None or not grad.is_sparse:
+            return
+        grad = grad.coalesce()
+        self.rows = grad.indices()[0]
+        self.buffer.index_copy_(0, self.rows, grad.values())
+        self.weight.grad = self.buffer
+
+    def after_step(self) -> None:
+        if self.rows is not None:
+            self.buffer.index_fill_(0, self.rows, 0)
+            self.rows = None
+
+
+def optimizers(model: nn.Module, params: Params, device: torch.device) -> tuple[list[torch.optim.Optimizer], str]:
+    """Adam, as the lesson's, in its fused implementation (one kernel over every tensor: the same algorithm,
+    equal to the for-loop Adam within float rounding, and ~6x faster at stepping a 1.7M-row embedding on 2
+    CPU cores). `sparse_embedding` instead gives the embedding sparse gradients and SparseAdam (lazy Adam:
+    only the rows in the batch move, their moments too), a different algorithm, so an explicit option."""
+    fused = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
+    if not params.sparse_embedding:
+        return [torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay, **fused)], \
+            "adam_" + next(iter(fused))
+    embedding = [model.embedding.weight]
+    rest = [p for p in model.parameters() if p is not model.embedding.weight]
+    return [torch.optim.SparseAdam(embedding, lr=params.lr),
+            torch.optim.Adam(rest, lr=params.lr, weight_decay=params.weight_decay, **fused)], "sparse_adam+adam_" + \
+        next(iter(fused))
 
 
 def seed_everything(seed: int) -> None:
@@ -98,9 +145,11 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
     """Train from scratch; `on_step(batch_size)` drives a progress bar, `on_epoch` may raise to stop."""
     seed_everything(seed)
     size = ModelSize(splits.vocab_size, len(splits.label_names), params.embed_dim, params.hidden_size,
-                     params.dropout, None if splits.pad_index == splits.unk_index else splits.pad_index)
+                     params.dropout, None if splits.pad_index == splits.unk_index else splits.pad_index,
+                     sparse=True)  # sparse_embedding: SparseAdam; else scattered into a dense gradient
     model = build(variant, size).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    steppers, optimizer_name = optimizers(model, params, device)
+    scatter = None if params.sparse_embedding else ScatteredGrad(model.embedding.weight)
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
     shuffle = torch.Generator().manual_seed(seed)
     reset_peak_memory(device)
@@ -115,11 +164,17 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
             labels = to_device(batch.labels, device)
             logits = model(to_device(batch.tokens, device), batch.lengths)
             loss = loss_fn(logits, labels)
-            optimizer.zero_grad(set_to_none=True)
+            for optimizer in steppers:
+                optimizer.zero_grad(set_to_none=True)
             (loss / len(labels)).backward()
+            if scatter:
+                scatter.before_step()
             if params.clip:
                 nn.utils.clip_grad_norm_(model.parameters(), params.clip)
-            optimizer.step()
+            for optimizer in steppers:
+                optimizer.step()
+            if scatter:
+                scatter.after_step()
             loss_sum += loss.detach()
             correct += (logits.detach().argmax(1) == labels).sum()
             before, seen = seen, seen + len(labels)
@@ -143,4 +198,4 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
         if on_epoch:
             on_epoch(stats)
     peak, kind = peak_memory_mb(device)
-    return Fit(history, curve, count_parameters(model), peak, kind, latencies)
+    return Fit(history, curve, count_parameters(model), peak, kind, latencies, optimizer_name)

@@ -81,6 +81,11 @@ CASES = {
     "empty product": (lambda t: [f"study={_file(t, 'ex.yaml', f'include: {ROOT}/studies/smoke.yaml' + chr(10) + 'exclude: [{cell: [rnn, lstm, gru]}]')}"],
                       "study 'ex' has no variants left after its exclude rules"),
     "bad workers": (lambda t: [*TINY, "workers=0"], "workers=0 is not allowed: use a whole number >= 1"),
+    "sparse embedding with clipping": (lambda t: [*TINY, "train.sparse_embedding=true"],
+                                       "train.sparse_embedding=true cannot go with train.clip, nuisance.clip, "
+                                       "nuisance.weight_decay: clipping and weight decay need dense gradients; set "
+                                       "train.clip=null train.weight_decay=0 and remove them from the study's "
+                                       "nuisance section"),
     # data
     "missing folder": (lambda t: ["study=packing", "budget=smoke", f"data.root={t}/nowhere"],
                        "AG News not found in data.root='{t}/nowhere' (the folder does not exist): fix the path, or "
