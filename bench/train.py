@@ -160,7 +160,8 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
         points: list[tuple[int, torch.Tensor]] = []  # read after the epoch: no sync per step
         seen = real = padded = 0
         start = clock(device)
-        for batch in batches(splits.train, params.batch_size, splits.pad_index, shuffle):
+        for batch in batches(splits.train, params.batch_size, splits.pad_index, shuffle,
+                             bucketed=variant.batching == "bucketed"):
             labels = to_device(batch.labels, device)
             logits = model(to_device(batch.tokens, device), batch.lengths)
             loss = loss_fn(logits, labels)

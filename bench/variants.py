@@ -19,6 +19,9 @@ PACKINGS = ("padded", "packed")
 # Which state the classifier reads; the model's docstring says exactly what each one takes.
 READOUTS = ("last", "true_last", "mean", "masked_mean", "max")
 EMBED_INITS = ("normal", "shifted")  # shifted = randn - 0.5, as the lesson's LSTMs
+# How training batches are drawn: random (shuffled rows) or bucketed (rows of similar length batched
+# together, batches shuffled): it separates the cost of padding from the cost of packing.
+BATCHINGS = ("random", "bucketed")
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Variant:
     layers: int = 1
     readout: str = "last"
     embed_init: str = "normal"
+    batching: str = "random"
 
     def __post_init__(self) -> None:
         for axis, value in self.__dict__.items():
@@ -46,6 +50,8 @@ class Variant:
             parts.append(self.readout)
         if self.embed_init != "normal":
             parts.append(self.embed_init)
+        if self.batching != "random":
+            parts.append(self.batching)
         return "-".join(parts)
 
     def axes(self) -> dict[str, Any]:
@@ -54,7 +60,7 @@ class Variant:
 
 AXES = tuple(f.name for f in fields(Variant))
 _ALLOWED = {"cell": CELLS, "packing": PACKINGS, "readout": READOUTS, "embed_init": EMBED_INITS,
-            "bidirectional": (False, True)}
+            "bidirectional": (False, True), "batching": BATCHINGS}
 
 
 def check_value(axis: str, value: Any) -> Any:
@@ -88,6 +94,8 @@ def parse(name: str) -> Variant:
             key, value = "readout", token
         elif token in EMBED_INITS:
             key, value = "embed_init", token
+        elif token in BATCHINGS:
+            key, value = "batching", token
         else:
             raise ConfigError(f"cannot parse variant name '{name}': unknown part '{token}'")
         if key in axes:

@@ -41,4 +41,11 @@ def test_bad_variants_say_what_is_allowed(bad, message):
 
 
 def test_axes_are_the_dataclass_fields():
-    assert AXES == ("cell", "packing", "bidirectional", "layers", "readout", "embed_init")
+    assert AXES == ("cell", "packing", "bidirectional", "layers", "readout", "embed_init", "batching")
+
+
+def test_bucketed_batching_is_an_axis_named_only_when_set():
+    assert parse("lstm-padded-l1-bucketed") == Variant(cell="lstm", packing="padded", batching="bucketed")
+    assert Variant(packing="padded").name == "lstm-padded-l1"
+    names = [v.name for v in expand({"batching": ["random", "bucketed"]}, {"cell": "gru", "packing": "padded"})]
+    assert names == ["gru-padded-l1", "gru-padded-l1-bucketed"]

@@ -60,9 +60,27 @@ def collate(data: Encoded, index: torch.Tensor, pad_index: int) -> Batch:
     return Batch(tokens, lengths, data.labels[index])
 
 
-def batches(data: Encoded, batch_size: int, pad_index: int,
-            generator: torch.Generator | None = None) -> Iterator[Batch]:
-    """Batches in order, or shuffled when a generator is given (seeded by the caller)."""
+BUCKET_POOL = 50  # bucketed batching sorts pools of this many batches by length
+
+
+def batches(data: Encoded, batch_size: int, pad_index: int, generator: torch.Generator | None = None,
+            bucketed: bool = False) -> Iterator[Batch]:
+    """Batches in order, or shuffled when a generator is given (seeded by the caller).
+
+    `bucketed`: the shuffled rows are cut into pools of BUCKET_POOL batches, each pool sorted by length
+    and cut into batches, and the batches' order shuffled: a batch holds texts of similar length (little
+    padding), while every epoch still sees every row once, in a seeded random order of batches."""
     order = torch.randperm(len(data), generator=generator) if generator is not None else torch.arange(len(data))
-    for start in range(0, len(data), batch_size):
-        yield collate(data, order[start:start + batch_size], pad_index)
+    if not bucketed:
+        for start in range(0, len(data), batch_size):
+            yield collate(data, order[start:start + batch_size], pad_index)
+        return
+    pool = batch_size * BUCKET_POOL
+    groups = []
+    for start in range(0, len(data), pool):
+        chunk = order[start:start + pool]
+        chunk = chunk[torch.argsort(data.lengths[chunk], stable=True)]
+        groups += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    shuffled = torch.randperm(len(groups), generator=generator) if generator is not None else range(len(groups))
+    for g in shuffled:
+        yield collate(data, groups[int(g)], pad_index)

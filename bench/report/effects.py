@@ -15,9 +15,9 @@ import math
 import pandas as pd
 
 from bench.report.stats import holm, welch
-from bench.variants import AXES, CELLS, EMBED_INITS, PACKINGS, READOUTS
+from bench.variants import AXES, BATCHINGS, CELLS, EMBED_INITS, PACKINGS, READOUTS
 
-ORDER = {"cell": CELLS, "packing": PACKINGS, "readout": READOUTS, "embed_init": EMBED_INITS}
+ORDER = {"cell": CELLS, "packing": PACKINGS, "readout": READOUTS, "embed_init": EMBED_INITS, "batching": BATCHINGS}
 COLUMNS = ["axis", "baseline", "value", "context", "variant_baseline", "variant", "seeds_baseline", "seeds",
            "metric", "acc_baseline", "acc", "delta", "ci_low", "ci_high", "p_welch", "p_holm",
            "time_ratio", "memory_ratio", "memory_kind"]
