@@ -137,6 +137,7 @@ class Study:
     resume: bool = True                 # false: start over in a fresh folder (never overwrite)
     workers: int = 1                    # worker processes on this machine (one per GPU when there are GPUs)
     lease: float = 120.0                # seconds without a heartbeat before a worker's run is taken over
+    profile: bool = False               # write a torch.profiler trace of a few steps of the first variant
 
     def expand(self) -> list[Variant]:
         """The variants this study compares (the `variants:` list, else the product)."""

@@ -89,14 +89,27 @@ def _git_sha() -> str:
         return "unknown"
 
 
+def _nvidia_driver() -> str:
+    """The NVIDIA driver's version from nvidia-smi, or '' where it cannot be asked."""
+    import subprocess
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.splitlines()[0].strip() if out.returncode == 0 and out.stdout.strip() else ""
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
 def environment(device: torch.device) -> dict:
     """What a record needs to be compared fairly: hardware and software versions, git SHA."""
     env = {"device": str(device), "torch_version": torch.__version__, "python": platform.python_version(),
            "host": socket.gethostname(), "cpu_threads": torch.get_num_threads(), "git_sha": _git_sha(),
            "cuda_version": torch.version.cuda or "", "cudnn_version": "", "device_name": platform.processor() or "cpu"}
+    env["driver_version"] = ""
     if device.type == "cuda":
         env["device_name"] = torch.cuda.get_device_name(device)
         env["cudnn_version"] = str(torch.backends.cudnn.version() or "")
+        env["driver_version"] = _nvidia_driver()
     else:
         env["device_name"] = f"cpu x{os.cpu_count()}"
     return env

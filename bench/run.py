@@ -32,7 +32,7 @@ from bench.config import KEYS, Study, list_studies, load_study
 from bench.errors import BenchError
 from bench.report.cli import refresh_index
 from bench.measure import environment, resolve_device
-from bench.train import Diverged, Params, fit
+from bench.train import Diverged, Params, fit, trace
 from bench.ledger import DONE, FileLedger, Ledger, SqlLedger, open_ledger, sql_url
 from bench.tune import Failed, Pruned, TuneSettings, clear_dead, storage, tune
 from bench.variants import AXES, Variant
@@ -120,6 +120,7 @@ class Runner:
         self.failures: list[str] = []
         self.skipped: set[tuple[str, int]] = set()   # failed here: not retried by this worker
         self.ready: dict[str, tuple[Variant, Params, object]] = {}
+        self.profiled = False
         t = study.tune
         self.settings = TuneSettings(t.trials, t.timeout, t.sampler, t.pruner, t.objective, t.seed, t.epochs,
                                      grace_s=study.lease, exclusive=exclusive)
@@ -135,6 +136,12 @@ class Runner:
                 return
             params = replace(params, **tuned.best)
         self.ready[variant.name] = (variant, params, tuned)
+        if self.study.profile and not self.profiled:
+            path = self.study.out_dir / f"profile-{variant.name}.json"
+            trace(variant, params, self.splits, self.device, path)
+            self.profiled = True
+            tqdm.write(f"profile: a trace of 8 training steps of {variant.name} in {path} (open it in "
+                       "https://ui.perfetto.dev or chrome://tracing)", file=sys.stderr)
         for seed in self.study.seeds:
             self._claim_and_measure(variant.name, seed)
             self._progress(bars)

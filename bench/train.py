@@ -138,12 +138,8 @@ def evaluate(model: nn.Module, data: Encoded, pad_index: int, batch_size: int, d
     return correct.item() / len(data)
 
 
-def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: torch.device,
-        curve_every: int = 3200, eval_batch_size: int = 256, evaluate_test: bool = True,
-        on_step: Callable[[int], None] | None = None,
-        on_epoch: Callable[[Epoch], None] | None = None) -> Fit:
-    """Train from scratch; `on_step(batch_size)` drives a progress bar, `on_epoch` may raise to stop."""
-    seed_everything(seed)
+def _trainer(variant: Variant, params: Params, splits: Splits, device: torch.device):
+    """The model, one training step (batch -> labels, logits, summed loss) and the optimizer's name."""
     size = ModelSize(splits.vocab_size, len(splits.label_names), params.embed_dim, params.hidden_size,
                      params.dropout, None if splits.pad_index == splits.unk_index else splits.pad_index,
                      sparse=True)  # sparse_embedding: SparseAdam; else scattered into a dense gradient
@@ -151,6 +147,60 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
     steppers, optimizer_name = optimizers(model, params, device)
     scatter = None if params.sparse_embedding else ScatteredGrad(model.embedding.weight)
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
+
+    def step(batch):
+        labels = to_device(batch.labels, device)
+        logits = model(to_device(batch.tokens, device), batch.lengths)
+        loss = loss_fn(logits, labels)
+        for optimizer in steppers:
+            optimizer.zero_grad(set_to_none=True)
+        (loss / len(labels)).backward()
+        if scatter:
+            scatter.before_step()
+        if params.clip:
+            nn.utils.clip_grad_norm_(model.parameters(), params.clip)
+        for optimizer in steppers:
+            optimizer.step()
+        if scatter:
+            scatter.after_step()
+        return labels, logits, loss
+
+    return model, step, optimizer_name
+
+
+def trace(variant: Variant, params: Params, splits: Splits, device: torch.device, path, steps: int = 8,
+          warmup: int = 3) -> None:
+    """A torch.profiler trace (Chrome / Perfetto JSON) of `steps` training steps after `warmup`, at `path`."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    seed_everything(0)
+    _, step, _ = _trainer(variant, params, splits, device)
+    shuffle = torch.Generator().manual_seed(0)
+
+    def forever():  # a small dataset has fewer batches than warm-up + steps: go round again
+        while True:
+            yield from batches(splits.train, params.batch_size, splits.pad_index, shuffle,
+                               bucketed=variant.batching == "bucketed")
+    order = forever()
+    for _ in range(warmup):
+        step(next(order))
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities, record_shapes=True) as prof:
+        for i in range(steps):
+            with record_function(f"train_step_{i}"):
+                step(next(order))
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    prof.export_chrome_trace(str(path))
+
+
+def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: torch.device,
+        curve_every: int = 3200, eval_batch_size: int = 256, evaluate_test: bool = True,
+        on_step: Callable[[int], None] | None = None,
+        on_epoch: Callable[[Epoch], None] | None = None) -> Fit:
+    """Train from scratch; `on_step(batch_size)` drives a progress bar, `on_epoch` may raise to stop."""
+    seed_everything(seed)
+    model, step, optimizer_name = _trainer(variant, params, splits, device)
     shuffle = torch.Generator().manual_seed(seed)
     reset_peak_memory(device)
     history, curve, latencies = [], [], []
@@ -162,20 +212,7 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
         start = clock(device)
         for batch in batches(splits.train, params.batch_size, splits.pad_index, shuffle,
                              bucketed=variant.batching == "bucketed"):
-            labels = to_device(batch.labels, device)
-            logits = model(to_device(batch.tokens, device), batch.lengths)
-            loss = loss_fn(logits, labels)
-            for optimizer in steppers:
-                optimizer.zero_grad(set_to_none=True)
-            (loss / len(labels)).backward()
-            if scatter:
-                scatter.before_step()
-            if params.clip:
-                nn.utils.clip_grad_norm_(model.parameters(), params.clip)
-            for optimizer in steppers:
-                optimizer.step()
-            if scatter:
-                scatter.after_step()
+            labels, logits, loss = step(batch)
             loss_sum += loss.detach()
             correct += (logits.detach().argmax(1) == labels).sum()
             before, seen = seen, seen + len(labels)

@@ -122,3 +122,14 @@ def test_interrupt_keeps_finished_runs_and_writes_a_partial_report(tmp_path, mon
     monkeypatch.setattr(run.Runner, "_measure", measure)
     assert run.main(argv) == 0
     assert "INCOMPLETE" not in (out / "index.html").read_text() and len(store.load(out)) == 4
+
+
+def test_profile_writes_a_chrome_trace_of_a_few_steps(tmp_path):
+    out = tmp_path / "p"
+    assert run.main([*TINY, "profile=true", f"out={out}"]) == 0
+    traces = list(out.glob("profile-*.json"))
+    assert len(traces) == 1, "one trace, of the first variant"
+    events = json.loads(traces[0].read_text())["traceEvents"]
+    steps = {e["name"] for e in events if e.get("name", "").startswith("train_step_")}
+    assert steps == {f"train_step_{i}" for i in range(8)}
+    assert any("lstm" in e.get("name", "") or "rnn" in e.get("name", "") for e in events)

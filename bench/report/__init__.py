@@ -70,6 +70,7 @@ def facts(records: list[dict], study: dict, summary: pd.DataFrame) -> list[tuple
     software = [f"torch {_join(r['torch_version'] for r in records)}",
                 f"CUDA {_join(r.get('cuda_version') for r in records)}",
                 f"cuDNN {_join(r.get('cudnn_version') for r in records)}",
+                f"NVIDIA driver {_join(r.get('driver_version') for r in records)}",
                 f"Python {_join(r.get('python') for r in records)}"]
     tuned = bool(summary["tuned"].any())
     tune = study.get("tune", {})
