@@ -86,6 +86,18 @@ class TrainConfig:
 
 
 @dataclass
+class SpeedConfig:
+    """study mode `speed`: step times on fixed pre-built batches, no tuning, no accuracy."""
+    batch_sizes: List[int] = field(default_factory=lambda: [16, 64, 256])   # swept at seq_len
+    seq_lens: List[int] = field(default_factory=lambda: [32, 128, 512])     # swept at batch_size
+    batch_size: int = 64
+    seq_len: int = 128
+    vocab: int = 10000
+    warmup: int = 3
+    repeats: int = 10                   # timed steps per point; every one is kept
+
+
+@dataclass
 class MeasureConfig:
     seeds: Any = 1                      # a count (seeds 0..n-1) or a list of seeds
 
@@ -138,6 +150,8 @@ class Study:
     workers: int = 1                    # worker processes on this machine (one per GPU when there are GPUs)
     lease: float = 120.0                # seconds without a heartbeat before a worker's run is taken over
     profile: bool = False               # write a torch.profiler trace of a few steps of the first variant
+    mode: str = "study"                 # study (tune, train, measure accuracy) | speed (step times only)
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
 
     def expand(self) -> list[Variant]:
         """The variants this study compares (the `variants:` list, else the product)."""
@@ -351,6 +365,11 @@ def validate(study: Study) -> None:
         and len(set(seeds)) == len(seeds))
     _require(ok, f"measure.seeds={seeds!r} is not allowed: give a count >= 1 (measure.seeds=3) "
                  "or a list of distinct seeds >= 0 (measure.seeds=[0,1,2])")
+    _require(study.mode in ("study", "speed"), f"mode={study.mode!r} is not allowed: use study or speed")
+    sp = study.speed
+    _require(all(isinstance(n, int) and n >= 1 for n in [*sp.batch_sizes, *sp.seq_lens, sp.batch_size, sp.seq_len,
+                                                           sp.repeats]) and sp.warmup >= 0 and sp.vocab >= 2,
+             "speed: batch sizes, sequence lengths and repeats are whole numbers >= 1, warmup >= 0, vocab >= 2")
     _require(isinstance(study.workers, int) and study.workers >= 1,
              f"workers={study.workers} is not allowed: use a whole number >= 1")
     _require(study.lease >= 1, f"lease={study.lease} is not allowed: use seconds >= 1 (default 120)")

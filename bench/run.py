@@ -273,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         study = load_study(argv)
         if study.sweep:
             return sweep(argv, study)
+        if study.mode == "speed":
+            from bench import speed
+            return speed.main(argv, study)
         study, device, variants, splits, key, ledger = _prepare(argv)
         child = workers.is_child()
         lock = None if (child or study.storage) else workers.lock_folder(study.out_dir)

@@ -19,7 +19,10 @@ def refresh_index(out: Path) -> None:
 
 def render_any(out: Path) -> str:
     from bench.report import render
+    from bench.report.speed import SPEED_RECORDS, render_speed
     from bench.report.sweep import SWEEP, render_sweep
+    if (out / SPEED_RECORDS).is_file():
+        return render_speed(out)
     return render_sweep(out) if (out / SWEEP).is_file() else render(out)
 
 
@@ -53,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rendered {len(found)} study folder(s); wrote {write_index(REPORTS)}")
         return 0
     out = Path(args["out"]) if args.get("out") else REPORTS / str(args.get("study", ""))
-    if not (out / store.RECORDS).is_file() and not (out / "sweep.json").is_file():
+    if not any((out / name).is_file() for name in (store.RECORDS, "sweep.json", "speed.jsonl")):
         print(f"error: no records in '{out}': give study=NAME (reports/NAME) or out=FOLDER of a finished run",
               file=sys.stderr)
         return 2

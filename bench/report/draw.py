@@ -63,7 +63,10 @@ def _lines(ax, plot: Plot) -> None:
         reference = plot.extra.get("reference", {}).get(variant)
         if reference is not None:
             ax.axhline(reference, color=color, linestyle="--", linewidth=1)
-    if plot.data[x].nunique() <= 12 and plot.data[x].dtype.kind in "iu":
+    if plot.extra.get("log"):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+    elif plot.data[x].nunique() <= 12 and plot.data[x].dtype.kind in "iu":
         ax.set_xticks(sorted(plot.data[x].unique()))
     ax.legend(fontsize=7)
 

@@ -15,6 +15,12 @@ def studies(root: Path) -> list[dict]:
     entries = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
         sweep = (folder / SWEEP).is_file()
+        if (folder / "speed.jsonl").is_file():
+            study = store.load_study(folder)
+            entries.append({"folder": folder.name, "kind": "speed", "description": study.get("description", ""),
+                            "runs": len((folder / "speed.jsonl").read_text().splitlines()), "planned": None,
+                            "budget": "-", "device": "-", "partial": False, "finished": ""})
+            continue
         if not sweep and not (folder / store.RECORDS).is_file():
             continue
         if sweep:

@@ -76,7 +76,7 @@ def memory(summary: pd.DataFrame) -> Plot | None:
     if data.empty:
         return None
     kinds = ", ".join(sorted(set(data["kind"])))
-    whole = "the CUDA allocator's peak" if kinds == "cuda_allocator" else "the whole process's peak resident memory"
+    whole = "the CUDA allocator's peak" if kinds.startswith("cuda") else "the whole process's peak resident memory"
     return Plot("memory", "bars", "Peak memory per variant", "variant", f"peak memory (MiB, {kinds})",
                 f"The highest peak over seeds, measured as {whole}. Lower is better; CPU figures include the "
                 "Python process and the dataset, so differences between variants are what matter.",

@@ -1,0 +1,98 @@
+"""The speed study's page and tables (bench.speed writes speed.jsonl; this never imports torch)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from bench import store
+from bench.report import page
+from bench.report.plots import Plot
+
+SPEED_RECORDS = "speed.jsonl"
+SHOWN = ["sweep", "batch_size", "seq_len", "train_ms", "train_ms_q1", "train_ms_q3", "infer_ms",
+         "real_tokens_per_s", "padded_tokens_per_s", "pad_fraction", "train_flops_per_token", "train_gflops_per_s",
+         "infer_gflops_per_s", "peak_mem_mb", "memory_kind"]
+
+
+def load(out: Path) -> pd.DataFrame:
+    rows = []
+    for line in (out / SPEED_RECORDS).read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return pd.DataFrame(rows)
+
+
+def crossover(frame: pd.DataFrame) -> pd.DataFrame:
+    """Packed / padded train-step time at every point, per pair differing only in packing."""
+    others = ["cell", "bidirectional", "layers", "readout", "embed_init", "batching"]
+    others = [c for c in others if c in frame]
+    rows = []
+    for key, group in frame.groupby(others + ["sweep", "batch_size", "seq_len"], sort=False):
+        by = dict(zip(group["packing"], group["train_ms"]))
+        if "padded" in by and "packed" in by:
+            rows.append({**dict(zip(others + ["sweep", "batch_size", "seq_len"], key)), "padded_ms": by["padded"],
+                         "packed_ms": by["packed"], "packed_over_padded": by["packed"] / by["padded"]})
+    return pd.DataFrame(rows)
+
+
+def scaling(frame: pd.DataFrame, sweep: str) -> Plot | None:
+    x = "batch_size" if sweep == "batch" else "seq_len"
+    data = frame[frame["sweep"] == sweep][["variant", x, "train_ms", "infer_ms"]].sort_values(["variant", x])
+    if data.empty or data[x].nunique() < 2:
+        return None
+    fixed = "sequence length" if sweep == "batch" else "batch size"
+    value = frame[frame["sweep"] == sweep]["seq_len" if sweep == "batch" else "batch_size"].iloc[0]
+    return Plot(f"scaling-{sweep}", "lines", f"Training step time against {x.replace('_', ' ')}",
+                x.replace("_", " "), "median training step (ms)",
+                f"One line per variant, at a fixed {fixed} of {value}; log-log axes. A slope of 1 is linear "
+                "scaling; a flat line means the step is dominated by fixed overhead (kernel launches, Python), "
+                "not by arithmetic.", f"Line chart of training step time against {x} for "
+                f"{data['variant'].nunique()} variants.", data.reset_index(drop=True),
+                {"x": x, "y": "train_ms", "log": True})
+
+
+def render_speed(out: Path) -> str:
+    frame = load(out)
+    if frame.empty:
+        return f"no speed records in {out} yet"
+    study = store.load_study(out)
+    table = frame[["variant", *SHOWN]].sort_values(["sweep", "variant", "batch_size", "seq_len"])
+    store.write_atomic(out / "speed.csv", table.to_csv(index=False))
+    cross = crossover(frame)
+    store.write_atomic(out / "crossover.csv", cross.to_csv(index=False))
+    wins = cross[cross["packed_over_padded"] < 1] if not cross.empty else cross
+    verdict = ("packed is never faster than padded here" if wins.empty else
+               "packed is faster than padded at: " + "; ".join(
+                   f"{r.cell} b{r.batch_size} t{r.seq_len} ({r.packed_over_padded:.2f}x)" for r in wins.itertuples()))
+    shown = table.set_index("variant").drop(columns=["memory_kind"]).map(
+        lambda v: f"{v:,.3g}" if isinstance(v, float) else str(v))
+    figures = [p for p in (scaling(frame, "batch"), scaling(frame, "length")) if p is not None]
+    env = frame.iloc[0]
+    html = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>rnnbench speed: {page.esc(out.name)}</title><style>{page.CSS}</style></head><body>"
+            f"<h1>rnnbench speed: {page.esc(str(study.get('name', out.name)))}</h1>"
+            f"<p class='question'>{page.esc(str(study.get('description', '')))}</p>"
+            f"<dl class='facts'><dt>device</dt><dd>{page.esc(str(env.get('device_name')))} "
+            f"({page.esc(str(env.get('device')))}), torch {page.esc(str(env.get('torch_version')))}, CUDA "
+            f"{page.esc(str(env.get('cuda_version') or '-'))}, cuDNN {page.esc(str(env.get('cudnn_version') or '-'))}"
+            f"</dd><dt>reproduce</dt><dd><code>{page.esc(str(study.get('command', '')))}</code></dd>"
+            f"<dt>packing</dt><dd>{page.esc(verdict)}</dd></dl>"
+            "<h2>Step times</h2>"
+            + page._table(shown, caption="Median of every timed step (q1-q3 beside it), synchronized, after warm-up; "
+                                         "tokens/s over the training step; GFLOP/s from the analytic count (the "
+                                         "slots each variant computes: every slot padded, real tokens packed).")
+            + "<h2>Packed against padded</h2>"
+            + (page._table(cross.set_index("cell").map(lambda v: f"{v:,.3g}" if isinstance(v, float) else str(v)),
+                           caption="packed_over_padded < 1: packing is faster at that point.", index_label="cell")
+               if not cross.empty else "<p class='note'>No packed/padded pair in this study.</p>")
+            + "".join(page._figure(p) for p in figures)
+            + "</body></html>\n")
+    store.write_atomic(out / "index.html", html)
+    return (table[["variant", "sweep", "batch_size", "seq_len", "train_ms", "infer_ms", "real_tokens_per_s",
+                   "train_gflops_per_s"]].to_string(index=False, float_format="{:,.3g}".format) + "\n" + verdict)

@@ -1,0 +1,174 @@
+"""The speed study (`mode: speed`, studies/speed.yaml): how fast is each variant, on fixed batches?
+
+No tuning and no accuracy: for every variant and every point of two sweeps (batch size at a fixed
+sequence length, sequence length at a fixed batch size) it pre-builds batches of random tokens whose
+lengths are uniform in [1, seq_len] (about half the slots are pads, as in AG News), then times
+`repeats` training steps (forward, backward, fused Adam) and inference steps after `warmup`,
+each synchronized, every sample kept. It reports real and padded tokens/s, the peak memory, the
+analytic FLOPs per token and the achieved FLOP/s.
+
+Analytic FLOPs (multiply-adds counted as 2): a recurrent layer and direction does G gate matrix
+products per token, 2*G*H*(I + H) FLOPs with G = 1 / 3 / 4 for RNN / GRU / LSTM, I the layer's input
+width (the embedding for the first layer, H * directions after). Training is about 3x the forward
+pass (forward, plus two products per weight in backward). Padded runs compute on every slot, packed
+runs on real tokens only, so achieved FLOP/s uses the slots each one really computes.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import replace
+
+import torch
+
+from bench.data.batching import Batch
+from bench.measure import clock, peak_memory_mb, reset_peak_memory
+from bench.models import ModelSize, build
+from bench.train import Params, ScatteredGrad, optimizers
+from bench.variants import Variant
+
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+TRAIN_FACTOR = 3
+
+
+def flops_per_token(variant: Variant, embed_dim: int, hidden: int, train: bool = False) -> int:
+    """Analytic FLOPs of the recurrent stack for one token (see the module docstring)."""
+    dirs = 2 if variant.bidirectional else 1
+    total, width = 0, embed_dim
+    for _ in range(variant.layers):
+        total += dirs * 2 * GATES[variant.cell] * hidden * (width + hidden)
+        width = hidden * dirs
+    return total * (TRAIN_FACTOR if train else 1)
+
+
+def fixed_batches(batch_size: int, seq_len: int, vocab: int, count: int, seed: int = 0) -> list[Batch]:
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(count):
+        lengths = torch.randint(1, seq_len + 1, (batch_size,), generator=g)
+        lengths[0] = seq_len  # every batch is padded to exactly seq_len
+        tokens = torch.randint(2, vocab, (batch_size, seq_len), generator=g)
+        tokens[torch.arange(seq_len)[None, :] >= lengths[:, None]] = 0
+        out.append(Batch(tokens, lengths, torch.randint(0, 4, (batch_size,), generator=g)))
+    return out
+
+
+def measure_point(variant: Variant, params: Params, vocab: int, batch_size: int, seq_len: int, warmup: int,
+                  repeats: int, device: torch.device) -> dict:
+    """Train-step and inference-step times (ms, every sample) for one variant at one (batch, length)."""
+    torch.manual_seed(0)
+    model = build(variant, ModelSize(vocab, 4, params.embed_dim, params.hidden_size, 0.0, 0, sparse=True)).to(device)
+    (optimizer, *_), _ = optimizers(model, params, device)
+    scatter = ScatteredGrad(model.embedding.weight)
+    data = fixed_batches(batch_size, seq_len, vocab, warmup + repeats)
+    on_device = [(b.tokens.to(device), b.lengths, b.labels.to(device)) for b in data]
+    reset_peak_memory(device)
+
+    def train(tokens, lengths, labels):
+        optimizer.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(tokens, lengths), labels).backward()
+        scatter.before_step()
+        optimizer.step()
+        scatter.after_step()
+
+    train_ms, infer_ms = [], []
+    for i, batch in enumerate(on_device):
+        start = clock(device)
+        train(*batch)
+        if i >= warmup:
+            train_ms.append(1000 * (clock(device) - start))
+    model.eval()
+    with torch.no_grad():
+        for i, (tokens, lengths, _) in enumerate(on_device):
+            start = clock(device)
+            model(tokens, lengths)
+            if i >= warmup:
+                infer_ms.append(1000 * (clock(device) - start))
+    peak, kind = peak_memory_mb(device)
+    timed = data[warmup:]
+    real = statistics.mean(int(b.lengths.sum()) for b in timed)
+    padded = batch_size * seq_len
+    computed = real if variant.packing == "packed" else padded
+    train_med, infer_med = statistics.median(train_ms), statistics.median(infer_ms)
+    fwd = flops_per_token(variant, params.embed_dim, params.hidden_size)
+    return {"variant": variant.name, **variant.axes(), "batch_size": batch_size, "seq_len": seq_len,
+            "train_ms": train_med, "train_ms_q1": _q(train_ms, 0.25), "train_ms_q3": _q(train_ms, 0.75),
+            "infer_ms": infer_med, "train_ms_samples": train_ms, "infer_ms_samples": infer_ms,
+            "real_tokens_per_s": real / train_med * 1000, "padded_tokens_per_s": padded / train_med * 1000,
+            "pad_fraction": 1 - real / padded, "flops_per_token": fwd, "train_flops_per_token": TRAIN_FACTOR * fwd,
+            "train_gflops_per_s": TRAIN_FACTOR * fwd * computed / train_med / 1e6,
+            "infer_gflops_per_s": fwd * computed / infer_med / 1e6, "peak_mem_mb": peak, "memory_kind": kind}
+
+
+def _q(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def points(speed) -> list[tuple[str, int, int]]:
+    """(sweep, batch_size, seq_len) for both sweeps; the shared point is measured once per sweep."""
+    return ([("batch", b, speed.seq_len) for b in speed.batch_sizes]
+            + [("length", speed.batch_size, n) for n in speed.seq_lens])
+
+
+def run_point(variant: Variant, study, sweep: str, batch: int, length: int, device: torch.device) -> dict:
+    params = replace(Params(), embed_dim=study.model.embed_dim, hidden_size=study.model.hidden_size,
+                     lr=study.train.lr)
+    row = measure_point(variant, params, study.speed.vocab, batch, length, study.speed.warmup, study.speed.repeats,
+                        device)
+    return {"sweep": sweep, **row}
+
+
+SPEED_RECORDS = "speed.jsonl"
+
+
+def main(argv: list[str], study) -> int:
+    """Run (or resume) a speed study: every variant at every sweep point, one record line each."""
+    import hashlib
+    import json
+    import sys
+    from dataclasses import asdict
+
+    from tqdm import tqdm
+
+    from bench import store, workers
+    from bench.measure import environment, resolve_device
+    from bench.report.cli import refresh_index
+    from bench.report.speed import render_speed
+
+    device = resolve_device(study.device)
+    variants = study.expand()
+    out = study.out_dir
+    lock = workers.lock_folder(out)
+    try:
+        key = hashlib.sha256(json.dumps({"speed": asdict(study.speed), "model": asdict(study.model),
+                                         "device": str(device)}, sort_keys=True).encode()).hexdigest()[:16]
+        path = out / SPEED_RECORDS
+        done = set()
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                try:
+                    r = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if r.get("fingerprint") == key:
+                    done.add((r["variant"], r["sweep"], r["batch_size"], r["seq_len"]))
+        store.save_study(out, {**asdict(study), "command": "python -m bench.run " + " ".join(argv)})
+        env = environment(device)
+        todo = [(v, *p) for v in variants for p in points(study.speed) if (v.name, *p) not in done]
+        print(f"speed study {study.name}: {len(variants)} variant(s) x {len(points(study.speed))} point(s) on "
+              f"{device}; {len(done)} already measured -> {out}")
+        with tqdm(total=len(todo), desc="speed", unit="point", file=sys.stderr) as bar:
+            for variant, sweep, batch, length in todo:
+                bar.set_postfix_str(f"{variant.name} b{batch} t{length}")
+                row = run_point(variant, study, sweep, batch, length, device)
+                line = json.dumps({**row, **env, "fingerprint": key}, sort_keys=True) + "\n"
+                with open(path, "a") as f:
+                    f.write(line)
+                bar.update()
+        print(render_speed(out))
+        refresh_index(out)
+        print(f"\nwrote {out / 'speed.csv'} and {out / 'index.html'}")
+        return 0
+    finally:
+        workers.unlock(lock)
