@@ -81,6 +81,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     clip: Optional[float] = None        # max gradient norm; none: no clipping
     sparse_embedding: bool = False      # sparse embedding gradients + SparseAdam: faster, but other math
+    precision: str = "fp32"             # fp32 | bf16 | fp16: CUDA autocast (fp16 with a GradScaler)
+    cudnn_benchmark: bool = False       # cuDNN picks its fastest algorithm per shape (CUDA only)
     curve_every: int = 3200             # samples between running-accuracy points (the lesson's print)
     eval_batch_size: int = 256
 
@@ -348,6 +350,8 @@ def validate(study: Study) -> None:
     _require(t.lr > 0, f"train.lr={t.lr} is not allowed: the learning rate must be > 0, e.g. train.lr=1.0e-3")
     _require(t.weight_decay >= 0, f"train.weight_decay={t.weight_decay} is not allowed: use a value >= 0")
     _require(t.clip is None or t.clip > 0, f"train.clip={t.clip} is not allowed: use a value > 0, or null")
+    _require(t.precision in ("fp32", "bf16", "fp16"),
+             f"train.precision={t.precision!r} is not allowed: use one of fp32, bf16, fp16")
     if t.sparse_embedding:
         dense_only = [k for k, on in (("train.clip", t.clip), ("train.weight_decay", t.weight_decay),
                                       ("nuisance.clip", "clip" in study.nuisance),

@@ -64,7 +64,7 @@ def params_of(study: Study) -> Params:
     t, m = study.train, study.model
     return Params(lr=t.lr, batch_size=t.batch_size, weight_decay=t.weight_decay, clip=t.clip, epochs=t.epochs,
                   embed_dim=m.embed_dim, hidden_size=m.hidden_size, dropout=m.dropout,
-                  sparse_embedding=t.sparse_embedding)
+                  sparse_embedding=t.sparse_embedding, precision=t.precision, cudnn_benchmark=t.cudnn_benchmark)
 
 
 def fingerprint(study: Study, data_key: str, device: str) -> str:
@@ -93,6 +93,9 @@ def _prepare(argv: list[str]):
     """Everything that can fail on bad input, before anything is written."""
     study = load_study(argv)
     device = resolve_device(study.device)
+    if study.train.precision != "fp32" and device.type != "cuda":
+        raise BenchError(f"train.precision={study.train.precision} runs on CUDA only (mixed precision through "
+                         f"autocast), and this run is on {device}: use train.precision=fp32, or device=cuda")
     variants = study.expand()
     splits = data.load(study.data)
     if not study.resume:

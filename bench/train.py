@@ -36,6 +36,8 @@ class Params:
     hidden_size: int = 32
     dropout: float = 0.0
     sparse_embedding: bool = False     # sparse embedding gradients + SparseAdam (lazy Adam): other math
+    precision: str = "fp32"            # fp32 | bf16 | fp16 (CUDA autocast; fp16 with a GradScaler)
+    cudnn_benchmark: bool = False      # let cuDNN time its algorithms per input shape (CUDA only)
 
 
 @dataclass
@@ -68,6 +70,9 @@ class Fit:
 
 class Diverged(RuntimeError):
     """The training loss became NaN or inf."""
+
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class ScatteredGrad:
@@ -147,20 +152,31 @@ def _trainer(variant: Variant, params: Params, splits: Splits, device: torch.dev
     steppers, optimizer_name = optimizers(model, params, device)
     scatter = None if params.sparse_embedding else ScatteredGrad(model.embedding.weight)
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = params.cudnn_benchmark
+    dtype = PRECISIONS[params.precision]
+    scaler = torch.amp.GradScaler(device.type) if params.precision == "fp16" else None
 
     def step(batch):
         labels = to_device(batch.labels, device)
-        logits = model(to_device(batch.tokens, device), batch.lengths)
-        loss = loss_fn(logits, labels)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            logits = model(to_device(batch.tokens, device), batch.lengths)
+            loss = loss_fn(logits.float(), labels)
         for optimizer in steppers:
             optimizer.zero_grad(set_to_none=True)
-        (loss / len(labels)).backward()
+        scaled = loss / len(labels)
+        (scaler.scale(scaled) if scaler else scaled).backward()
         if scatter:
             scatter.before_step()
+        if scaler:
+            for optimizer in steppers:
+                scaler.unscale_(optimizer)  # clip the true gradients
         if params.clip:
             nn.utils.clip_grad_norm_(model.parameters(), params.clip)
         for optimizer in steppers:
-            optimizer.step()
+            scaler.step(optimizer) if scaler else optimizer.step()
+        if scaler:
+            scaler.update()
         if scatter:
             scatter.after_step()
         return labels, logits, loss

@@ -68,8 +68,8 @@ CASES = {
     "malformed YAML": (lambda t: [f"study={_file(t, 'bad.yaml', 'model: {embed_dim: 3')}"],
                        "{t}/bad.yaml: not valid YAML (while parsing a flow mapping)"),
     "unknown key": (lambda t: [*TINY, "train.lrr=1"], "unknown key 'train.lrr': did you mean 'train.lr'?"),
-    "unknown study": (lambda t: ["study=pakcing"], "unknown study 'pakcing': choose one of cells, depth, direction, "
-                                                   "grid, lesson, longrange, packing, smoke (or add studies/pakcing.yaml)"),
+    "unknown study": (lambda t: ["study=pakcing"], "unknown study 'pakcing': choose one of batching, cells, depth, direction, "
+                                                   "grid, lesson, longrange, packing, smoke, speed (or add studies/pakcing.yaml)"),
     "wrong type": (lambda t: [*TINY, "train.epochs=abc"],
                    "train.epochs='abc': Value 'abc' of type 'str' could not be converted to Integer"),
     "out of range": (lambda t: [*TINY, "train.lr=-1"],
@@ -80,6 +80,11 @@ CASES = {
     "axis without values": (lambda t: [*TINY, "cell=[]"], "cell=[] has no values: give at least one, e.g. cell=[lstm,gru]"),
     "empty product": (lambda t: [f"study={_file(t, 'ex.yaml', f'include: {ROOT}/studies/smoke.yaml' + chr(10) + 'exclude: [{cell: [rnn, lstm, gru]}]')}"],
                       "study 'ex' has no variants left after its exclude rules"),
+    "mixed precision on the CPU": (lambda t: [*TINY, "train.precision=bf16", "device=cpu"],
+                                   "train.precision=bf16 runs on CUDA only (mixed precision through autocast), and "
+                                   "this run is on cpu: use train.precision=fp32, or device=cuda"),
+    "unknown precision": (lambda t: [*TINY, "train.precision=fp8"],
+                          "train.precision='fp8' is not allowed: use one of fp32, bf16, fp16"),
     "bad workers": (lambda t: [*TINY, "workers=0"], "workers=0 is not allowed: use a whole number >= 1"),
     "sparse embedding with clipping": (lambda t: [*TINY, "train.sparse_embedding=true"],
                                        "train.sparse_embedding=true cannot go with train.clip, nuisance.clip, "
