@@ -89,3 +89,14 @@ def test_another_schema_version_is_refused(tmp_path):
 def test_postgresql_url_means_psycopg3():
     assert sql_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
     assert sql_url("postgresql+psycopg2://u@h/d") == "postgresql+psycopg2://u@h/d"
+
+
+def test_a_database_lost_mid_run_is_a_one_line_storage_error(tmp_path):
+    import sqlalchemy as sa
+    from bench.errors import StorageError
+    url = f"sqlite:///{tmp_path}/gone.db"
+    ledger = SqlLedger(url, "s", 60)
+    with sa.create_engine(url).begin() as c:  # as if the server lost its tables
+        c.execute(sa.text("DROP TABLE rnnbench_runs"))
+    with pytest.raises(StorageError, match=r"^lost the database at sqlite:///.*gone.db: .*the same command resumes"):
+        ledger.claim("lstm", 0)

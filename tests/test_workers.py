@@ -47,6 +47,10 @@ def _check_complete(url: str, study: str, seeds: int = 2) -> list[dict]:
     for name, states in trials.items():
         assert states["COMPLETE"] + states["PRUNED"] == 3, f"{name}: the budget is spent exactly: {states}"
         assert states["RUNNING"] == 0, f"{name}: a trial is left running: {states}"
+    every = sum(trials.values(), Counter())
+    print(f"\n{study}: trials {dict(every)}; runs {len(records)} of {VARIANTS * seeds}, duplicates "
+          f"{sum(pairs.values()) - len(pairs)}, lost {VARIANTS * seeds - len(pairs)}; runs per worker "
+          f"{sorted(Counter(r['worker'].rsplit(':', 1)[1] for r in records).values())}")
     return records
 
 
