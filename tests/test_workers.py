@@ -111,13 +111,15 @@ def test_workers_on_one_machine_share_the_folder(tmp_path):
     records = store.load(out)
     assert Counter((r["variant"], r["seed"]) for r in records) == Counter(
         {(v, s): 1 for v in {r["variant"] for r in records} for s in (0, 1)}) and len(records) == VARIANTS * 2
-    assert len({r["worker"] for r in records}) == 2 and {r["cpu_threads"] for r in records} == {1}
+    assert {r["cpu_threads"] for r in records} == {1}, "the cores were split between the workers"
+    for i in (0, 1):  # both workers ran the study (how the runs fall between them depends on timing)
+        assert "study smoke" in (out / f"worker-{i}.log").read_text()
     journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(out / "optuna.journal")))
     for summary in optuna.get_all_study_summaries(journal):
         states = Counter(t.state.name for t in optuna.load_study(study_name=summary.study_name, storage=journal)
                          .get_trials(deepcopy=False))
         assert states["COMPLETE"] + states["PRUNED"] == 3 and states["RUNNING"] == 0, states
-    assert (out / "worker-0.log").is_file() and (out / "index.html").is_file()
+    assert (out / "index.html").is_file()
 
 
 def test_a_second_run_of_a_busy_folder_refuses_and_changes_nothing(tmp_path, capsys):
