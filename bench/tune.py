@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -222,6 +224,7 @@ def tune(name: str, space: dict[str, Any], objective: Callable[[dict, Callable[[
             log.warning("%s: tune.timeout=%ss reached", name, settings.timeout)
             break
         trial = study.ask()
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who ran it
         heartbeat = _Heartbeat(study, trial, settings.grace_s / 3)
         try:
             if _past_budget(study, trial.number, settings.trials):
