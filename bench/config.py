@@ -83,6 +83,7 @@ class TrainConfig:
     sparse_embedding: bool = False      # sparse embedding gradients + SparseAdam: faster, but other math
     precision: str = "fp32"             # fp32 | bf16 | fp16: CUDA autocast (fp16 with a GradScaler)
     cudnn_benchmark: bool = False       # cuDNN picks its fastest algorithm per shape (CUDA only)
+    compile: bool = False               # torch.compile the model; graph breaks are recorded and reported
     curve_every: int = 3200             # samples between running-accuracy points (the lesson's print)
     eval_batch_size: int = 256
 

@@ -38,6 +38,7 @@ class Params:
     sparse_embedding: bool = False     # sparse embedding gradients + SparseAdam (lazy Adam): other math
     precision: str = "fp32"            # fp32 | bf16 | fp16 (CUDA autocast; fp16 with a GradScaler)
     cudnn_benchmark: bool = False      # let cuDNN time its algorithms per input shape (CUDA only)
+    compile: bool = False              # torch.compile the model; graph breaks are counted and reported
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Fit:
     memory_kind: str
     eval_latency_s: list[float] = field(default_factory=list)  # per test batch, after warm-up
     optimizer: str = ""                                         # which implementation stepped the weights
+    graph_breaks: dict[str, int] | None = None                  # torch.compile: break reason -> count
 
     @property
     def last(self) -> Epoch:
@@ -151,6 +153,7 @@ def _trainer(variant: Variant, params: Params, splits: Splits, device: torch.dev
     model = build(variant, size).to(device)
     steppers, optimizer_name = optimizers(model, params, device)
     scatter = None if params.sparse_embedding else ScatteredGrad(model.embedding.weight)
+    forward = torch.compile(model) if params.compile else model
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = params.cudnn_benchmark
@@ -160,7 +163,7 @@ def _trainer(variant: Variant, params: Params, splits: Splits, device: torch.dev
     def step(batch):
         labels = to_device(batch.labels, device)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            logits = model(to_device(batch.tokens, device), batch.lengths)
+            logits = forward(to_device(batch.tokens, device), batch.lengths)
             loss = loss_fn(logits.float(), labels)
         for optimizer in steppers:
             optimizer.zero_grad(set_to_none=True)
@@ -216,6 +219,9 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
         on_epoch: Callable[[Epoch], None] | None = None) -> Fit:
     """Train from scratch; `on_step(batch_size)` drives a progress bar, `on_epoch` may raise to stop."""
     seed_everything(seed)
+    if params.compile:
+        torch._dynamo.reset()
+        torch._dynamo.utils.counters.clear()
     model, step, optimizer_name = _trainer(variant, params, splits, device)
     shuffle = torch.Generator().manual_seed(seed)
     reset_peak_memory(device)
@@ -252,4 +258,11 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
         if on_epoch:
             on_epoch(stats)
     peak, kind = peak_memory_mb(device)
-    return Fit(history, curve, count_parameters(model), peak, kind, latencies, optimizer_name)
+    breaks = None
+    if params.compile:  # where torch.compile fell back to eager (today: around the recurrent layers)
+        counters = torch._dynamo.utils.counters  # the reasons moved from "graph_break" to "unimplemented"
+        breaks = {}
+        for reason, n in [*counters["graph_break"].items(), *counters["unimplemented"].items()]:
+            key = str(reason).strip().splitlines()[0][:120]
+            breaks[key] = breaks.get(key, 0) + n
+    return Fit(history, curve, count_parameters(model), peak, kind, latencies, optimizer_name, breaks)

@@ -148,3 +148,11 @@ def test_harness_training_matches_dense_loop_adam_over_a_few_steps(splits):
         models[mode] = model
     for a, b in zip(models["textbook"].parameters(), models["harness"].parameters()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_compile_runs_and_reports_where_the_graph_breaks(splits):
+    """torch.compile falls back to eager around nn.LSTM today: the fit still trains, and says so."""
+    params = Params(epochs=1, batch_size=16, embed_dim=8, hidden_size=8, compile=True)
+    result = fit(parse("lstm-padded-l1-true_last"), params, splits, 0, torch.device("cpu"))
+    assert math.isfinite(result.last.train_loss) and result.graph_breaks is not None
+    assert any("LSTM" in reason for reason in result.graph_breaks), result.graph_breaks

@@ -52,6 +52,14 @@ def banner(records: list[dict], study: dict, missing: list[tuple[str, int]]) -> 
         listed = "; ".join(f"{v} seed(s) {', '.join(map(str, s))}" for v, s in by_variant.items())
         lines.append(f"INCOMPLETE: {len(missing)} of {total} planned runs are missing ({listed}); run the same "
                      "command again to finish them (finished runs are kept)")
+    breaks = {}
+    for r in records:
+        for reason, n in (r.get("graph_breaks") or {}).items():
+            breaks[reason] = breaks.get(reason, 0) + n
+    if any(r.get("graph_breaks") is not None for r in records):
+        lines.append(f"TORCH.COMPILE: {sum(breaks.values())} graph break(s) over {len(records)} run(s)"
+                     + (f" ({'; '.join(f'{n}x {k}' for k, n in breaks.items())}): the code around each break ran "
+                        "eagerly, so compiled speed-ups are partial" if breaks else ": one graph per step"))
     for key, what in (("device_name", "devices"), ("git_sha", "git commits"), ("torch_version", "torch versions")):
         if len({r.get(key) for r in records}) > 1:
             lines.append(f"MIXED {what.upper()}: these runs come from {_join(r.get(key) for r in records)}; "
