@@ -47,6 +47,30 @@ def clock(device: torch.device) -> float:
     return time.perf_counter()
 
 
+class StepTimer:
+    """Milliseconds of one step: CUDA events recorded on the stream around the work on a GPU (no host
+    sync inside the step; one at the end to read them), the synchronized wall clock on the CPU."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+
+    def __enter__(self) -> "StepTimer":
+        if self.device.type == "cuda":
+            self.start, self.end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            self.start.record()
+        else:
+            self.t0 = clock(self.device)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            self.end.record()
+            self.end.synchronize()
+            self.ms = self.start.elapsed_time(self.end)
+        else:
+            self.ms = 1000 * (clock(self.device) - self.t0)
+
+
 def _read_status(field: str) -> int | None:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():

@@ -4,7 +4,7 @@ No tuning and no accuracy: for every variant and every point of two sweeps (batc
 sequence length, sequence length at a fixed batch size) it pre-builds batches of random tokens whose
 lengths are uniform in [1, seq_len] (about half the slots are pads, as in AG News), then times
 `repeats` training steps (forward, backward, fused Adam) and inference steps after `warmup`,
-each synchronized, every sample kept. It reports real and padded tokens/s, the peak memory, the
+each timed with CUDA events on a GPU (the synchronized wall clock on the CPU), every sample kept. It reports real and padded tokens/s, the peak memory, the
 analytic FLOPs per token and the achieved FLOP/s.
 
 Analytic FLOPs (multiply-adds counted as 2): a recurrent layer and direction does G gate matrix
@@ -22,7 +22,7 @@ from dataclasses import replace
 import torch
 
 from bench.data.batching import Batch
-from bench.measure import clock, peak_memory_mb, reset_peak_memory
+from bench.measure import StepTimer, peak_memory_mb, reset_peak_memory
 from bench.models import ModelSize, build
 from bench.train import Params, ScatteredGrad, optimizers
 from bench.variants import Variant
@@ -73,17 +73,17 @@ def measure_point(variant: Variant, params: Params, vocab: int, batch_size: int,
 
     train_ms, infer_ms = [], []
     for i, batch in enumerate(on_device):
-        start = clock(device)
-        train(*batch)
+        with StepTimer(device) as timer:
+            train(*batch)
         if i >= warmup:
-            train_ms.append(1000 * (clock(device) - start))
+            train_ms.append(timer.ms)
     model.eval()
     with torch.no_grad():
         for i, (tokens, lengths, _) in enumerate(on_device):
-            start = clock(device)
-            model(tokens, lengths)
+            with StepTimer(device) as timer:
+                model(tokens, lengths)
             if i >= warmup:
-                infer_ms.append(1000 * (clock(device) - start))
+                infer_ms.append(timer.ms)
     peak, kind = peak_memory_mb(device)
     timed = data[warmup:]
     real = statistics.mean(int(b.lengths.sum()) for b in timed)

@@ -82,3 +82,21 @@ def test_training_steps_do_not_sync_with_the_host():
     for variant in (Variant("lstm", "packed", readout="true_last"), Variant("gru", "padded", True, 2, "max")):
         few, many = syncs(160, variant), syncs(640, variant)  # 10 vs 40 training steps
         assert len(few) == len(many), (variant.name, many)
+
+
+def test_step_timer_measures_milliseconds_on_the_cpu():
+    import time
+    from bench.measure import StepTimer
+    with StepTimer(torch.device("cpu")) as timer:
+        time.sleep(0.02)
+    assert 15 < timer.ms < 200
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_step_timer_uses_cuda_events_on_a_gpu():
+    from bench.measure import StepTimer
+    x = torch.randn(2048, 2048, device="cuda")
+    with StepTimer(torch.device("cuda")) as timer:
+        for _ in range(10):
+            x = x @ x / 2048
+    assert timer.ms > 0 and hasattr(timer, "end")
