@@ -311,7 +311,6 @@ class SqlLedger(Ledger):
 
     @_db_errors
     def put(self, kind: str, doc: dict) -> None:
-        c = self.docs.c
         with self.engine.begin() as conn:
             if kind == "tuning":
                 for variant, entry in doc.items():

@@ -176,12 +176,10 @@ class Runner:
         except BaseException:
             self.ledger.release(name, seed)
             raise
-        if record is not None:
-            record["worker"] = self.ledger.worker
         if record is None:
             self.ledger.release(name, seed)
             self.skipped.add((name, seed))
-        elif not self.ledger.finish(name, seed, record):
+        elif not self.ledger.finish(name, seed, {**record, "worker": self.ledger.worker}):
             log.warning("%s seed %s: another worker took this run over (this one was too slow to renew its "
                         "lease); its result is kept, this one dropped", name, seed)
         return True
@@ -316,8 +314,9 @@ def _run(argv, study: Study, device, variants, splits, key: str, ledger: Ledger,
     total = len(variants) * len(study.seeds)
     if study.workers > 1 and not child:
         if lock is not None:  # we hold the folder: nobody runs these trials any more
+            trials = Runner(study, device, splits, key, ledger, exclusive=True).storage
             for variant in variants:
-                clear_dead(f"{study.name}/{variant.name}", Runner(study, device, splits, key, ledger, True).storage)
+                clear_dead(f"{study.name}/{variant.name}", trials)
         code = workers.spawn(argv, study.workers, device, out, ledger, total)
         failures = [f"a worker exited with code {code}: see {out}/worker-*.log"] if code else []
         return _finish(study, ledger, failures)
@@ -336,14 +335,12 @@ def _run(argv, study: Study, device, variants, splits, key: str, ledger: Ledger,
                                            f"({Path(where.filename).name}:{where.lineno})")
             runner.sweep_up(bars)
     except KeyboardInterrupt:
-        ledger.close()
         print(f"\ninterrupted: finished trials and runs are kept in {out}; run the same command again to resume",
               file=sys.stderr)
         _export(study, ledger)
         if store.load(out):
             report.render(out)  # the partial report says which runs are missing
         return 130
-    ledger.close()
     return _finish(study, ledger, runner.failures)
 
 

@@ -23,8 +23,8 @@ import torch
 
 from bench.data.batching import Batch
 from bench.measure import StepTimer, peak_memory_mb, reset_peak_memory
-from bench.models import ModelSize, build
-from bench.train import Params, ScatteredGrad, optimizers
+from bench.models import ModelSize, to_device
+from bench.train import Params, trainer
 from bench.variants import Variant
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -55,54 +55,40 @@ def fixed_batches(batch_size: int, seq_len: int, vocab: int, count: int, seed: i
 
 def measure_point(variant: Variant, params: Params, vocab: int, batch_size: int, seq_len: int, warmup: int,
                   repeats: int, device: torch.device) -> dict:
-    """Train-step and inference-step times (ms, every sample) for one variant at one (batch, length)."""
+    """Train-step and inference-step times (ms, every sample) for one variant at one (batch, length):
+    the very step `bench.train.fit` runs (host-to-device copy included)."""
     torch.manual_seed(0)
-    model = build(variant, ModelSize(vocab, 4, params.embed_dim, params.hidden_size, 0.0, 0, sparse=True)).to(device)
-    (optimizer, *_), _ = optimizers(model, params, device)
-    scatter = ScatteredGrad(model.embedding.weight)
+    size = ModelSize(vocab, 4, params.embed_dim, params.hidden_size, 0.0, 0, sparse=True)
+    model, step, _ = trainer(variant, params, size, device)
     data = fixed_batches(batch_size, seq_len, vocab, warmup + repeats)
-    on_device = [(b.tokens.to(device), b.lengths, b.labels.to(device)) for b in data]
     reset_peak_memory(device)
-
-    def train(tokens, lengths, labels):
-        optimizer.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(model(tokens, lengths), labels).backward()
-        scatter.before_step()
-        optimizer.step()
-        scatter.after_step()
-
     train_ms, infer_ms = [], []
-    for i, batch in enumerate(on_device):
+    for i, batch in enumerate(data):
         with StepTimer(device) as timer:
-            train(*batch)
+            step(batch)
         if i >= warmup:
             train_ms.append(timer.ms)
     model.eval()
     with torch.no_grad():
-        for i, (tokens, lengths, _) in enumerate(on_device):
+        for i, batch in enumerate(data):
             with StepTimer(device) as timer:
-                model(tokens, lengths)
+                model(to_device(batch.tokens, device), batch.lengths)
             if i >= warmup:
                 infer_ms.append(timer.ms)
     peak, kind = peak_memory_mb(device)
-    timed = data[warmup:]
-    real = statistics.mean(int(b.lengths.sum()) for b in timed)
+    real = statistics.mean(b.real_tokens for b in data[warmup:])
     padded = batch_size * seq_len
     computed = real if variant.packing == "packed" else padded
     train_med, infer_med = statistics.median(train_ms), statistics.median(infer_ms)
+    q1, _, q3 = statistics.quantiles(train_ms, n=4, method="inclusive") if len(train_ms) > 1 else [train_med] * 3
     fwd = flops_per_token(variant, params.embed_dim, params.hidden_size)
     return {"variant": variant.name, **variant.axes(), "batch_size": batch_size, "seq_len": seq_len,
-            "train_ms": train_med, "train_ms_q1": _q(train_ms, 0.25), "train_ms_q3": _q(train_ms, 0.75),
+            "train_ms": train_med, "train_ms_q1": q1, "train_ms_q3": q3,
             "infer_ms": infer_med, "train_ms_samples": train_ms, "infer_ms_samples": infer_ms,
             "real_tokens_per_s": real / train_med * 1000, "padded_tokens_per_s": padded / train_med * 1000,
             "pad_fraction": 1 - real / padded, "flops_per_token": fwd, "train_flops_per_token": TRAIN_FACTOR * fwd,
             "train_gflops_per_s": TRAIN_FACTOR * fwd * computed / train_med / 1e6,
             "infer_gflops_per_s": fwd * computed / infer_med / 1e6, "peak_mem_mb": peak, "memory_kind": kind}
-
-
-def _q(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def points(speed) -> list[tuple[str, int, int]]:
@@ -119,9 +105,6 @@ def run_point(variant: Variant, study, sweep: str, batch: int, length: int, devi
     return {"sweep": sweep, **row}
 
 
-SPEED_RECORDS = "speed.jsonl"
-
-
 def main(argv: list[str], study) -> int:
     """Run (or resume) a speed study: every variant at every sweep point, one record line each."""
     import hashlib
@@ -134,7 +117,7 @@ def main(argv: list[str], study) -> int:
     from bench import store, workers
     from bench.measure import environment, resolve_device
     from bench.report.cli import refresh_index
-    from bench.report.speed import render_speed
+    from bench.report.speed import SPEED_RECORDS, render_speed
 
     device = resolve_device(study.device)
     variants = study.expand()
@@ -143,16 +126,8 @@ def main(argv: list[str], study) -> int:
     try:
         key = hashlib.sha256(json.dumps({"speed": asdict(study.speed), "model": asdict(study.model),
                                          "device": str(device)}, sort_keys=True).encode()).hexdigest()[:16]
-        path = out / SPEED_RECORDS
-        done = set()
-        if path.is_file():
-            for line in path.read_text().splitlines():
-                try:
-                    r = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if r.get("fingerprint") == key:
-                    done.add((r["variant"], r["sweep"], r["batch_size"], r["seq_len"]))
+        done = {(r["variant"], r["sweep"], r["batch_size"], r["seq_len"])
+                for r in store.load(out, SPEED_RECORDS) if r.get("fingerprint") == key}
         store.save_study(out, {**asdict(study), "command": "python -m bench.run " + " ".join(argv)})
         env = environment(device)
         todo = [(v, *p) for v in variants for p in points(study.speed) if (v.name, *p) not in done]
@@ -162,9 +137,7 @@ def main(argv: list[str], study) -> int:
             for variant, sweep, batch, length in todo:
                 bar.set_postfix_str(f"{variant.name} b{batch} t{length}")
                 row = run_point(variant, study, sweep, batch, length, device)
-                line = json.dumps({**row, **env, "fingerprint": key}, sort_keys=True) + "\n"
-                with open(path, "a") as f:
-                    f.write(line)
+                store.append(out, {**row, **env, "fingerprint": key}, SPEED_RECORDS)
                 bar.update()
         print(render_speed(out))
         refresh_index(out)

@@ -40,9 +40,9 @@ def check_writable(out: Path) -> None:
         raise _cannot_write(out, e) from None
 
 
-def append(out: Path, record: dict) -> None:
+def append(out: Path, record: dict, name: str = RECORDS) -> None:
     """One record as one line; a failed write (disk full) is undone, so the file stays whole."""
-    path = out / RECORDS
+    path = out / name
     try:
         with open(path, "ab") as f:
             start = f.tell()
@@ -59,9 +59,9 @@ def append(out: Path, record: dict) -> None:
         raise _cannot_write(path, e) from None
 
 
-def load(out: Path) -> list[dict]:
+def load(out: Path, name: str = RECORDS) -> list[dict]:
     """All complete records; a torn last line (killed mid-write) is ignored."""
-    path = out / RECORDS
+    path = out / name
     if not path.is_file():
         return []
     records = []

@@ -95,9 +95,10 @@ class ScatteredGrad:
         grad = self.weight.grad
         if grad is None or not grad.is_sparse:
             return
-        grad = grad.coalesce()
-        self.rows = grad.indices()[0]
-        self.buffer.index_copy_(0, self.rows, grad.values())
+        # uncoalesced on purpose: coalescing sizes its output on the host (a sync per step on CUDA);
+        # index_add_ sums a token's repeated rows just as the dense backward does
+        self.rows = grad._indices()[0]
+        self.buffer.index_add_(0, self.rows, grad._values())
         self.weight.grad = self.buffer
 
     def after_step(self) -> None:
@@ -145,11 +146,15 @@ def evaluate(model: nn.Module, data: Encoded, pad_index: int, batch_size: int, d
     return correct.item() / len(data)
 
 
-def _trainer(variant: Variant, params: Params, splits: Splits, device: torch.device):
-    """The model, one training step (batch -> labels, logits, summed loss) and the optimizer's name."""
-    size = ModelSize(splits.vocab_size, len(splits.label_names), params.embed_dim, params.hidden_size,
+def model_size(params: Params, splits: Splits) -> ModelSize:
+    return ModelSize(splits.vocab_size, len(splits.label_names), params.embed_dim, params.hidden_size,
                      params.dropout, None if splits.pad_index == splits.unk_index else splits.pad_index,
                      sparse=True)  # sparse_embedding: SparseAdam; else scattered into a dense gradient
+
+
+def trainer(variant: Variant, params: Params, size: ModelSize, device: torch.device):
+    """The model, one training step (batch -> labels, logits, summed loss) and the optimizer's name:
+    what `fit`, `trace` and the speed study all time."""
     model = build(variant, size).to(device)
     steppers, optimizer_name = optimizers(model, params, device)
     scatter = None if params.sparse_embedding else ScatteredGrad(model.embedding.weight)
@@ -193,7 +198,7 @@ def trace(variant: Variant, params: Params, splits: Splits, device: torch.device
     from torch.profiler import ProfilerActivity, profile, record_function
 
     seed_everything(0)
-    _, step, _ = _trainer(variant, params, splits, device)
+    _, step, _ = trainer(variant, params, model_size(params, splits), device)
     shuffle = torch.Generator().manual_seed(0)
 
     def forever():  # a small dataset has fewer batches than warm-up + steps: go round again
@@ -222,7 +227,7 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
     if params.compile:
         torch._dynamo.reset()
         torch._dynamo.utils.counters.clear()
-    model, step, optimizer_name = _trainer(variant, params, splits, device)
+    model, step, optimizer_name = trainer(variant, params, model_size(params, splits), device)
     shuffle = torch.Generator().manual_seed(seed)
     reset_peak_memory(device)
     history, curve, latencies = [], [], []

@@ -7,7 +7,6 @@ import errno
 import gzip
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys

@@ -89,7 +89,6 @@ def test_fused_adam_is_the_same_algorithm_as_the_loop_adam():
 
 
 def test_sparse_embedding_is_an_explicit_option_with_lazy_adam(splits):
-    from bench.train import optimizers
     params = Params(epochs=1, batch_size=8, embed_dim=8, hidden_size=8, sparse_embedding=True)
     result = fit(parse("lstm-packed-l1"), params, splits, 0, torch.device("cpu"))
     assert result.optimizer == "sparse_adam+adam_fused" and math.isfinite(result.last.train_loss)

@@ -13,7 +13,6 @@ only lays them out (.page).
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -18,13 +17,7 @@ SHOWN = ["sweep", "batch_size", "seq_len", "train_ms", "train_ms_q1", "train_ms_
 
 
 def load(out: Path) -> pd.DataFrame:
-    rows = []
-    for line in (out / SPEED_RECORDS).read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return pd.DataFrame(rows)
+    return pd.DataFrame(store.load(out, SPEED_RECORDS))
 
 
 def crossover(frame: pd.DataFrame) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import store
-from bench.report import draw, page, plots
+from bench.report import page, plots
 
 SWEEP = "sweep.json"
 
@@ -65,5 +65,3 @@ def _warnings(table: pd.DataFrame) -> list[str]:
         lines.append(f"SMALL BUDGET ({', '.join(small)}): not comparable with published figures")
     return lines
 
-
-__all__ = ["render_sweep", "sweep_table", "draw"]
