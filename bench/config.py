@@ -22,6 +22,8 @@ from omegaconf.errors import OmegaConfBaseException
 from bench.errors import ConfigError
 from bench.variants import AXES, Variant, check_value, expand, parse
 
+KERNELS = ("torch", "harness")  # train.kernels: see bench/kernels.py
+
 STUDIES_DIR = Path(os.environ.get("RNNBENCH_STUDIES", Path(__file__).resolve().parent.parent / "studies"))
 
 
@@ -80,10 +82,11 @@ class TrainConfig:
     batch_size: int = 16
     weight_decay: float = 0.0
     clip: Optional[float] = None        # max gradient norm; none: no clipping
-    sparse_embedding: bool = False      # sparse embedding gradients + SparseAdam: faster, but other math
+    sparse_embedding: bool = False      # LazyAdam on the embedding (bench.optim): faster, but other math
     precision: str = "fp32"             # fp32 | bf16 | fp16: CUDA autocast (fp16 with a GradScaler)
     cudnn_benchmark: bool = False       # cuDNN picks its fastest algorithm per shape (CUDA only)
     compile: bool = False               # torch.compile the model; graph breaks are recorded and reported
+    kernels: str = "torch"              # torch: the nn modules as written; harness: bench.kernels, same math
     curve_every: int = 3200             # samples between running-accuracy points (the lesson's print)
     eval_batch_size: int = 256
 
@@ -351,15 +354,15 @@ def validate(study: Study) -> None:
     _require(t.lr > 0, f"train.lr={t.lr} is not allowed: the learning rate must be > 0, e.g. train.lr=1.0e-3")
     _require(t.weight_decay >= 0, f"train.weight_decay={t.weight_decay} is not allowed: use a value >= 0")
     _require(t.clip is None or t.clip > 0, f"train.clip={t.clip} is not allowed: use a value > 0, or null")
+    _require(t.kernels in KERNELS, f"train.kernels={t.kernels!r} is not allowed: use one of {', '.join(KERNELS)}")
     _require(t.precision in ("fp32", "bf16", "fp16"),
              f"train.precision={t.precision!r} is not allowed: use one of fp32, bf16, fp16")
     if t.sparse_embedding:
-        dense_only = [k for k, on in (("train.clip", t.clip), ("train.weight_decay", t.weight_decay),
-                                      ("nuisance.clip", "clip" in study.nuisance),
-                                      ("nuisance.weight_decay", "weight_decay" in study.nuisance)) if on]
-        _require(not dense_only, f"train.sparse_embedding=true cannot go with {', '.join(dense_only)}: clipping and "
-                                 "weight decay need dense gradients; set train.clip=null train.weight_decay=0 and "
-                                 "remove them from the study's nuisance section")
+        decayed = [k for k, on in (("train.weight_decay", t.weight_decay),
+                                   ("nuisance.weight_decay", "weight_decay" in study.nuisance)) if on]
+        _require(not decayed, f"train.sparse_embedding=true cannot go with {', '.join(decayed)}: lazy Adam moves only "
+                              "the rows a batch used, so weight decay would shrink only those; set "
+                              "train.weight_decay=0 and remove it from the study's nuisance section")
     _require(0 <= m.dropout < 1, f"model.dropout={m.dropout} is not allowed: use 0 <= dropout < 1")
     _require(0 <= d.val_fraction < 1, f"data.val_fraction={d.val_fraction} is not allowed: use 0 <= value < 1")
     _require(re.fullmatch(r"auto|cpu|cuda(:\d+)?", study.device) is not None,

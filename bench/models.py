@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from bench.kernels import recurrence
 from bench.variants import Variant
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -28,7 +29,8 @@ class ModelSize:
     hidden_size: int = 32
     dropout: float = 0.0
     padding_idx: int | None = None  # a zero, frozen pad embedding; None when pad = unk (lesson)
-    sparse: bool = False            # sparse embedding gradients (train.sparse_embedding)
+    sparse: bool = False            # sparse embedding gradients (bench.optim.ScatteredGrad densifies them)
+    kernels: str = "torch"          # torch: the nn module as written; harness: bench.kernels (same mathematics)
 
 
 class RecurrentClassifier(nn.Module):
@@ -66,18 +68,26 @@ class RecurrentClassifier(nn.Module):
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         x = self.dropout(self.embedding(tokens))  # (B, T, E)
-        if self.variant.packing == "packed":
-            packed = _pack(x, lengths)
-            out, state = self.rnn(packed)  # h_n comes back in batch order (the RNN un-sorts it)
+        packed = self.variant.packing == "packed"
+        if self.size.kernels == "harness":
+            out, h_n = recurrence(self.rnn, x, lengths, packed)
+        else:
+            out, h_n = self._module(x, lengths, packed)
+        return self.head(self.dropout(self._read(out, h_n, lengths)))
+
+    def _module(self, x: torch.Tensor, lengths: torch.Tensor, packed: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """The nn module as a user would run it: (out (B, T, D*H), h_n (layers*D, B, H))."""
+        if packed:
+            sequence = _pack(x, lengths)
+            out, state = self.rnn(sequence)  # h_n comes back in batch order (the RNN un-sorts it)
             # pad without indices, then un-sort on the device: pad_packed_sequence would copy the
             # permutation to the CPU (a host sync per step) to un-sort the lengths we already have
             out, _ = pad_packed_sequence(PackedSequence(out.data, out.batch_sizes), batch_first=True,
-                                         total_length=tokens.shape[1])
-            out = out.index_select(0, packed.unsorted_indices)
+                                         total_length=x.shape[1])
+            out = out.index_select(0, sequence.unsorted_indices)
         else:
             out, state = self.rnn(x)  # out (B, T, D*H)
-        h_n = state[0] if isinstance(state, tuple) else state  # (layers*D, B, H); LSTM gives (h, c)
-        return self.head(self.dropout(self._read(out, h_n, lengths)))
+        return out, state[0] if isinstance(state, tuple) else state  # LSTM gives (h, c)
 
     def _read(self, out: torch.Tensor, h_n: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         readout = self.variant.readout

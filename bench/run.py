@@ -65,7 +65,7 @@ def params_of(study: Study) -> Params:
     return Params(lr=t.lr, batch_size=t.batch_size, weight_decay=t.weight_decay, clip=t.clip, epochs=t.epochs,
                   embed_dim=m.embed_dim, hidden_size=m.hidden_size, dropout=m.dropout,
                   sparse_embedding=t.sparse_embedding, precision=t.precision, cudnn_benchmark=t.cudnn_benchmark,
-                  compile=t.compile)
+                  compile=t.compile, kernels=t.kernels)
 
 
 def fingerprint(study: Study, data_key: str, device: str) -> str:

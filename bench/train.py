@@ -20,6 +20,7 @@ from bench.data import Splits
 from bench.data.batching import Encoded, batches
 from bench.measure import WARMUP_EVAL_BATCHES, clock, peak_memory_mb, reset_peak_memory
 from bench.models import ModelSize, build, count_parameters, to_device
+from bench.optim import ScatteredGrad, optimizers
 from bench.variants import Variant
 
 
@@ -35,10 +36,11 @@ class Params:
     embed_dim: int = 64
     hidden_size: int = 32
     dropout: float = 0.0
-    sparse_embedding: bool = False     # sparse embedding gradients + SparseAdam (lazy Adam): other math
+    sparse_embedding: bool = False     # LazyAdam on the embedding table (bench.optim): other math
     precision: str = "fp32"            # fp32 | bf16 | fp16 (CUDA autocast; fp16 with a GradScaler)
     cudnn_benchmark: bool = False      # let cuDNN time its algorithms per input shape (CUDA only)
     compile: bool = False              # torch.compile the model; graph breaks are counted and reported
+    kernels: str = "torch"             # torch | harness (bench.kernels: the same mathematics, faster paths)
 
 
 @dataclass
@@ -77,52 +79,6 @@ class Diverged(RuntimeError):
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-class ScatteredGrad:
-    """Dense Adam for a large embedding, paying only for the rows a batch touches.
-
-    A dense embedding gradient is a vocabulary-sized zero tensor with a few rows written: filling it
-    costs more than the LSTM's whole backward pass at the lesson's sizes. Here the embedding emits a
-    sparse gradient, which is scattered into a persistent zero buffer that becomes the dense `.grad`
-    for clipping and the optimizer step, then those rows are zeroed again. The optimizer sees exactly
-    the dense gradient, so the mathematics (Adam's moments decaying on every row, weight decay, the
-    clipping norm) is unchanged; only the order of float additions for repeated tokens may differ.
-    """
-
-    def __init__(self, weight: nn.Parameter):
-        self.weight, self.buffer, self.rows = weight, torch.zeros_like(weight), None
-
-    def before_step(self) -> None:
-        grad = self.weight.grad
-        if grad is None or not grad.is_sparse:
-            return
-        # uncoalesced on purpose: coalescing sizes its output on the host (a sync per step on CUDA);
-        # index_add_ sums a token's repeated rows just as the dense backward does
-        self.rows = grad._indices()[0]
-        self.buffer.index_add_(0, self.rows, grad._values())
-        self.weight.grad = self.buffer
-
-    def after_step(self) -> None:
-        if self.rows is not None:
-            self.buffer.index_fill_(0, self.rows, 0)
-            self.rows = None
-
-
-def optimizers(model: nn.Module, params: Params, device: torch.device) -> tuple[list[torch.optim.Optimizer], str]:
-    """Adam, as the lesson's, in its fused implementation (one kernel over every tensor: the same algorithm,
-    equal to the for-loop Adam within float rounding, and ~6x faster at stepping a 1.7M-row embedding on 2
-    CPU cores). `sparse_embedding` instead gives the embedding sparse gradients and SparseAdam (lazy Adam:
-    only the rows in the batch move, their moments too), a different algorithm, so an explicit option."""
-    fused = {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
-    if not params.sparse_embedding:
-        return [torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay, **fused)], \
-            "adam_" + next(iter(fused))
-    embedding = [model.embedding.weight]
-    rest = [p for p in model.parameters() if p is not model.embedding.weight]
-    return [torch.optim.SparseAdam(embedding, lr=params.lr),
-            torch.optim.Adam(rest, lr=params.lr, weight_decay=params.weight_decay, **fused)], "sparse_adam+adam_" + \
-        next(iter(fused))
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)  # seeds CUDA too
@@ -149,15 +105,16 @@ def evaluate(model: nn.Module, data: Encoded, pad_index: int, batch_size: int, d
 def model_size(params: Params, splits: Splits) -> ModelSize:
     return ModelSize(splits.vocab_size, len(splits.label_names), params.embed_dim, params.hidden_size,
                      params.dropout, None if splits.pad_index == splits.unk_index else splits.pad_index,
-                     sparse=True)  # sparse_embedding: SparseAdam; else scattered into a dense gradient
+                     sparse=True, kernels=params.kernels)  # sparse always: bench.optim.ScatteredGrad densifies
 
 
 def trainer(variant: Variant, params: Params, size: ModelSize, device: torch.device):
     """The model, one training step (batch -> labels, logits, summed loss) and the optimizer's name:
     what `fit`, `trace` and the speed study all time."""
     model = build(variant, size).to(device)
-    steppers, optimizer_name = optimizers(model, params, device)
-    scatter = None if params.sparse_embedding else ScatteredGrad(model.embedding.weight)
+    scatter = ScatteredGrad(model.embedding.weight)
+    steppers, optimizer_name = optimizers(model, scatter, params.lr, params.weight_decay, params.sparse_embedding,
+                                          device)
     forward = torch.compile(model) if params.compile else model
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
     if device.type == "cuda":
@@ -174,8 +131,7 @@ def trainer(variant: Variant, params: Params, size: ModelSize, device: torch.dev
             optimizer.zero_grad(set_to_none=True)
         scaled = loss / len(labels)
         (scaler.scale(scaled) if scaler else scaled).backward()
-        if scatter:
-            scatter.before_step()
+        scatter.before_step()
         if scaler:
             for optimizer in steppers:
                 scaler.unscale_(optimizer)  # clip the true gradients
@@ -185,8 +141,7 @@ def trainer(variant: Variant, params: Params, size: ModelSize, device: torch.dev
             scaler.step(optimizer) if scaler else optimizer.step()
         if scaler:
             scaler.update()
-        if scatter:
-            scatter.after_step()
+        scatter.after_step()
         return labels, logits, loss
 
     return model, step, optimizer_name

@@ -82,14 +82,16 @@ CASES = {
     "mixed precision on the CPU": (lambda t: [*TINY, "train.precision=bf16", "device=cpu"],
                                    "train.precision=bf16 runs on CUDA only (mixed precision through autocast), and "
                                    "this run is on cpu: use train.precision=fp32, or device=cuda"),
+    "unknown kernels": (lambda t: [*TINY, "train.kernels=cudnn"],
+                        "train.kernels='cudnn' is not allowed: use one of torch, harness"),
     "unknown precision": (lambda t: [*TINY, "train.precision=fp8"],
                           "train.precision='fp8' is not allowed: use one of fp32, bf16, fp16"),
     "bad workers": (lambda t: [*TINY, "workers=0"], "workers=0 is not allowed: use a whole number >= 1"),
-    "sparse embedding with clipping": (lambda t: [*TINY, "train.sparse_embedding=true"],
-                                       "train.sparse_embedding=true cannot go with train.clip, nuisance.clip, "
-                                       "nuisance.weight_decay: clipping and weight decay need dense gradients; set "
-                                       "train.clip=null train.weight_decay=0 and remove them from the study's "
-                                       "nuisance section"),
+    "sparse embedding with weight decay": (lambda t: [*TINY, "train.sparse_embedding=true"],
+                                           "train.sparse_embedding=true cannot go with nuisance.weight_decay: lazy "
+                                           "Adam moves only the rows a batch used, so weight decay would shrink only "
+                                           "those; set train.weight_decay=0 and remove it from the study's nuisance "
+                                           "section"),
     # data
     "missing folder": (lambda t: ["study=packing", "budget=smoke", f"data.root={t}/nowhere"],
                        "AG News not found in data.root='{t}/nowhere' (the folder does not exist): fix the path, or "

@@ -59,6 +59,17 @@ def banner(records: list[dict], study: dict, missing: list[tuple[str, int]]) -> 
         lines.append(f"TORCH.COMPILE: {sum(breaks.values())} graph break(s) over {len(records)} run(s)"
                      + (f" ({'; '.join(f'{n}x {k}' for k, n in breaks.items())}): the code around each break ran "
                         "eagerly, so compiled speed-ups are partial" if breaks else ": one graph per step"))
+    settings = [r.get("hyperparameters") or {} for r in records]
+    lazy = sum(bool(h.get("sparse_embedding")) for h in settings)
+    if lazy:
+        lines.append(f"LAZY ADAM: {lazy} of {len(records)} run(s) trained with train.sparse_embedding=true: only the "
+                     "embedding rows in each batch were updated, another algorithm than the dense Adam of the other "
+                     "settings (faster, accuracy may differ)")
+    harness = sum(h.get("kernels") == "harness" for h in settings)
+    if harness:
+        lines.append(f"HARNESS KERNELS: {harness} of {len(records)} run(s) used train.kernels=harness: the same "
+                     "mathematics on other kernels (packed variants ran padded, read at each true end; nn.RNN on the "
+                     "harness's scan on a CPU), so their times do not measure packing's or the modules' own cost")
     for key, what in (("device_name", "devices"), ("git_sha", "git commits"), ("torch_version", "torch versions")):
         if len({r.get(key) for r in records}) > 1:
             lines.append(f"MIXED {what.upper()}: these runs come from {_join(r.get(key) for r in records)}; "

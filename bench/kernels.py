@@ -1,0 +1,119 @@
+"""`train.kernels=harness`: every variant's recurrence, same mathematics, on the fastest path the harness knows.
+
+`train.kernels=torch` (the default) runs the nn.RNN / nn.LSTM / nn.GRU module as a user would: packed
+batches through PackedSequence, every cell on torch's kernel for the device. That is what the speed and
+packing studies measure. Two of those paths are slow on a CPU for reasons that have nothing to do with the
+mathematics, and `harness` avoids them:
+
+- packed input: the CPU loses the fused (oneDNN) LSTM kernel and runs an autograd op per cell per time
+  step. A packed recurrence is the padded one read at the right places: the forward direction at position t
+  has seen only tokens <= t, so it is exact at every real position; the backward direction is a forward
+  recurrence over each sequence reversed within its own length. `recurrence` runs each layer and direction
+  padded (on the fused kernel), reverses per sequence where needed, zeroes the pads (as packed outputs are)
+  and takes h_n at each sequence's true end.
+- nn.RNN on the CPU has no fused kernel at all (an autograd op per step). `TanhScan` runs the recurrence
+  with a hand-written backward pass through time: two ops per step forward, three backward, no autograd
+  graph per step.
+
+Same weights, same outputs and gradients within float rounding (tests/test_kernels.py checks every cell,
+direction, layer count and packing against the modules). What changes is only which kernels run, so times
+measured under `harness` say nothing about packing's own cost: the report says so on every page.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+class TanhScan(torch.autograd.Function):
+    """One layer, one direction of nn.RNN(nonlinearity='tanh') from a zero state, batch-first:
+    out[:, t] = tanh(x[:, t] W_ih^T + b_ih + out[:, t-1] W_hh^T + b_hh). Returns out (B, T, H)."""
+
+    @staticmethod
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh):
+        batch, steps, _ = x.shape
+        hidden = w_hh.shape[0]
+        x_tm = x.transpose(0, 1)                                          # (T, B, E), time-major
+        out = torch.addmm(b_ih + b_hh, x_tm.reshape(-1, x.shape[2]), w_ih.t()).view(steps, batch, hidden)
+        w_hh_t = w_hh.t()
+        rows = out.unbind(0)                                              # T views at once, not T selects
+        rows[0].tanh_()                                                   # the state before t = 0 is zero
+        for t in range(1, steps):                                         # in place: out[t] holds x_t's part
+            rows[t].addmm_(rows[t - 1], w_hh_t).tanh_()
+        ctx.save_for_backward(x_tm, w_ih, w_hh, out)
+        return out.transpose(0, 1)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        x_tm, w_ih, w_hh, out = ctx.saved_tensors
+        steps, batch, hidden = out.shape
+        grad_z = torch.empty_like(out).copy_(grad_out.transpose(0, 1))   # becomes dL/d(pre-activation)
+        slope = 1 - out * out                                             # tanh' at every step, one op
+        carried = torch.zeros(batch, hidden, dtype=out.dtype, device=out.device)
+        rows, slopes = grad_z.unbind(0), slope.unbind(0)
+        for t in range(steps - 1, -1, -1):
+            rows[t].add_(carried).mul_(slopes[t])
+            if t:
+                torch.mm(rows[t], w_hh, out=carried)
+        flat = grad_z.view(-1, hidden)
+        grad_x = (flat @ w_ih).view(steps, batch, -1).transpose(0, 1)
+        grad_w_ih = flat.t() @ x_tm.reshape(-1, x_tm.shape[2])
+        grad_w_hh = grad_z[1:].reshape(-1, hidden).t() @ out[:-1].reshape(-1, hidden)
+        grad_b = flat.sum(0)
+        return grad_x, grad_w_ih, grad_w_hh, grad_b, grad_b
+
+
+def _one_direction(rnn: nn.RNNBase, x: torch.Tensor, layer: int, suffix: str) -> torch.Tensor:
+    """Layer `layer`, one direction, read left to right from a zero state: outputs (B, T, H)."""
+    weights = [getattr(rnn, f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    if isinstance(rnn, nn.LSTM):
+        zero = x.new_zeros(1, x.shape[0], rnn.hidden_size)
+        return torch._VF.lstm(x, (zero, zero), weights, True, 1, 0.0, rnn.training, False, True)[0]
+    if isinstance(rnn, nn.GRU):
+        zero = x.new_zeros(1, x.shape[0], rnn.hidden_size)
+        return torch._VF.gru(x, zero, weights, True, 1, 0.0, rnn.training, False, True)[0]
+    if x.device.type == "cpu" and x.dtype == torch.float32 and rnn.nonlinearity == "tanh":
+        return TanhScan.apply(x, *weights)
+    zero = x.new_zeros(1, x.shape[0], rnn.hidden_size)
+    run = torch._VF.rnn_tanh if rnn.nonlinearity == "tanh" else torch._VF.rnn_relu
+    return run(x, zero, weights, True, 1, 0.0, rnn.training, False, True)[0]
+
+
+def recurrence(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor, packed: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """What `rnn` returns for this batch (batch-first), padded (`packed=False`) or as if packed (outputs zero at
+    the pads, h_n at each sequence's true end): (out (B, T, D*H), h_n (layers*D, B, H)). LSTM: h_n only."""
+    batch, steps = x.shape[:2]
+    directions = 2 if rnn.bidirectional else 1
+    if packed:
+        lengths = lengths.to(x.device, non_blocking=True)
+        position = torch.arange(steps, device=x.device)
+        real = position[None, :] < lengths[:, None]                                      # (B, T)
+        # reversing each sequence within its length (pads stay put); the map is its own inverse
+        reverse = torch.where(real, lengths[:, None] - 1 - position[None, :], position[None, :])
+        last = (lengths - 1).clamp(min=0)
+    finals = []
+    for layer in range(rnn.num_layers):
+        outs = []
+        for direction in range(directions):
+            suffix = "_reverse" if direction else ""
+            if direction == 0:
+                y = _one_direction(rnn, x, layer, suffix)
+                final = y[torch.arange(batch, device=x.device), last] if packed else y[:, -1]
+            elif packed:
+                index = reverse[..., None].expand(-1, -1, x.shape[2])
+                y = _one_direction(rnn, x.gather(1, index), layer, suffix)
+                y = y.gather(1, reverse[..., None].expand(-1, -1, y.shape[2]))
+                final = y[:, 0]
+            else:
+                y = _one_direction(rnn, x.flip(1), layer, suffix).flip(1)
+                final = y[:, 0]
+            outs.append(y)
+            finals.append(final)
+        x = outs[0] if directions == 1 else torch.cat(outs, dim=2)
+        if packed:
+            x = x * real[..., None].to(x.dtype)
+        if rnn.dropout and rnn.training and layer < rnn.num_layers - 1:
+            x = nn.functional.dropout(x, rnn.dropout, training=True)
+    return x, torch.stack(finals)
