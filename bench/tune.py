@@ -135,7 +135,8 @@ def storage(url: str | None, journal: str) -> optuna.storages.BaseStorage:
             try:
                 return optuna.storages.RDBStorage(url)
             except Exception as e:  # noqa: BLE001 - SQLAlchemy's errors, or Optuna's version check
-                if attempt == 4 or "version" in str(e).lower():
+                # only Optuna's schema check is final; "version" alone also matches a racing CREATE TABLE version_info
+                if attempt == 4 or "no longer compatible" in str(e):
                     from bench.errors import BenchError
                     from bench.store import mask_secrets
                     raise BenchError(f"cannot use Optuna's tables in {mask_secrets(url)}: "

@@ -1,7 +1,7 @@
 """One epoch of each `study=lesson` variant: the lesson's own loop against the harness, same machine.
 
     python -m benchmarks.lesson_epoch --data ../shared/data/ag_news_first10k      # every lesson variant
-    python -m benchmarks.lesson_epoch --data DIR --variants lstm-padded-l1-shifted --rows 3000
+    python -m benchmarks.lesson_epoch --data DIR --variants lstm-padded-l1-shifted --rows 3000 --seeds 3
 
 The lesson's loop, as LESSON.md describes it: a DataLoader over raw (label, text) rows whose collate
 function tokenizes with basic_english, looks the tokens up (pad = unk = 0) and pads to the batch's
@@ -9,6 +9,9 @@ longest; the default Adam (for-loop implementation on the CPU); mean cross-entro
 bench.train.fit with the lesson's hyperparameters on pre-tokenized tensors, with fused Adam. Both
 train the same model class from the same seed; only the training pass is timed (no evaluation).
 Prints seconds per epoch, samples/s and the running train accuracy of each, and the speed-up.
+Columns: the harness on torch's modules (the lesson's mathematics), with `train.kernels=harness` (the same
+mathematics on faster kernels, bench/kernels.py) and with lazy Adam on the embedding (`train.sparse_embedding`,
+another algorithm: compare its accuracy over several --seeds). The last line sums the medians over variants.
 This is a benchmark, not a test: it takes minutes and its figures depend on the machine.
 """
 
@@ -60,12 +63,26 @@ def lesson_epoch(variant, texts: list[str], labels: list[int], stoi: dict[str, i
     return time.perf_counter() - start, correct / seen
 
 
+CONFIGS = {  # column title -> Params overrides; the first two keep the lesson's mathematics exactly
+    "harness, torch kernels": {},
+    "harness, kernels=harness": {"kernels": "harness"},
+    "kernels=harness + lazy Adam": {"kernels": "harness", "sparse_embedding": True},
+}
+
+
+def _cell(seconds: list[float], accs: list[float], lesson_s: float | None, rows: int) -> str:
+    s = statistics.median(seconds)
+    acc = f"{statistics.mean(accs):.3f}" + (f"±{statistics.stdev(accs):.3f}" if len(accs) > 1 else "")
+    return f"{s:6.2f} {rows / s:6,.0f} {acc}" + (f" {lesson_s / s:4.1f}x" if lesson_s else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, help="folder with AG News train.csv[.gz] and test.csv[.gz]")
     parser.add_argument("--variants", nargs="*", help="lesson variant names (default: all of studies/lesson.yaml)")
     parser.add_argument("--rows", type=int, default=None, help="use only the first N training rows")
-    parser.add_argument("--repeats", type=int, default=1, help="epochs per side; the median is shown")
+    parser.add_argument("--seeds", type=int, default=1, help="epochs per column, seeds 0..N-1: median time, mean±sd "
+                                                                 "running accuracy")
     args = parser.parse_args()
     study = load_study(["study=lesson", f"data.root={args.data}"]
                        + ([f"data.max_train={args.rows}"] if args.rows else []))
@@ -74,20 +91,25 @@ def main() -> None:
     texts, labels = raw.train_texts[: len(splits.train)], raw.train_labels[: len(splits.train)]
     stoi = {token: i for i, token in enumerate(splits.itos)}
     params = params_of(study)
-    print(f"{len(texts):,} training rows, vocabulary {len(stoi):,}, batch 16, {torch.get_num_threads()} threads")
-    sparse = replace(params, sparse_embedding=True)
-    print("columns: seconds per epoch (training pass), samples/s, running train accuracy; speed-up over the lesson")
-    print(f"{'variant':34} {'lesson':>22} {'harness (same math)':>30} {'harness sparse_embedding':>30}")
+    rows, seeds = len(texts), range(args.seeds)
+    print(f"{rows:,} training rows, vocabulary {len(stoi):,}, batch 16, {torch.get_num_threads()} threads, "
+          f"{args.seeds} seed(s)")
+    print("each column: seconds per epoch (training pass only), samples/s, running train accuracy, speed-up over the "
+          "lesson's loop")
+    print(f"{'variant':34} {'lesson loop':>26}" + "".join(f" {title:>32}" for title in CONFIGS))
+    totals = [0.0] * (1 + len(CONFIGS))
     for name in args.variants or study.variants:
         variant = parse(name)
-        lesson = [lesson_epoch(variant, texts, labels, stoi, seed=0) for _ in range(args.repeats)]
+        lesson = [lesson_epoch(variant, texts, labels, stoi, seed) for seed in seeds]
         lesson_s = statistics.median(s for s, _ in lesson)
-        cells = [f"{lesson_s:7.2f} {len(texts) / lesson_s:7,.0f} {lesson[0][1]:.3f}"]
-        for p in (params, sparse):
-            runs = [fit(variant, p, splits, 0, torch.device("cpu")) for _ in range(args.repeats)]
-            s = statistics.median(f.last.time_s for f in runs)
-            cells.append(f"{s:7.2f} {len(texts) / s:7,.0f} {runs[0].last.running_acc:.3f} {lesson_s / s:4.1f}x")
-        print(f"{name:34} {cells[0]:>22} {cells[1]:>30} {cells[2]:>30}")
+        cells, totals[0] = [_cell([s for s, _ in lesson], [a for _, a in lesson], None, rows)], totals[0] + lesson_s
+        for i, overrides in enumerate(CONFIGS.values(), start=1):
+            runs = [fit(variant, replace(params, **overrides), splits, seed, torch.device("cpu")) for seed in seeds]
+            cells.append(_cell([f.last.time_s for f in runs], [f.last.running_acc for f in runs], lesson_s, rows))
+            totals[i] += statistics.median(f.last.time_s for f in runs)
+        print(f"{name:34} {cells[0]:>26}" + "".join(f" {c:>32}" for c in cells[1:]))
+    print(f"{'all variants (sum of medians)':34} {totals[0]:>17.2f} s" + "".join(
+        f" {t:>20.2f} s {totals[0] / t:7.1f}x" for t in totals[1:]))
 
 
 if __name__ == "__main__":

@@ -210,3 +210,28 @@ def test_sweep_runs_one_sub_study_per_point_and_tabulates(tmp_path, capsys):
     assert "distance-3" in table and "rnn-packed-l1" in table
     assert "test_acc_mean across the sweep" in capsys.readouterr().out
     assert "distance-0" in (out / "index.html").read_text()
+
+
+def test_shared_storage_retries_a_table_race_but_not_a_schema_mismatch(monkeypatch):
+    """Workers starting together race to CREATE TABLE version_info: retried. Optuna's own schema check: final."""
+    from bench.errors import BenchError
+    calls = []
+
+    def racing(url):
+        calls.append(url)
+        if len(calls) < 3:
+            raise RuntimeError('(psycopg.errors.UniqueViolation) duplicate key value violates unique constraint '
+                               '"pg_type_typname_nsp_index" [SQL: CREATE TABLE version_info (...)]')
+        return "storage"
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    monkeypatch.setattr("bench.tune.time.sleep", lambda s: None)
+    assert storage("postgresql+psycopg://u:secret@h/db", "unused") == "storage" and len(calls) == 3
+
+    def outdated(url):
+        calls.append(url)
+        raise RuntimeError("The runtime optuna version 5.0 is no longer compatible with the table schema")
+    monkeypatch.setattr(optuna.storages, "RDBStorage", outdated)
+    calls.clear()
+    with pytest.raises(BenchError, match="no longer compatible") as error:
+        storage("postgresql+psycopg://u:secret@h/db", "unused")
+    assert len(calls) == 1 and "secret" not in str(error.value)
