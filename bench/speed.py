@@ -58,7 +58,7 @@ def measure_point(variant: Variant, params: Params, vocab: int, batch_size: int,
     """Train-step and inference-step times (ms, every sample) for one variant at one (batch, length):
     the very step `bench.train.fit` runs (host-to-device copy included)."""
     torch.manual_seed(0)
-    size = ModelSize(vocab, 4, params.embed_dim, params.hidden_size, 0.0, 0, sparse=True)
+    size = ModelSize(vocab, 4, params.embed_dim, params.hidden_size, 0.0, 0, sparse=True, kernels=params.kernels)
     model, step, _ = trainer(variant, params, size, device)
     data = fixed_batches(batch_size, seq_len, vocab, warmup + repeats)
     reset_peak_memory(device)
@@ -97,12 +97,22 @@ def points(speed) -> list[tuple[str, int, int]]:
             + [("length", speed.batch_size, n) for n in speed.seq_lens])
 
 
+SETTINGS = ("kernels", "precision", "cudnn_benchmark", "compile", "sparse_embedding")  # train.* that change speed
+
+
+def changed_settings(study) -> dict:
+    """The SETTINGS a study sets away from their defaults (what its records must match to count)."""
+    default = Params()
+    return {key: getattr(study.train, key) for key in SETTINGS if getattr(study.train, key) != getattr(default, key)}
+
+
 def run_point(variant: Variant, study, sweep: str, batch: int, length: int, device: torch.device) -> dict:
-    params = replace(Params(), embed_dim=study.model.embed_dim, hidden_size=study.model.hidden_size,
-                     lr=study.train.lr)
+    t = study.train
+    params = replace(Params(), embed_dim=study.model.embed_dim, hidden_size=study.model.hidden_size, lr=t.lr,
+                     **{key: getattr(t, key) for key in SETTINGS})
     row = measure_point(variant, params, study.speed.vocab, batch, length, study.speed.warmup, study.speed.repeats,
                         device)
-    return {"sweep": sweep, **row}
+    return {"sweep": sweep, **row, **{key: getattr(t, key) for key in SETTINGS}}
 
 
 def main(argv: list[str], study) -> int:
@@ -119,13 +129,20 @@ def main(argv: list[str], study) -> int:
     from bench.report.cli import refresh_index
     from bench.report.speed import SPEED_RECORDS, render_speed
 
+    from bench.errors import BenchError
+    from bench.run import _fresh
+
     device = resolve_device(study.device)
     variants = study.expand()
-    out = study.out_dir
+    out = study.out_dir if study.resume else _fresh(study.out_dir)
+    key = hashlib.sha256(json.dumps({"speed": asdict(study.speed), "model": asdict(study.model),
+                                     "device": str(device), **changed_settings(study)},
+                                    sort_keys=True).encode()).hexdigest()[:16]
+    if {r.get("fingerprint") for r in store.load(out, SPEED_RECORDS)} - {key}:
+        raise BenchError(f"{out} holds speed records made with other settings (device, model, speed.* or train.*): "
+                         "add resume=false to start over in a fresh folder, or choose another out=FOLDER")
     lock = workers.lock_folder(out)
     try:
-        key = hashlib.sha256(json.dumps({"speed": asdict(study.speed), "model": asdict(study.model),
-                                         "device": str(device)}, sort_keys=True).encode()).hexdigest()[:16]
         done = {(r["variant"], r["sweep"], r["batch_size"], r["seq_len"])
                 for r in store.load(out, SPEED_RECORDS) if r.get("fingerprint") == key}
         store.save_study(out, {**asdict(study), "command": "python -m bench.run " + " ".join(argv)})

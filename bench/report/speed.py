@@ -49,6 +49,18 @@ def scaling(frame: pd.DataFrame, sweep: str) -> Plot | None:
                 {"x": x, "y": "train_ms", "log": True})
 
 
+def _settings(frame: pd.DataFrame) -> tuple[str, list[str]]:
+    """The train.* settings the steps ran with, and a warning when they hide what the page compares."""
+    keys = [k for k in ("kernels", "precision", "cudnn_benchmark", "compile", "sparse_embedding") if k in frame]
+    text = ", ".join(f"train.{k}=" + "/".join(sorted(str(v) for v in frame[k].dropna().unique())) for k in keys)
+    warnings = []
+    if "kernels" in frame and (frame["kernels"] == "harness").any():
+        warnings.append("HARNESS KERNELS: train.kernels=harness ran packed variants padded (the same mathematics on "
+                        "the fused kernel), so packed-against-padded below is not packing's own cost; use the default "
+                        "train.kernels=torch to measure it")
+    return text or "defaults (records from before the settings were stored)", warnings
+
+
 def render_speed(out: Path) -> str:
     frame = load(out)
     if frame.empty:
@@ -66,6 +78,7 @@ def render_speed(out: Path) -> str:
         lambda v: f"{v:,.3g}" if isinstance(v, float) else str(v))
     figures = [p for p in (scaling(frame, "batch"), scaling(frame, "length")) if p is not None]
     env = frame.iloc[0]
+    settings, warnings = _settings(frame)
     html = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>rnnbench speed: {page.esc(out.name)}</title><style>{page.CSS}</style></head><body>"
@@ -75,8 +88,10 @@ def render_speed(out: Path) -> str:
             f"({page.esc(str(env.get('device')))}), torch {page.esc(str(env.get('torch_version')))}, CUDA "
             f"{page.esc(str(env.get('cuda_version') or '-'))}, cuDNN {page.esc(str(env.get('cudnn_version') or '-'))}"
             f"</dd><dt>reproduce</dt><dd><code>{page.esc(str(study.get('command', '')))}</code></dd>"
+            f"<dt>settings</dt><dd>{page.esc(settings)}</dd>"
             f"<dt>packing</dt><dd>{page.esc(verdict)}</dd></dl>"
-            "<h2>Step times</h2>"
+            + "".join(f"<p class='warn'>{page.esc(line)}</p>" for line in warnings)
+            + "<h2>Step times</h2>"
             + page._table(shown, caption="Median of every timed step (q1-q3 beside it), synchronized, after warm-up; "
                                          "tokens/s over the training step; GFLOP/s from the analytic count (the "
                                          "slots each variant computes: every slot padded, real tokens packed).")
