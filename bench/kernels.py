@@ -12,8 +12,9 @@ mathematics, and `harness` avoids them:
   padded (on the fused kernel), reverses per sequence where needed, zeroes the pads (as packed outputs are)
   and takes h_n at each sequence's true end.
 - nn.RNN on the CPU has no fused kernel at all (an autograd op per step). `TanhScan` runs the recurrence
-  with a hand-written backward pass through time: two ops per step forward, three backward, no autograd
-  graph per step.
+  with a hand-written backward pass through time and no autograd graph per step; its time loops are C++
+  (bench/csrc/scan.cpp, built on first use) or, without a compiler, the same loops as torch ops.
+- GRU keeps torch's kernels (no fused CPU kernel either; a scan like TanhScan's is the next step).
 
 Same weights, same outputs and gradients within float rounding (tests/test_kernels.py checks every cell,
 direction, layer count and packing against the modules). What changes is only which kernels run, so times
@@ -22,9 +23,34 @@ measured under `harness` say nothing about packing's own cost: the report says s
 
 from __future__ import annotations
 
+import os
+import warnings
+from pathlib import Path
+
 import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
+
+_SOURCE = Path(__file__).resolve().parent / "csrc" / "scan.cpp"
+_compiled: object = None  # the built extension; False when it cannot be built (then torch ops run the loops)
+
+
+def compiled():
+    """bench/csrc/scan.cpp, built on first use (~40 s, then cached by torch in TORCH_EXTENSIONS_DIR), or None:
+    no compiler, or RNNBENCH_COMPILED_SCAN=0. The fallbacks compute the same thing, only slower."""
+    global _compiled
+    if _compiled is None:
+        _compiled = False
+        if os.environ.get("RNNBENCH_COMPILED_SCAN", "1") != "0":
+            try:
+                from torch.utils.cpp_extension import load
+                _compiled = load("rnnbench_scan", [str(_SOURCE)], extra_cflags=["-O3"], verbose=False)
+            except Exception as e:  # noqa: BLE001 - a missing compiler surfaces as many different errors
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+                warnings.warn(f"train.kernels=harness: could not build {_SOURCE.name} ({first}); the time loops run "
+                              "as torch ops instead (the same results, slower)", stacklevel=2)
+    return _compiled or None
+
 
 class TanhScan(torch.autograd.Function):
     """One layer, one direction of nn.RNN(nonlinearity='tanh') from a zero state, batch-first:
@@ -34,13 +60,16 @@ class TanhScan(torch.autograd.Function):
     def forward(ctx, x, w_ih, w_hh, b_ih, b_hh):
         batch, steps, _ = x.shape
         hidden = w_hh.shape[0]
-        x_tm = x.transpose(0, 1)                                          # (T, B, E), time-major
-        out = torch.addmm(b_ih + b_hh, x_tm.reshape(-1, x.shape[2]), w_ih.t()).view(steps, batch, hidden)
-        w_hh_t = w_hh.t()
-        rows = out.unbind(0)                                              # T views at once, not T selects
-        rows[0].tanh_()                                                   # the state before t = 0 is zero
-        for t in range(1, steps):                                         # in place: out[t] holds x_t's part
-            rows[t].addmm_(rows[t - 1], w_hh_t).tanh_()
+        x_tm = x.transpose(0, 1).contiguous()                             # (T, B, E), time-major
+        out = torch.addmm(b_ih + b_hh, x_tm.view(-1, x.shape[2]), w_ih.t()).view(steps, batch, hidden)
+        ext = compiled() if out.dtype == torch.float32 else None  # the compiled loop is float32 only
+        if ext is not None:
+            ext.rnn_tanh_forward(out, w_hh.t().contiguous())
+        else:
+            rows = out.unbind(0)                                          # T views at once, not T selects
+            rows[0].tanh_()                                               # the state before t = 0 is zero
+            for t in range(1, steps):                                     # in place: out[t] holds x_t's part
+                rows[t].addmm_(rows[t - 1], w_hh.t()).tanh_()
         ctx.save_for_backward(x_tm, w_ih, w_hh, out)
         return out.transpose(0, 1)
 
@@ -49,20 +78,30 @@ class TanhScan(torch.autograd.Function):
     def backward(ctx, grad_out):
         x_tm, w_ih, w_hh, out = ctx.saved_tensors
         steps, batch, hidden = out.shape
-        grad_z = torch.empty_like(out).copy_(grad_out.transpose(0, 1))   # becomes dL/d(pre-activation)
-        slope = 1 - out * out                                             # tanh' at every step, one op
-        carried = torch.zeros(batch, hidden, dtype=out.dtype, device=out.device)
-        rows, slopes = grad_z.unbind(0), slope.unbind(0)
-        for t in range(steps - 1, -1, -1):
-            rows[t].add_(carried).mul_(slopes[t])
-            if t:
-                torch.mm(rows[t], w_hh, out=carried)
-        flat = grad_z.view(-1, hidden)
-        grad_x = (flat @ w_ih).view(steps, batch, -1).transpose(0, 1)
-        grad_w_ih = flat.t() @ x_tm.reshape(-1, x_tm.shape[2])
-        grad_w_hh = grad_z[1:].reshape(-1, hidden).t() @ out[:-1].reshape(-1, hidden)
-        grad_b = flat.sum(0)
-        return grad_x, grad_w_ih, grad_w_hh, grad_b, grad_b
+        ext = compiled() if out.dtype == torch.float32 else None
+        if ext is not None:
+            grad_z = ext.rnn_tanh_backward(grad_out.transpose(0, 1).contiguous(), out, w_hh.contiguous())
+        else:
+            grad_z = torch.empty_like(out).copy_(grad_out.transpose(0, 1))  # becomes dL/d(pre-activation)
+            slope = 1 - out * out                                         # tanh' at every step, one op
+            carried = torch.zeros(batch, hidden, dtype=out.dtype, device=out.device)
+            rows, slopes = grad_z.unbind(0), slope.unbind(0)
+            for t in range(steps - 1, -1, -1):
+                rows[t].add_(carried).mul_(slopes[t])
+                if t:
+                    torch.mm(rows[t], w_hh, out=carried)
+        return _input_grads(grad_z, x_tm, w_ih, out)
+
+
+def _input_grads(grad_z, x_tm, w_ih, out):
+    """From dL/d(pre-activations) (T, B, G*H): the gradients of x, W_ih, W_hh, b_ih, b_hh, each one product."""
+    steps, batch, width = grad_z.shape
+    flat = grad_z.view(-1, width)
+    grad_x = (flat @ w_ih).view(steps, batch, -1).transpose(0, 1)
+    grad_w_ih = flat.t() @ x_tm.view(-1, x_tm.shape[2])
+    grad_w_hh = grad_z[1:].reshape(-1, width).t() @ out[:-1].reshape(-1, out.shape[2])
+    grad_b = flat.sum(0)
+    return grad_x, grad_w_ih, grad_w_hh, grad_b, grad_b
 
 
 def _one_direction(rnn: nn.RNNBase, x: torch.Tensor, layer: int, suffix: str) -> torch.Tensor:

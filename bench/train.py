@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from bench.data import Splits
-from bench.data.batching import Encoded, batches
+from bench.data.batching import Encoded, batches, prefetch
 from bench.measure import WARMUP_EVAL_BATCHES, clock, peak_memory_mb, reset_peak_memory
 from bench.models import ModelSize, build, count_parameters, to_device
 from bench.optim import ScatteredGrad, optimizers
@@ -192,8 +192,8 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
         points: list[tuple[int, torch.Tensor]] = []  # read after the epoch: no sync per step
         seen = real = padded = 0
         start = clock(device)
-        for batch in batches(splits.train, params.batch_size, splits.pad_index, shuffle,
-                             bucketed=variant.batching == "bucketed"):
+        for batch in prefetch(batches(splits.train, params.batch_size, splits.pad_index, shuffle,
+                                      bucketed=variant.batching == "bucketed")):
             labels, logits, loss = step(batch)
             loss_sum += loss.detach()
             correct += (logits.detach().argmax(1) == labels).sum()

@@ -5,11 +5,23 @@ import itertools
 import pytest
 import torch
 
+import bench.kernels as harness_kernels
 from bench.kernels import TanhScan, recurrence
 from bench.models import ModelSize, build
 from bench.variants import Variant
 
 LENGTHS = torch.tensor([7, 1, 4, 7, 2, 5])  # a length-1 sequence, ties, and the longest at the batch's length
+
+
+@pytest.fixture(params=["compiled", "torch ops"], autouse=True)
+def loops(request, monkeypatch):
+    """Every test runs twice: time loops in bench/csrc/scan.cpp, and the torch-ops fallback."""
+    if request.param == "compiled":
+        if harness_kernels.compiled() is None:
+            pytest.skip("bench/csrc/scan.cpp could not be built here (no C++ compiler?)")
+    else:
+        monkeypatch.setattr(harness_kernels, "_compiled", False)
+    return request.param
 
 
 def _batch(vocab: int = 30):
@@ -55,8 +67,25 @@ def test_every_readout_gives_the_same_logits_under_both_kernels(readout):
 
 
 def test_tanh_scan_passes_gradcheck():
-    """The hand-written backward pass through time, in float64 against finite differences."""
+    """The hand-written backward pass through time, in float64 against finite differences (the float64 path is the
+    torch-ops loop; the compiled float32 loops are checked against the modules above)."""
     generator = torch.Generator().manual_seed(0)
     x, w_ih, w_hh, b_ih, b_hh = (torch.randn(*shape, dtype=torch.float64, generator=generator).requires_grad_()
                                  for shape in [(3, 5, 4), (6, 4), (6, 6), (6,), (6,)])
     assert torch.autograd.gradcheck(TanhScan.apply, (x, w_ih, w_hh, b_ih, b_hh))
+
+
+def test_a_missing_compiler_falls_back_with_one_warning(monkeypatch):
+    monkeypatch.setattr(harness_kernels, "_compiled", None)
+    monkeypatch.setenv("RNNBENCH_COMPILED_SCAN", "1")
+    import torch.utils.cpp_extension as cpp
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Error building extension 'rnnbench_scan': c++: command not found")
+    monkeypatch.setattr(cpp, "load", broken)
+    with pytest.warns(UserWarning, match="could not build scan.cpp .*command not found.*same results, slower"):
+        assert harness_kernels.compiled() is None
+    assert harness_kernels.compiled() is None  # decided once per process
+    monkeypatch.setattr(harness_kernels, "_compiled", None)
+    monkeypatch.setenv("RNNBENCH_COMPILED_SCAN", "0")
+    assert harness_kernels.compiled() is None
