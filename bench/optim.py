@@ -87,25 +87,35 @@ class LazyAdam(FusedAdam):
     On the CPU the rows are made unique first (half as many to move at the lesson's sizes); on CUDA that would
     size a tensor on the host (a sync), so repeats are kept: a repeated row computes the same values from the
     same inputs, so whichever copy lands is right. About 15x cheaper than SparseAdam's dozen sparse ops at the
-    lesson's sizes. Needs `ScatteredGrad` (for the rows and the summed gradient).
+    lesson's sizes. Reads the rows and their summed gradient from `ScatteredGrad` when clipping needs the dense
+    gradient (and always on CUDA), else straight from the embedding's sparse gradient.
     """
 
-    def __init__(self, weight: nn.Parameter, scatter: ScatteredGrad, lr: float, betas=(0.9, 0.999),
+    def __init__(self, weight: nn.Parameter, scatter: ScatteredGrad | None, lr: float, betas=(0.9, 0.999),
                  eps: float = 1e-8):
         super().__init__([weight], lr, 0.0, betas, eps)
-        self.scatter = scatter
+        self.scatter = scatter  # None: read the embedding's sparse gradient directly (CPU, no clipping)
 
     @torch.no_grad()
     def step(self) -> None:
-        (weight,), rows = self.params, self.scatter.rows
-        if weight.grad is None or rows is None:
+        (weight,) = self.params
+        if weight.grad is None:
             return
-        if rows.device.type == "cpu":
-            rows = torch.unique(rows)
+        if self.scatter is None:  # sum the repeated rows of the sparse gradient on the unique rows
+            indices, values = weight.grad._indices()[0], weight.grad._values()
+            rows, inverse = torch.unique(indices, return_inverse=True)
+            grad = values.new_zeros(len(rows), values.shape[1]).index_add_(0, inverse, values)
+        else:
+            rows = self.scatter.rows
+            if rows is None:
+                return
+            if rows.device.type == "cpu":
+                rows = torch.unique(rows)
+            grad = weight.grad.index_select(0, rows)
         group = self.param_groups[0]
         self.steps += 1
         param, exp_avg, exp_avg_sq = (t.index_select(0, rows) for t in (weight, *self.exp_avg, *self.exp_avg_sq))
-        torch._fused_adam_([param], [weight.grad.index_select(0, rows)], [exp_avg], [exp_avg_sq], [], [self.steps],
+        torch._fused_adam_([param], [grad], [exp_avg], [exp_avg_sq], [], [self.steps],
                            lr=group["lr"], beta1=group["betas"][0], beta2=group["betas"][1], weight_decay=0.0,
                            eps=group["eps"], amsgrad=False, maximize=False)
         weight.index_copy_(0, rows, param)
@@ -113,7 +123,7 @@ class LazyAdam(FusedAdam):
         self.exp_avg_sq[0].index_copy_(0, rows, exp_avg_sq)
 
 
-def optimizers(model: nn.Module, scatter: ScatteredGrad, lr: float, weight_decay: float, sparse_embedding: bool,
+def optimizers(model: nn.Module, scatter: ScatteredGrad | None, lr: float, weight_decay: float, sparse_embedding: bool,
                device: torch.device) -> tuple[list[FusedAdam], str]:
     """Adam, as the lesson's, on torch's fused kernel (the same algorithm, equal to the for-loop Adam within
     float rounding, and ~6x faster at stepping a 1.7M-row embedding on 2 CPU cores). `sparse_embedding`:

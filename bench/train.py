@@ -112,7 +112,9 @@ def trainer(variant: Variant, params: Params, size: ModelSize, device: torch.dev
     """The model, one training step (batch -> labels, logits, summed loss) and the optimizer's name:
     what `fit`, `trace` and the speed study all time."""
     model = build(variant, size).to(device)
-    scatter = ScatteredGrad(model.embedding.weight)
+    # lazy Adam on the CPU reads the embedding's sparse gradient itself, unless clipping needs the dense one
+    direct = params.sparse_embedding and not params.clip and device.type == "cpu"
+    scatter = None if direct else ScatteredGrad(model.embedding.weight)
     steppers, optimizer_name = optimizers(model, scatter, params.lr, params.weight_decay, params.sparse_embedding,
                                           device)
     forward = torch.compile(model) if params.compile else model
@@ -131,7 +133,8 @@ def trainer(variant: Variant, params: Params, size: ModelSize, device: torch.dev
             optimizer.zero_grad(set_to_none=True)
         scaled = loss / len(labels)
         (scaler.scale(scaled) if scaler else scaled).backward()
-        scatter.before_step()
+        if scatter:
+            scatter.before_step()
         if scaler:
             for optimizer in steppers:
                 scaler.unscale_(optimizer)  # clip the true gradients
@@ -141,7 +144,8 @@ def trainer(variant: Variant, params: Params, size: ModelSize, device: torch.dev
             scaler.step(optimizer) if scaler else optimizer.step()
         if scaler:
             scaler.update()
-        scatter.after_step()
+        if scatter:
+            scatter.after_step()
         return labels, logits, loss
 
     return model, step, optimizer_name
