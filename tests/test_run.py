@@ -99,7 +99,9 @@ def test_lesson_study_on_shared_ag_news_reports_partial_split(tmp_path, capsys):
     assert "PARTIAL" in printed and "0.814" in printed  # the lesson's figure beside ours
     results = pd.read_csv(out / "results.csv")
     assert results["partial_data"].all() and (results["dataset_rows"] == 10_429).all()
-    assert "PARTIAL DATA" in (out / "index.html").read_text()
+    page = (out / "index.html").read_text()
+    assert "PARTIAL DATA" in page
+    assert "HARNESS KERNELS: 1 of 1 run(s) used train.kernels=harness" in page  # the lesson study's execution
 
 
 def test_interrupt_keeps_finished_runs_and_writes_a_partial_report(tmp_path, monkeypatch):
