@@ -107,3 +107,23 @@ def test_fused_adam_is_torch_adam_without_the_bookkeeping():
     assert all(p.grad is None for p in ours)
     for a, b in zip(ours, theirs):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_grad_scaler_drives_fused_adam():
+    """train.precision=fp16 steps through torch.amp.GradScaler: unscale_, step (skipped on inf), update. The
+    CPU scaler exercises the same optimizer protocol (param_groups, step) the CUDA one uses."""
+    w = torch.nn.Parameter(torch.randn(4, 3))
+    opt, scaler = FusedAdam([w], lr=1e-2), torch.amp.GradScaler("cpu", init_scale=1024.0)
+    scaler.scale((w ** 2).sum()).backward()
+    scaler.unscale_(opt)
+    torch.testing.assert_close(w.grad, 2 * w.detach())  # the true gradient again
+    before = w.detach().clone()
+    scaler.step(opt)
+    scaler.update()
+    assert (w.detach() != before).all() and scaler.get_scale() == 1024.0
+    opt.zero_grad()
+    (scaler.scale((w ** 2).sum()) * float("inf")).backward()
+    before = w.detach().clone()
+    scaler.step(opt)
+    scaler.update()
+    assert torch.equal(w.detach(), before) and scaler.get_scale() == 512.0  # skipped, scale halved
