@@ -122,11 +122,11 @@ def _one_direction(rnn: nn.RNNBase, x: torch.Tensor, layer: int, suffix: str) ->
 
 def recurrence(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor, packed: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """What `rnn` returns for this batch (batch-first), padded (`packed=False`) or as if packed (outputs zero at
-    the pads, h_n at each sequence's true end): (out (B, T, D*H), h_n (layers*D, B, H)). LSTM: h_n only."""
+    the pads, h_n at each sequence's true end): (out (B, T, D*H), h_n (layers*D, B, H)). LSTM: h_n only.
+    `lengths` (B,) on x's device."""
     batch, steps = x.shape[:2]
     directions = 2 if rnn.bidirectional else 1
     if packed:
-        lengths = lengths.to(x.device, non_blocking=True)
         position = torch.arange(steps, device=x.device)
         real = position[None, :] < lengths[:, None]                                      # (B, T)
         # reversing each sequence within its length (pads stay put); the map is its own inverse

@@ -70,7 +70,7 @@ class RecurrentClassifier(nn.Module):
         x = self.dropout(self.embedding(tokens))  # (B, T, E)
         packed = self.variant.packing == "packed"
         if self.size.kernels == "harness":
-            out, h_n = recurrence(self.rnn, x, lengths, packed)
+            out, h_n = recurrence(self.rnn, x, to_device(lengths, x.device), packed)
         else:
             out, h_n = self._module(x, lengths, packed)
         return self.head(self.dropout(self._read(out, h_n, lengths)))
