@@ -359,7 +359,8 @@ def validate(study: Study) -> None:
              f"train.precision={t.precision!r} is not allowed: use one of fp32, bf16, fp16")
     if t.sparse_embedding:
         decayed = [k for k, on in (("train.weight_decay", t.weight_decay),
-                                   ("nuisance.weight_decay", "weight_decay" in study.nuisance)) if on]
+                                   ("nuisance.weight_decay",  # only searched when there is tuning
+                                    "weight_decay" in study.nuisance and study.tune.trials > 0)) if on]
         _require(not decayed, f"train.sparse_embedding=true cannot go with {', '.join(decayed)}: lazy Adam moves only "
                               "the rows a batch used, so weight decay would shrink only those; set "
                               "train.weight_decay=0 and remove it from the study's nuisance section")

@@ -87,11 +87,16 @@ CASES = {
     "unknown precision": (lambda t: [*TINY, "train.precision=fp8"],
                           "train.precision='fp8' is not allowed: use one of fp32, bf16, fp16"),
     "bad workers": (lambda t: [*TINY, "workers=0"], "workers=0 is not allowed: use a whole number >= 1"),
-    "sparse embedding with weight decay": (lambda t: [*TINY, "train.sparse_embedding=true"],
+    "sparse embedding with weight decay": (lambda t: [*TINY, "train.sparse_embedding=true", "tune.trials=2"],
                                            "train.sparse_embedding=true cannot go with nuisance.weight_decay: lazy "
                                            "Adam moves only the rows a batch used, so weight decay would shrink only "
                                            "those; set train.weight_decay=0 and remove it from the study's nuisance "
                                            "section"),
+    "sparse embedding with fixed weight decay": (
+        lambda t: [*TINY, "train.sparse_embedding=true", "train.weight_decay=1e-4"],
+        "train.sparse_embedding=true cannot go with train.weight_decay: lazy Adam moves only the rows a batch used, "
+        "so weight decay would shrink only those; set train.weight_decay=0 and remove it from the study's nuisance "
+        "section"),
     # data
     "missing folder": (lambda t: ["study=packing", "budget=smoke", f"data.root={t}/nowhere"],
                        "AG News not found in data.root='{t}/nowhere' (the folder does not exist): fix the path, or "
