@@ -14,7 +14,8 @@ mathematics, and `harness` avoids them:
 - nn.RNN on the CPU has no fused kernel at all (an autograd op per step). `TanhScan` runs the recurrence
   with a hand-written backward pass through time and no autograd graph per step; its time loops are C++
   (bench/csrc/scan.cpp, built on first use) or, without a compiler, the same loops as torch ops.
-- GRU keeps torch's kernels (no fused CPU kernel either; a scan like TanhScan's is the next step).
+- nn.GRU on the CPU has no fused kernel either: `GruScan` runs it the same way, on compiled loops only (without
+  a compiler GRU keeps torch's kernels).
 
 Same weights, same outputs and gradients within float rounding (tests/test_kernels.py checks every cell,
 direction, layer count and packing against the modules). What changes is only which kernels run, so times
@@ -93,6 +94,32 @@ class TanhScan(torch.autograd.Function):
         return _input_grads(grad_z, x_tm, w_ih, out)
 
 
+class GruScan(torch.autograd.Function):
+    """One layer, one direction of nn.GRU from a zero state, batch-first, on the compiled loop (gate order r, z, n;
+    n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn)), as PyTorch's). Returns out (B, T, H)."""
+
+    @staticmethod
+    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh):
+        batch, steps, _ = x.shape
+        x_tm = x.transpose(0, 1).contiguous()
+        xp = torch.addmm(b_ih, x_tm.view(-1, x.shape[2]), w_ih.t()).view(steps, batch, -1)
+        gates, hp, out = compiled().gru_forward(xp, w_hh.t().contiguous(), b_hh.contiguous())
+        ctx.save_for_backward(x_tm, w_ih, w_hh, gates, hp, out)
+        return out.transpose(0, 1)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        x_tm, w_ih, w_hh, gates, hp, out = ctx.saved_tensors
+        grad_xp, grad_hp = compiled().gru_backward(grad_out.transpose(0, 1).contiguous(), gates, hp, out,
+                                                   w_hh.contiguous())
+        width = grad_xp.shape[2]
+        flat = grad_xp.view(-1, width)
+        grad_x = (flat @ w_ih).view(*grad_xp.shape[:2], -1).transpose(0, 1)
+        grad_w_hh = grad_hp[1:].reshape(-1, width).t() @ out[:-1].reshape(-1, out.shape[2])
+        return grad_x, flat.t() @ x_tm.view(-1, x_tm.shape[2]), grad_w_hh, flat.sum(0), grad_hp.view(-1, width).sum(0)
+
+
 def _input_grads(grad_z, x_tm, w_ih, out):
     """From dL/d(pre-activations) (T, B, G*H): the gradients of x, W_ih, W_hh, b_ih, b_hh, each one product."""
     steps, batch, width = grad_z.shape
@@ -110,10 +137,13 @@ def _one_direction(rnn: nn.RNNBase, x: torch.Tensor, layer: int, suffix: str) ->
     if isinstance(rnn, nn.LSTM):
         zero = x.new_zeros(1, x.shape[0], rnn.hidden_size)
         return torch._VF.lstm(x, (zero, zero), weights, True, 1, 0.0, rnn.training, False, True)[0]
+    fast_cpu = x.device.type == "cpu" and x.dtype == torch.float32
+    if isinstance(rnn, nn.GRU) and fast_cpu and compiled() is not None:
+        return GruScan.apply(x, *weights)
     if isinstance(rnn, nn.GRU):
         zero = x.new_zeros(1, x.shape[0], rnn.hidden_size)
         return torch._VF.gru(x, zero, weights, True, 1, 0.0, rnn.training, False, True)[0]
-    if x.device.type == "cpu" and x.dtype == torch.float32 and rnn.nonlinearity == "tanh":
+    if fast_cpu and rnn.nonlinearity == "tanh":
         return TanhScan.apply(x, *weights)
     zero = x.new_zeros(1, x.shape[0], rnn.hidden_size)
     run = torch._VF.rnn_tanh if rnn.nonlinearity == "tanh" else torch._VF.rnn_relu
