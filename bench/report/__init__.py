@@ -68,8 +68,9 @@ def banner(records: list[dict], study: dict, missing: list[tuple[str, int]]) -> 
     harness = sum(h.get("kernels") == "harness" for h in settings)
     if harness:
         lines.append(f"HARNESS KERNELS: {harness} of {len(records)} run(s) used train.kernels=harness: the same "
-                     "mathematics on other kernels (packed variants ran padded, read at each true end; nn.RNN on the "
-                     "harness's scan on a CPU), so their times do not measure packing's or the modules' own cost")
+                     "mathematics on other kernels (packed variants ran padded, read at each true end; nn.RNN and "
+                     "nn.GRU on the harness's scans on a CPU), so their times do not measure packing's or the "
+                     "modules' own cost")
     for key, what in (("device_name", "devices"), ("git_sha", "git commits"), ("torch_version", "torch versions")):
         if len({r.get(key) for r in records}) > 1:
             lines.append(f"MIXED {what.upper()}: these runs come from {_join(r.get(key) for r in records)}; "
