@@ -23,6 +23,8 @@ from bench.errors import ConfigError
 from bench.variants import AXES, Variant, check_value, expand, parse
 
 KERNELS = ("torch", "harness")  # train.kernels: see bench/kernels.py
+# train.* keys that change how fast a step runs, not what it computes: the speed study applies and stores them
+SPEED_SETTINGS = ("kernels", "precision", "cudnn_benchmark", "compile", "sparse_embedding")
 
 STUDIES_DIR = Path(os.environ.get("RNNBENCH_STUDIES", Path(__file__).resolve().parent.parent / "studies"))
 

@@ -113,22 +113,20 @@ class GruScan(torch.autograd.Function):
         x_tm, w_ih, w_hh, gates, hp, out = ctx.saved_tensors
         grad_xp, grad_hp = compiled().gru_backward(grad_out.transpose(0, 1).contiguous(), gates, hp, out,
                                                    w_hh.contiguous())
-        width = grad_xp.shape[2]
-        flat = grad_xp.view(-1, width)
-        grad_x = (flat @ w_ih).view(*grad_xp.shape[:2], -1).transpose(0, 1)
-        grad_w_hh = grad_hp[1:].reshape(-1, width).t() @ out[:-1].reshape(-1, out.shape[2])
-        return grad_x, flat.t() @ x_tm.view(-1, x_tm.shape[2]), grad_w_hh, flat.sum(0), grad_hp.view(-1, width).sum(0)
+        return _input_grads(grad_xp, x_tm, w_ih, out, grad_hp)
 
 
-def _input_grads(grad_z, x_tm, w_ih, out):
-    """From dL/d(pre-activations) (T, B, G*H): the gradients of x, W_ih, W_hh, b_ih, b_hh, each one product."""
+def _input_grads(grad_z, x_tm, w_ih, out, grad_hz=None):
+    """The gradients of x, W_ih, W_hh, b_ih, b_hh, each one product, from dL/d(pre-activations) (T, B, G*H): of the
+    input part (grad_z) and of the recurrent part (grad_hz; the same tensor unless the cell gates them apart, as
+    the GRU's n = tanh(x_n + r * h_n) does)."""
+    grad_hz = grad_z if grad_hz is None else grad_hz
     steps, batch, width = grad_z.shape
     flat = grad_z.view(-1, width)
     grad_x = (flat @ w_ih).view(steps, batch, -1).transpose(0, 1)
     grad_w_ih = flat.t() @ x_tm.view(-1, x_tm.shape[2])
-    grad_w_hh = grad_z[1:].reshape(-1, width).t() @ out[:-1].reshape(-1, out.shape[2])
-    grad_b = flat.sum(0)
-    return grad_x, grad_w_ih, grad_w_hh, grad_b, grad_b
+    grad_w_hh = grad_hz[1:].reshape(-1, width).t() @ out[:-1].reshape(-1, out.shape[2])
+    return grad_x, grad_w_ih, grad_w_hh, flat.sum(0), grad_hz.reshape(-1, width).sum(0)
 
 
 def _one_direction(rnn: nn.RNNBase, x: torch.Tensor, layer: int, suffix: str) -> torch.Tensor:

@@ -81,15 +81,6 @@ def command_line(argv: list[str]) -> str:
     return " ".join(["python -m bench.run", *(shlex.quote(store.mask_secrets(a)) for a in argv)])
 
 
-def _fresh(out: Path) -> Path:
-    """`out`, or `out-2`, `out-3`, ... : the first that holds nothing yet."""
-    candidate, n = out, 1
-    while candidate.exists() and any(candidate.iterdir()):
-        n += 1
-        candidate = out.with_name(f"{out.name}-{n}")
-    return candidate
-
-
 def _prepare(argv: list[str]):
     """Everything that can fail on bad input, before anything is written."""
     study = load_study(argv)
@@ -103,7 +94,7 @@ def _prepare(argv: list[str]):
         if study.storage:
             raise BenchError("resume=false starts over in a fresh local folder, but storage= names a shared "
                              "database whose Optuna studies would be resumed: drop storage= or use a new database")
-        study.out = str(_fresh(study.out_dir))
+        study.out = str(store.fresh_folder(study.out_dir))
     key = fingerprint(study, splits.info["cache_key"], str(device))
     store.check_writable(study.out_dir)
     ledger = open_ledger(study.storage, study.out_dir, study.name, study.lease)

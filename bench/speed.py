@@ -21,6 +21,7 @@ from dataclasses import replace
 
 import torch
 
+from bench.config import SPEED_SETTINGS, TrainConfig
 from bench.data.batching import Batch
 from bench.measure import StepTimer, peak_memory_mb, reset_peak_memory
 from bench.models import ModelSize, to_device
@@ -97,22 +98,20 @@ def points(speed) -> list[tuple[str, int, int]]:
             + [("length", speed.batch_size, n) for n in speed.seq_lens])
 
 
-SETTINGS = ("kernels", "precision", "cudnn_benchmark", "compile", "sparse_embedding")  # train.* that change speed
-
-
 def changed_settings(study) -> dict:
-    """The SETTINGS a study sets away from their defaults (what its records must match to count)."""
-    default = Params()
-    return {key: getattr(study.train, key) for key in SETTINGS if getattr(study.train, key) != getattr(default, key)}
+    """The SPEED_SETTINGS a study sets away from their defaults (what its records must match to count)."""
+    default = TrainConfig()
+    return {key: getattr(study.train, key) for key in SPEED_SETTINGS
+            if getattr(study.train, key) != getattr(default, key)}
 
 
 def run_point(variant: Variant, study, sweep: str, batch: int, length: int, device: torch.device) -> dict:
-    t = study.train
-    params = replace(Params(), embed_dim=study.model.embed_dim, hidden_size=study.model.hidden_size, lr=t.lr,
-                     **{key: getattr(t, key) for key in SETTINGS})
+    settings = {key: getattr(study.train, key) for key in SPEED_SETTINGS}
+    params = replace(Params(), embed_dim=study.model.embed_dim, hidden_size=study.model.hidden_size,
+                     lr=study.train.lr, **settings)
     row = measure_point(variant, params, study.speed.vocab, batch, length, study.speed.warmup, study.speed.repeats,
                         device)
-    return {"sweep": sweep, **row, **{key: getattr(t, key) for key in SETTINGS}}
+    return {"sweep": sweep, **row, **settings}
 
 
 def main(argv: list[str], study) -> int:
@@ -130,11 +129,10 @@ def main(argv: list[str], study) -> int:
     from bench.report.speed import SPEED_RECORDS, render_speed
 
     from bench.errors import BenchError
-    from bench.run import _fresh
 
     device = resolve_device(study.device)
     variants = study.expand()
-    out = study.out_dir if study.resume else _fresh(study.out_dir)
+    out = study.out_dir if study.resume else store.fresh_folder(study.out_dir)
     key = hashlib.sha256(json.dumps({"speed": asdict(study.speed), "model": asdict(study.model),
                                      "device": str(device), **changed_settings(study)},
                                     sort_keys=True).encode()).hexdigest()[:16]

@@ -155,3 +155,12 @@ def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict,
         "edge_params": tuned.edges if tuned else [],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def fresh_folder(out: Path) -> Path:
+    """`out`, or `out-2`, `out-3`, ... : the first that holds nothing yet."""
+    candidate, n = out, 1
+    while candidate.exists() and any(candidate.iterdir()):
+        n += 1
+        candidate = out.with_name(f"{out.name}-{n}")
+    return candidate

@@ -81,3 +81,14 @@ def postgres():
     finally:
         run(pg_ctl, "-D", str(data), "-m", "immediate", "stop")
         shutil.rmtree(root, ignore_errors=True)
+
+
+def run_study(tmp_path_factory, argv: list[str], parent: str, name: str = "study") -> Path:
+    """`bench.run` with argv into a fresh folder (its own data cache), asserting success: for module- and
+    session-scoped fixtures that share one finished study."""
+    import bench.run as run
+    out = tmp_path_factory.mktemp(parent) / name
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RNNBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+        assert run.main([*argv, f"out={out}"]) == 0
+    return out

@@ -18,6 +18,7 @@ import pytest
 
 import bench.run as run
 from bench import store
+from tests.conftest import run_study
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["study=smoke", "data.synthetic.n_train=80", "data.synthetic.n_test=20", "tune.trials=0", "measure.seeds=1",
@@ -135,11 +136,7 @@ CASES = {
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Path:
     """A finished study: the earlier result no failing command may touch."""
-    out = tmp_path_factory.mktemp("finished") / "study"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RNNBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-        assert run.main([*TINY, f"out={out}"]) == 0
-    return out
+    return run_study(tmp_path_factory, TINY, "finished")
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import store
+from bench.config import SPEED_SETTINGS
 from bench.report import page
 from bench.report.plots import Plot
 
@@ -51,7 +52,7 @@ def scaling(frame: pd.DataFrame, sweep: str) -> Plot | None:
 
 def _settings(frame: pd.DataFrame) -> tuple[str, list[str]]:
     """The train.* settings the steps ran with, and a warning when they hide what the page compares."""
-    keys = [k for k in ("kernels", "precision", "cudnn_benchmark", "compile", "sparse_embedding") if k in frame]
+    keys = [k for k in SPEED_SETTINGS if k in frame]
     text = ", ".join(f"train.{k}=" + "/".join(sorted(str(v) for v in frame[k].dropna().unique())) for k in keys)
     warnings = []
     if "kernels" in frame and (frame["kernels"] == "harness").any():

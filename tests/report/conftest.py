@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import bench.run as run
+from tests.conftest import run_study
 
 SMOKE = ["study=smoke", "data.synthetic.n_train=240", "data.synthetic.n_test=80", "measure.seeds=2",
          "train.epochs=2"]
@@ -19,11 +19,7 @@ SMOKE = ["study=smoke", "data.synthetic.n_train=240", "data.synthetic.n_test=80"
 @pytest.fixture(scope="session")
 def smoke_study(tmp_path_factory) -> Path:
     """study=smoke (6 variants: 3 cells x padded/packed), tuned, 2 seeds x 2 epochs, on tiny synthetic data."""
-    out = tmp_path_factory.mktemp("reports") / "smoke"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RNNBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-        assert run.main([*SMOKE, f"out={out}"]) == 0
-    return out
+    return run_study(tmp_path_factory, SMOKE, "reports", "smoke")
 
 
 def copy_study(source: Path, target: Path) -> Path:
