@@ -311,12 +311,18 @@ class SqlLedger(Ledger):
 
     @_db_errors
     def put(self, kind: str, doc: dict) -> None:
-        with self.engine.begin() as conn:
-            if kind == "tuning":
-                for variant, entry in doc.items():
-                    self._upsert(conn, f"tuning:{variant}", entry)
-            else:
-                self._upsert(conn, kind, doc)
+        docs = {f"tuning:{v}": entry for v, entry in doc.items()} if kind == "tuning" else {kind: doc}
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    for name, body in docs.items():
+                        self._upsert(conn, name, body)
+                return
+            except self.sa.exc.IntegrityError:
+                # another worker inserted the same document between our update and our insert (both found no
+                # row): it exists now, so the next attempt updates it
+                if attempt == 2:
+                    raise
 
     def _upsert(self, conn, kind: str, doc: dict) -> None:
         c = self.docs.c

@@ -70,6 +70,26 @@ def test_documents_merge_tuning_per_variant(make):
     assert b.get("tuning") == {"lstm": {"best": 1}, "gru": {"best": 2}} and b.get("study")["n"] == 1
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_workers_writing_the_same_new_document_at_once_both_succeed(backend, tmp_path, request, monkeypatch):
+    """Both find no row, both insert: the loser's insert hits the primary key. It must retry as an update (three
+    PostgreSQL workers finishing together crashed here), not fail the worker."""
+    url = f"sqlite:///{tmp_path}/l.db" if backend == "sqlite" else sql_url(request.getfixturevalue("postgres"))
+    study = f"s{time.time_ns()}"
+    a, b = SqlLedger(url, study, 60), SqlLedger(url, study, 60)
+    upsert, raced = SqlLedger._upsert, []
+
+    def insert_blindly_once(self, conn, kind, doc):  # b read "no row" just before a's insert landed
+        if self is b and not raced:
+            raced.append(kind)
+            a.put("study", {"by": "a"})
+            return conn.execute(self.docs.insert().values(study=self.study, kind=kind, body="{}"))
+        return upsert(self, conn, kind, doc)
+    monkeypatch.setattr(SqlLedger, "_upsert", insert_blindly_once)
+    b.put("study", {"by": "b"})
+    assert raced == ["study"] and a.get("study") == {"by": "b"}
+
+
 def test_unreachable_database_is_one_line_without_the_password():
     with pytest.raises(BenchError) as e:
         SqlLedger("postgresql+psycopg://bob:hunter2@127.0.0.1:9/x", "s", 60)
