@@ -89,6 +89,8 @@ class TrainConfig:
     cudnn_benchmark: bool = False       # cuDNN picks its fastest algorithm per shape (CUDA only)
     compile: bool = False               # torch.compile the model; graph breaks are recorded and reported
     kernels: str = "torch"              # torch: the nn modules as written; harness: bench.kernels, same math
+    patience: Optional[int] = None      # early stopping: stop after this many epochs without a better validation
+                                        # accuracy and keep the best epoch's weights; none: run every epoch
     curve_every: int = 3200             # samples between running-accuracy points (the lesson's print)
     eval_batch_size: int = 256
 
@@ -108,6 +110,8 @@ class SpeedConfig:
 @dataclass
 class MeasureConfig:
     seeds: Any = 1                      # a count (seeds 0..n-1) or a list of seeds
+    timing_steps: int = 30              # per run, training steps timed at the study's own (untuned) sizes, so
+                                        # the effects table compares variants like with like; 0: none
 
 
 @dataclass
@@ -123,11 +127,13 @@ class TuneConfig:
 
 # `budget=NAME` sets these in one word (after the YAML, before the command line's other keys).
 BUDGETS: dict[str, dict[str, Any]] = {
-    "smoke": {"tune": {"trials": 3, "epochs": 1}, "train": {"epochs": 1}, "data": {"max_train": 1000},
+    "smoke": {"tune": {"trials": 3, "epochs": 1}, "train": {"epochs": 2}, "data": {"max_train": 1000},
               "measure": {"seeds": 3}},
-    "quick": {"tune": {"trials": 6, "epochs": 1}, "train": {"epochs": 2}, "data": {"max_train": None},
+    # quick: every trial and seed stops early (train.patience in _base.yaml) once validation accuracy stalls;
+    # sized so that study=packing (9 variants) fits ~25 minutes on 2 CPU cores with the shared AG News rows
+    "quick": {"tune": {"trials": 4, "epochs": 4}, "train": {"epochs": 8}, "data": {"max_train": None},
               "measure": {"seeds": 3}},
-    "full": {"tune": {"trials": 40, "epochs": 8}, "train": {"epochs": 10}, "data": {"max_train": None},
+    "full": {"tune": {"trials": 40, "epochs": 10}, "train": {"epochs": 30}, "data": {"max_train": None},
              "measure": {"seeds": 5}},
 }
 # Hyperparameters a study's `nuisance:` may tune (the fields of bench.train.Params, less the epochs).
@@ -353,6 +359,11 @@ def validate(study: Study) -> None:
         _require(value >= low, f"{key}={value} is not allowed: use a whole number >= {low}")
     for key, value in [("data.max_train", d.max_train), ("data.max_vocab", d.max_vocab), ("data.max_len", d.max_len)]:
         _require(value is None or value >= 1, f"{key}={value} is not allowed: use a whole number >= 1, or null")
+    _require(study.measure.timing_steps >= 0,
+             f"measure.timing_steps={study.measure.timing_steps} is not allowed: use a whole number >= 0 (0: no timing pass)")
+    _require(t.patience is None or t.patience >= 1,
+             f"train.patience={t.patience} is not allowed: use a whole number >= 1 (epochs without a better validation "
+             "accuracy before stopping), or null to run every epoch")
     _require(t.lr > 0, f"train.lr={t.lr} is not allowed: the learning rate must be > 0, e.g. train.lr=1.0e-3")
     _require(t.weight_decay >= 0, f"train.weight_decay={t.weight_decay} is not allowed: use a value >= 0")
     _require(t.clip is None or t.clip > 0, f"train.clip={t.clip} is not allowed: use a value > 0, or null")

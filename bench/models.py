@@ -1,4 +1,5 @@
-"""One recurrent classifier for every variant: `forward(tokens, lengths) -> logits`.
+"""One classifier per variant, all with `forward(tokens, lengths) -> logits`: the recurrent one, and the two
+non-recurrent baselines (bag of embeddings, a small transformer encoder) on the same tokens.
 
 tokens (B, T) int64 on the model's device, padded with the vocabulary's pad index; lengths (B,) int64 on the
 CPU (pack_padded_sequence wants them there, and keeping them there avoids a device sync).
@@ -7,6 +8,7 @@ Padded and packed batches look the same coming in; the model branches once, on p
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -52,13 +54,7 @@ class RecurrentClassifier(nn.Module):
     def __init__(self, variant: Variant, size: ModelSize):
         super().__init__()
         self.variant, self.size = variant, size
-        self.embedding = nn.Embedding(size.vocab_size, size.embed_dim, padding_idx=size.padding_idx,
-                                      sparse=size.sparse)
-        if variant.embed_init == "shifted":  # the lesson's LSTMs: randn - 0.5
-            with torch.no_grad():
-                self.embedding.weight.copy_(torch.randn_like(self.embedding.weight) - 0.5)
-                if size.padding_idx is not None:
-                    self.embedding.weight[size.padding_idx].zero_()
+        self.embedding = _embedding(variant, size)  # shifted: randn - 0.5, as the lesson's LSTMs
         self.rnn = CELLS[variant.cell](
             size.embed_dim, size.hidden_size, num_layers=variant.layers, batch_first=True,
             bidirectional=variant.bidirectional, dropout=size.dropout if variant.layers > 1 else 0.0)
@@ -129,8 +125,77 @@ def _pack(x: torch.Tensor, lengths: torch.Tensor) -> PackedSequence:
     return PackedSequence(packed.data, packed.batch_sizes, order_d, inverse_d)
 
 
-def build(variant: Variant, size: ModelSize) -> RecurrentClassifier:
-    return RecurrentClassifier(variant, size)
+def _mask(tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(B, T) True on real tokens, on the tokens' device."""
+    lengths = to_device(lengths, tokens.device)
+    return torch.arange(tokens.shape[1], device=tokens.device)[None, :] < lengths[:, None]
+
+
+def _embedding(variant: Variant, size: ModelSize) -> nn.Embedding:
+    embedding = nn.Embedding(size.vocab_size, size.embed_dim, padding_idx=size.padding_idx, sparse=size.sparse)
+    if variant.embed_init == "shifted":
+        with torch.no_grad():
+            embedding.weight.copy_(torch.randn_like(embedding.weight) - 0.5)
+            if size.padding_idx is not None:
+                embedding.weight[size.padding_idx].zero_()
+    return embedding
+
+
+class BagClassifier(nn.Module):
+    """Mean of the word embeddings over the real tokens -> dropout -> linear: the order-blind model the lesson
+    series teaches right before RNNs. `hidden_size` does not apply."""
+
+    def __init__(self, variant: Variant, size: ModelSize):
+        super().__init__()
+        self.variant, self.size = variant, size
+        self.embedding = _embedding(variant, size)
+        self.dropout = nn.Dropout(size.dropout)
+        self.head = nn.Linear(size.embed_dim, size.n_classes)
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        mask = _mask(tokens, lengths)[..., None]                             # (B, T, 1)
+        mean = (self.embedding(tokens) * mask).sum(1) / mask.sum(1)          # (B, E)
+        return self.head(self.dropout(mean))
+
+
+class TransformerClassifier(nn.Module):
+    """Embedding + sinusoidal positions -> `layers` pre-norm encoder layers (self-attention with the padding
+    mask; heads: 4, or fewer when embed_dim is not divisible; feed-forward width = hidden_size) -> masked mean
+    over the real tokens -> dropout -> linear. Sinusoidal positions need no maximum length."""
+
+    def __init__(self, variant: Variant, size: ModelSize):
+        super().__init__()
+        self.variant, self.size = variant, size
+        self.embedding = _embedding(variant, size)
+        heads = next(h for h in (4, 2, 1) if size.embed_dim % h == 0)
+        layer = nn.TransformerEncoderLayer(size.embed_dim, heads, dim_feedforward=size.hidden_size,
+                                           dropout=size.dropout, batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, variant.layers, enable_nested_tensor=False)
+        self.dropout = nn.Dropout(size.dropout)
+        self.head = nn.Linear(size.embed_dim, size.n_classes)
+
+    def positions(self, length: int, device: torch.device) -> torch.Tensor:
+        """(T, E) sin/cos positions (Vaswani et al. 2017)."""
+        half = self.size.embed_dim // 2
+        position = torch.arange(length, device=device, dtype=torch.float32)[:, None]
+        rate = torch.exp(-math.log(10000.0) * torch.arange(half, device=device, dtype=torch.float32) / max(half, 1))
+        table = torch.zeros(length, self.size.embed_dim, device=device)
+        table[:, 0:2 * half:2], table[:, 1:2 * half:2] = torch.sin(position * rate), torch.cos(position * rate)
+        return table
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        mask = _mask(tokens, lengths)                                        # (B, T)
+        x = self.embedding(tokens) * math.sqrt(self.size.embed_dim) + self.positions(tokens.shape[1], tokens.device)
+        x = self.encoder(self.dropout(x), src_key_padding_mask=~mask)        # (B, T, E)
+        mean = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        return self.head(self.dropout(mean))
+
+
+BASELINES: dict[str, type[nn.Module]] = {"bag": BagClassifier, "transformer": TransformerClassifier}
+
+
+def build(variant: Variant, size: ModelSize) -> nn.Module:
+    return BASELINES.get(variant.cell, RecurrentClassifier)(variant, size)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -28,11 +28,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bench import data, report, store, workers
+from bench.classical import reference
 from bench.config import KEYS, Study, list_studies, load_study
 from bench.errors import BenchError
 from bench.report.cli import refresh_index
 from bench.measure import environment, resolve_device
-from bench.train import Diverged, Params, fit, trace
+from bench.train import Diverged, Params, fit, time_steps, trace
 from bench.ledger import DONE, FileLedger, Ledger, SqlLedger, open_ledger, sql_url
 from bench.tune import Failed, Pruned, TuneSettings, clear_dead, storage, tune
 from bench.variants import AXES, Variant
@@ -65,7 +66,7 @@ def params_of(study: Study) -> Params:
     return Params(lr=t.lr, batch_size=t.batch_size, weight_decay=t.weight_decay, clip=t.clip, epochs=t.epochs,
                   embed_dim=m.embed_dim, hidden_size=m.hidden_size, dropout=m.dropout,
                   sparse_embedding=t.sparse_embedding, precision=t.precision, cudnn_benchmark=t.cudnn_benchmark,
-                  compile=t.compile, kernels=t.kernels)
+                  compile=t.compile, kernels=t.kernels, patience=t.patience)
 
 
 def fingerprint(study: Study, data_key: str, device: str) -> str:
@@ -197,7 +198,7 @@ class Runner:
                     raise Failed(f"out of memory with batch_size={params.batch_size}, hidden_size="
                                  f"{params.hidden_size}, embed_dim={params.embed_dim}") from e
             epoch_s = statistics.median(e.time_s for e in result.epochs)
-            return (result.last.val_acc, epoch_s) if pareto else result.last.val_acc
+            return (result.best_val, epoch_s) if pareto else result.best_val  # the kept epoch's
 
         with tqdm(total=self.settings.trials, desc=f"tune {variant.name}", unit="trial", leave=False,
                   position=1, file=sys.stderr) as trials:
@@ -214,9 +215,13 @@ class Runner:
             except Diverged as e:
                 self.failures.append(f"{variant.name} seed {seed}: {e}")
                 return None
+        timing = None
+        if self.study.measure.timing_steps:  # the same sizes for every variant: times compare like with like
+            timing = time_steps(variant, params_of(self.study), self.splits, self.device,
+                                steps=self.study.measure.timing_steps, seed=seed)
         return store.make_record(
             study=self.study.name, variant=variant, seed=seed, params=params, fit=result, data_info=self.splits.info,
-            env=self.env, fingerprint=self.key, budget=self.study.budget, tuned=tuned)
+            env=self.env, fingerprint=self.key, budget=self.study.budget, tuned=tuned, timing=timing)
 
     def _bar(self, desc: str, epochs: int) -> tqdm:
         return tqdm(total=epochs * len(self.splits.train), desc=desc, unit="sample", unit_scale=True,
@@ -297,7 +302,11 @@ def _run(argv, study: Study, device, variants, splits, key: str, ledger: Ledger,
           f"variant(s); {tuning}{len(study.seeds)} seed(s) of {study.train.epochs} epoch(s); {device} -> {out}")
     if lock is not None and isinstance(ledger, FileLedger):
         ledger.clear_claims()  # we own the folder: claims left by a killed run are dead
+    classical = reference(splits, study.data.cache)  # the line every recurrent model has to beat
+    how = "cached" if classical["cache"] == "hit" else f"fitted in {classical['seconds']:.1f} s"
+    print(f"reference: {classical['model']}: test accuracy {classical['test_acc']:.4f} ({how})")
     ledger.put("study", {**asdict(study), "data_info": splits.info, "command": command_line(argv),
+                         "classical": {k: v for k, v in classical.items() if k != "cache"},
                          "planned": {"variants": [v.name for v in variants], "seeds": study.seeds}})
     done = sum(state == DONE for state in ledger.status().values())
     if done:

@@ -129,19 +129,22 @@ def load_tuning(out: Path) -> dict:
 
 
 def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict, env: dict,
-                fingerprint: str, budget: str | None = None, tuned=None) -> dict[str, Any]:
+                fingerprint: str, budget: str | None = None, tuned=None, timing: dict | None = None) -> dict[str, Any]:
     """A flat record of one measured run (see the module docstring); `tuned` is the variant's
-    bench.tune.Tuned when its hyperparameters were tuned."""
+    bench.tune.Tuned when its hyperparameters were tuned, `timing` bench.train.time_steps' pass at the
+    study's shared sizes. Accuracies are the kept epoch's (early stopping keeps the best on validation);
+    times cover every epoch that ran."""
     times = [e.time_s for e in fit.epochs]
     median_time = statistics.median(times)
     real = statistics.median(e.real_tokens for e in fit.epochs)
     padded = statistics.median(e.padded_tokens for e in fit.epochs)
-    last = fit.last
+    kept = fit.kept
     return {
         "study": study, "variant": variant.name, **variant.axes(), "seed": seed, "params": fit.params,
-        "train_acc": last.running_acc, "val_acc": last.val_acc, "test_acc": last.test_acc,
-        "train_loss": last.train_loss, "epochs": len(fit.epochs), "epoch_time_s": median_time,
-        "epoch_times_s": times, "samples_per_s": last.samples / median_time,
+        "train_acc": kept.running_acc, "val_acc": kept.val_acc, "test_acc": fit.test_acc,
+        "train_loss": kept.train_loss, "epochs": len(fit.epochs), "best_epoch": fit.best_epoch,
+        "majority_acc": data_info.get("majority_acc"), "timing": timing, "epoch_time_s": median_time,
+        "epoch_times_s": times, "samples_per_s": kept.samples / median_time,
         "tokens_per_s": real / median_time, "padded_tokens_per_s": padded / median_time,
         "pad_fraction": 1 - real / padded, "peak_mem_mb": fit.peak_mem_mb, "memory_kind": fit.memory_kind,
         "eval_latency_ms": 1000 * statistics.median(fit.eval_latency_s) if fit.eval_latency_s else None,

@@ -18,7 +18,7 @@ from torch import nn
 
 from bench.data import Splits
 from bench.data.batching import Encoded, batches, prefetch
-from bench.measure import WARMUP_EVAL_BATCHES, clock, peak_memory_mb, reset_peak_memory
+from bench.measure import WARMUP_EVAL_BATCHES, StepTimer, clock, peak_memory_mb, reset_peak_memory
 from bench.models import ModelSize, build, count_parameters, to_device
 from bench.optim import ScatteredGrad, optimizers
 from bench.variants import Variant
@@ -41,6 +41,7 @@ class Params:
     cudnn_benchmark: bool = False      # let cuDNN time its algorithms per input shape (CUDA only)
     compile: bool = False              # torch.compile the model; graph breaks are counted and reported
     kernels: str = "torch"             # torch | harness (bench.kernels: the same mathematics, faster paths)
+    patience: int | None = None        # early stopping: epochs without a better validation accuracy; None: off
 
 
 @dataclass
@@ -66,10 +67,21 @@ class Fit:
     eval_latency_s: list[float] = field(default_factory=list)  # per test batch, after warm-up
     optimizer: str = ""                                         # which implementation stepped the weights
     graph_breaks: dict[str, int] | None = None                  # torch.compile: break reason -> count
+    best_epoch: int = 0                                         # the epoch whose weights were kept (1-based)
+    test_acc: float = math.nan                                  # of the kept weights; nan when not evaluated
 
     @property
     def last(self) -> Epoch:
         return self.epochs[-1]
+
+    @property
+    def kept(self) -> Epoch:
+        """The epoch whose weights the run ended with (the best on validation under early stopping)."""
+        return self.epochs[self.best_epoch - 1]
+
+    @property
+    def best_val(self) -> float:
+        return self.kept.val_acc
 
 
 class Diverged(RuntimeError):
@@ -151,6 +163,15 @@ def trainer(variant: Variant, params: Params, size: ModelSize, device: torch.dev
     return model, step, optimizer_name
 
 
+def _endless(variant: Variant, params: Params, splits: Splits, seed: int):
+    """Training batches as `fit` draws them, round and round (a small dataset has fewer batches than a
+    warm-up plus the timed steps)."""
+    shuffle = torch.Generator().manual_seed(seed)
+    while True:
+        yield from batches(splits.train, params.batch_size, splits.pad_index, shuffle,
+                           bucketed=variant.batching == "bucketed")
+
+
 def trace(variant: Variant, params: Params, splits: Splits, device: torch.device, path, steps: int = 8,
           warmup: int = 3) -> None:
     """A torch.profiler trace (Chrome / Perfetto JSON) of `steps` training steps after `warmup`, at `path`."""
@@ -158,13 +179,7 @@ def trace(variant: Variant, params: Params, splits: Splits, device: torch.device
 
     seed_everything(0)
     _, step, _ = trainer(variant, params, model_size(params, splits), device)
-    shuffle = torch.Generator().manual_seed(0)
-
-    def forever():  # a small dataset has fewer batches than warm-up + steps: go round again
-        while True:
-            yield from batches(splits.train, params.batch_size, splits.pad_index, shuffle,
-                               bucketed=variant.batching == "bucketed")
-    order = forever()
+    order = _endless(variant, params, splits, seed=0)
     for _ in range(warmup):
         step(next(order))
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
@@ -181,7 +196,13 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
         curve_every: int = 3200, eval_batch_size: int = 256, evaluate_test: bool = True,
         on_step: Callable[[int], None] | None = None,
         on_epoch: Callable[[Epoch], None] | None = None) -> Fit:
-    """Train from scratch; `on_step(batch_size)` drives a progress bar, `on_epoch` may raise to stop."""
+    """Train from scratch for at most `params.epochs` epochs; `on_step(batch_size)` drives a progress bar,
+    `on_epoch` may raise to stop (the pruner).
+
+    Early stopping (`params.patience`, when there is a validation split): after every epoch the weights with
+    the best validation accuracy so far are kept; training stops once `patience` epochs in a row brought no
+    better one, and the kept weights are restored. Test is then evaluated once, on the restored weights:
+    test never decides anything. Without a validation split every epoch runs and test is read after each."""
     seed_everything(seed)
     if params.compile:
         torch._dynamo.reset()
@@ -189,7 +210,10 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
     model, step, optimizer_name = trainer(variant, params, model_size(params, splits), device)
     shuffle = torch.Generator().manual_seed(seed)
     reset_peak_memory(device)
+    has_val = len(splits.val) > 0
+    stopping = has_val and params.patience is not None
     history, curve, latencies = [], [], []
+    best_epoch, best_val, best_state = 0, -math.inf, None
     for epoch in range(1, params.epochs + 1):
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), dtype=torch.long, device=device)
@@ -213,14 +237,25 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
         if not math.isfinite(train_loss):
             raise Diverged(f"training loss is {train_loss} in epoch {epoch}")
         last = epoch == params.epochs
-        stats = Epoch(epoch, train_loss, correct.item() / seen,
-                      evaluate(model, splits.val, splits.pad_index, eval_batch_size, device),
-                      evaluate(model, splits.test, splits.pad_index, eval_batch_size, device,
-                               latencies if last else None) if evaluate_test else math.nan,
-                      elapsed, seen, real, padded)
+        val_acc = evaluate(model, splits.val, splits.pad_index, eval_batch_size, device)
+        test_acc = (evaluate(model, splits.test, splits.pad_index, eval_batch_size, device,
+                             latencies if last else None) if evaluate_test and not has_val else math.nan)
+        stats = Epoch(epoch, train_loss, correct.item() / seen, val_acc, test_acc, elapsed, seen, real, padded)
         history.append(stats)
+        if not stopping or val_acc > best_val:  # without early stopping the last epoch is kept
+            best_epoch, best_val = epoch, val_acc
+            if stopping:
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if on_epoch:
             on_epoch(stats)
+        if stopping and epoch - best_epoch >= params.patience:
+            break
+    if best_state is not None and best_epoch != len(history):
+        model.load_state_dict(best_state)
+    if has_val and evaluate_test:  # once, on the kept weights
+        test = evaluate(model, splits.test, splits.pad_index, eval_batch_size, device, latencies)
+    else:
+        test = history[best_epoch - 1].test_acc
     peak, kind = peak_memory_mb(device)
     breaks = None
     if params.compile:  # where torch.compile fell back to eager (today: around the recurrent layers)
@@ -229,4 +264,30 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
         for reason, n in [*counters["graph_break"].items(), *counters["unimplemented"].items()]:
             key = str(reason).strip().splitlines()[0][:120]
             breaks[key] = breaks.get(key, 0) + n
-    return Fit(history, curve, count_parameters(model), peak, kind, latencies, optimizer_name, breaks)
+    return Fit(history, curve, count_parameters(model), peak, kind, latencies, optimizer_name, breaks, best_epoch,
+               test)
+
+
+def time_steps(variant: Variant, params: Params, splits: Splits, device: torch.device, steps: int = 30,
+               warmup: int = 5, seed: int = 0) -> dict:
+    """Training steps of `variant` at `params`' sizes on the study's own training batches (shuffled as in
+    `fit`, `warmup` steps first): every step's time in ms (CUDA events on a GPU, the synchronized clock on the
+    CPU) and the peak memory. The effects table compares variants at one shared set of sizes with this, so
+    a time ratio is not a ratio of two differently tuned models."""
+    seed_everything(seed)
+    model, step, _ = trainer(variant, params, model_size(params, splits), device)
+    order = _endless(variant, params, splits, seed)
+    for _ in range(warmup):
+        step(next(order))
+    reset_peak_memory(device)
+    samples, real, padded = [], 0, 0
+    for _ in range(steps):
+        batch = next(order)
+        with StepTimer(device) as timer:
+            step(batch)
+        samples.append(timer.ms)
+        real, padded = real + batch.real_tokens, padded + batch.padded_tokens
+    peak, kind = peak_memory_mb(device)
+    return {"step_ms": samples, "peak_mem_mb": peak, "memory_kind": kind, "pad_fraction": 1 - real / padded,
+            "sizes": {"embed_dim": params.embed_dim, "hidden_size": params.hidden_size,
+                      "batch_size": params.batch_size}}

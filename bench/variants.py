@@ -14,7 +14,11 @@ from typing import Any, Iterable, Mapping
 
 from bench.errors import ConfigError
 
-CELLS = ("rnn", "lstm", "gru")  # the model's CELLS registry is keyed by these names
+RECURRENT = ("rnn", "lstm", "gru")  # bench.models.CELLS is keyed by these names
+# Non-recurrent baselines on the same tokens (bench.models.BASELINES): mean of embeddings -> linear, and a
+# small transformer encoder. Selected where a cell is (`cell=bag`), so every study and page can hold them.
+BASELINES = ("bag", "transformer")
+CELLS = RECURRENT + BASELINES
 PACKINGS = ("padded", "packed")
 # Which state the classifier reads; the model's docstring says exactly what each one takes.
 READOUTS = ("last", "true_last", "mean", "masked_mean", "max")
@@ -22,6 +26,10 @@ EMBED_INITS = ("normal", "shifted")  # shifted = randn - 0.5, as the lesson's LS
 # How training batches are drawn: random (shuffled rows) or bucketed (rows of similar length batched
 # together, batches shuffled): it separates the cost of padding from the cost of packing.
 BATCHINGS = ("random", "bucketed")
+# Axes that mean nothing for a baseline are held at the value that describes what it does (a padded batch
+# under a mask, read by a masked mean), so they never multiply its runs and its name leaves them out.
+NOT_APPLICABLE = {"bag": {"packing": "padded", "bidirectional": False, "layers": 1, "readout": "masked_mean"},
+                  "transformer": {"packing": "padded", "bidirectional": False, "readout": "masked_mean"}}
 
 
 @dataclass(frozen=True)
@@ -39,9 +47,19 @@ class Variant:
     def __post_init__(self) -> None:
         for axis, value in self.__dict__.items():
             check_value(axis, value)
+        for axis, value in NOT_APPLICABLE.get(self.cell, {}).items():
+            object.__setattr__(self, axis, value)  # frozen: the canonical value, set once here
+
+    @property
+    def recurrent(self) -> bool:
+        return self.cell in RECURRENT
 
     @property
     def name(self) -> str:
+        if not self.recurrent:  # bag, transformer-l2: only the axes that apply
+            parts = [self.cell] + ([f"l{self.layers}"] if "layers" not in NOT_APPLICABLE[self.cell] else [])
+            parts += [v for v, default in ((self.embed_init, "normal"), (self.batching, "random")) if v != default]
+            return "-".join(parts)
         parts = [self.cell, self.packing]
         if self.bidirectional:
             parts.append("bi")

@@ -109,7 +109,7 @@ def load(cfg) -> Splits:
             splits = Splits(**{k: Encoded(**state[k]) for k in ("train", "val", "test")},
                             **{k: state[k] for k in ("itos", "pad_index", "unk_index", "label_names", "info")})
             splits.info["cache"] = "hit"
-            return splits
+            return _with_majority(splits)
         except Exception as e:  # a stale or damaged cache file is rebuilt, not fatal
             log.warning("ignoring unreadable tensor cache %s (%s)", path, e)
     splits = prepare(module.read(cfg), cfg)
@@ -122,4 +122,12 @@ def load(cfg) -> Splits:
                     "itos": splits.itos, "pad_index": splits.pad_index, "unk_index": splits.unk_index,
                     "label_names": splits.label_names, "info": splits.info}, tmp)
         os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache file
+    return _with_majority(splits)
+
+
+def _with_majority(splits: Splits) -> Splits:
+    """The test accuracy of always answering the most frequent test label: what a model that learned
+    nothing scores (the report's "did not learn" line)."""
+    counts = torch.bincount(splits.test.labels)
+    splits.info["majority_acc"] = float(counts.max()) / len(splits.test) if len(splits.test) else float("nan")
     return splits
