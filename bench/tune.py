@@ -121,7 +121,8 @@ def _pruner(settings: TuneSettings) -> optuna.pruners.BasePruner:
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(settings.epochs, 1))
     if settings.pruner == "none" or settings.objective == "pareto":  # Optuna prunes single objectives only
         return optuna.pruners.NopPruner()
-    return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    # a small budget needs its pruner early: with 4 trials, 3 unprunable ones would leave it nothing to do
+    return optuna.pruners.MedianPruner(n_startup_trials=max(1, min(3, settings.trials // 2)), n_warmup_steps=0)
 
 
 def storage(url: str | None, journal: str) -> optuna.storages.BaseStorage:

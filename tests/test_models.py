@@ -90,3 +90,30 @@ def test_shifted_init_and_frozen_pad():
     assert model.embedding.weight[0].abs().sum() == 0
     lesson = RecurrentClassifier(Variant("lstm", embed_init="shifted"), ModelSize(2000, 4, 64, 8, padding_idx=None))
     assert lesson.embedding.padding_idx is None and lesson.embedding.weight[0].abs().sum() > 0
+
+
+@pytest.mark.parametrize("name", ["bag", "transformer-l1", "transformer-l2-shifted"])
+def test_baselines_share_the_signature_and_ignore_the_pads(name, batch):
+    from bench.models import BASELINES, build
+    from bench.variants import parse
+    torch.manual_seed(1)
+    model = build(parse(name), SIZE)
+    assert isinstance(model, BASELINES[name.split("-")[0]])
+    logits = model(*batch)
+    assert logits.shape == (4, 4) and torch.isfinite(logits).all()
+    logits.sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    assert missing == []
+    model.eval()
+    tokens, lengths = batch
+    wider = torch.cat([tokens, torch.zeros(4, 5, dtype=tokens.dtype)], dim=1)  # more pads change nothing
+    torch.testing.assert_close(model(wider, lengths), model(tokens, lengths), rtol=1e-5, atol=1e-5)
+
+
+def test_bag_is_the_mean_of_the_real_tokens_embeddings(batch):
+    from bench.models import build
+    from bench.variants import parse
+    model = build(parse("bag"), SIZE).eval()
+    tokens, lengths = batch
+    means = torch.stack([model.embedding(tokens[i, :n]).mean(0) for i, n in enumerate(lengths.tolist())])
+    torch.testing.assert_close(model(tokens, lengths), model.head(means))

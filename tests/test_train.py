@@ -25,7 +25,7 @@ def test_same_seed_same_result_to_the_last_digit(splits):
     b = fit(Variant("gru", "packed"), PARAMS, splits, seed=7, device=CPU)
     c = fit(Variant("gru", "packed"), PARAMS, splits, seed=8, device=CPU)
     assert [e.train_loss for e in a.epochs] == [e.train_loss for e in b.epochs]
-    assert (a.last.val_acc, a.last.test_acc, a.curve) == (b.last.val_acc, b.last.test_acc, b.curve)
+    assert (a.last.val_acc, a.test_acc, a.curve) == (b.last.val_acc, b.test_acc, b.curve)
     assert [e.train_loss for e in a.epochs] != [e.train_loss for e in c.epochs]
 
 
@@ -38,7 +38,7 @@ def test_history_curve_timing_and_memory(splits):
     assert 0 < first.real_tokens < first.padded_tokens and first.time_s > 0
     assert [n for e, n, _ in result.curve if e == 1] == [64, 128, 192]
     assert all(0 <= acc <= 1 for *_, acc in result.curve)
-    assert 0 <= result.last.val_acc <= 1 and 0 <= result.last.test_acc <= 1
+    assert 0 <= result.last.val_acc <= 1 and 0 <= result.test_acc <= 1
     assert result.memory_kind == "cpu_process_peak_rss" and result.peak_mem_mb > 10
     assert result.params > 0
     assert len(result.eval_latency_s) == 8 - 2 and all(t > 0 for t in result.eval_latency_s)  # 60 rows / 8, less warm-up
@@ -47,14 +47,14 @@ def test_history_curve_timing_and_memory(splits):
 def test_learns_the_easy_synthetic_task(splits):
     result = fit(Variant("gru", "packed"), Params(lr=2e-2, batch_size=16, epochs=6, embed_dim=8, hidden_size=16),
                  splits, seed=0, device=CPU)
-    assert result.last.test_acc > 0.9  # the key is the last token: any cell gets it
+    assert result.test_acc > 0.9  # the key is the last token: any cell gets it
 
 
 def test_tuning_hooks_skip_test_and_see_each_epoch(splits):
     seen = []
     result = fit(Variant("rnn", "padded"), PARAMS, splits, seed=0, device=CPU, evaluate_test=False,
                  on_epoch=seen.append)
-    assert [e.epoch for e in seen] == [1, 2] and math.isnan(result.last.test_acc)
+    assert [e.epoch for e in seen] == [1, 2] and math.isnan(result.test_acc)
 
 
 def test_nan_loss_raises_diverged(splits, monkeypatch):
@@ -130,3 +130,46 @@ def test_harness_kernels_train_to_the_same_model(splits, name):
     for a, b in zip(runs[0].epochs, runs[1].epochs):
         assert b.train_loss == pytest.approx(a.train_loss, rel=1e-4)
         assert (b.running_acc, b.val_acc, b.test_acc) == (a.running_acc, a.val_acc, a.test_acc)
+
+
+def test_early_stopping_keeps_and_restores_the_best_validation_epoch(splits, monkeypatch):
+    """Validation accuracy scripted 0.5, 0.7, 0.6, 0.6 with patience 2: the run stops after epoch 4, keeps
+    epoch 2, and scores test once, on epoch 2's weights (not on the last ones)."""
+    import bench.train as train
+
+    script, seen = iter([0.5, 0.7, 0.6, 0.6, 0.9, 0.9]), []
+
+    def scripted(model, data, pad_index, batch_size, device, latencies=None):
+        weights = sum(float(p.detach().sum()) for p in model.parameters())
+        seen.append(("val" if data is splits.val else "test", weights))
+        return next(script) if data is splits.val else 0.42
+
+    monkeypatch.setattr(train, "evaluate", scripted)
+    result = fit(Variant("gru", "packed"), Params(lr=1e-2, batch_size=16, epochs=8, embed_dim=8, hidden_size=8,
+                                                  patience=2), splits, seed=0, device=CPU)
+    assert [e.epoch for e in result.epochs] == [1, 2, 3, 4] and result.best_epoch == 2
+    assert result.kept.val_acc == result.best_val == 0.7 and result.test_acc == 0.42
+    assert [kind for kind, _ in seen] == ["val"] * 4 + ["test"]  # test read once, at the end
+    assert seen[-1][1] == pytest.approx(seen[1][1], rel=1e-6) and seen[-1][1] != pytest.approx(seen[3][1], rel=1e-6)
+    assert all(math.isnan(e.test_acc) for e in result.epochs)  # no per-epoch test score to peek at
+
+
+def test_without_patience_every_epoch_runs_and_the_last_is_kept(splits):
+    result = fit(Variant("rnn", "packed"), PARAMS, splits, seed=0, device=CPU)
+    assert len(result.epochs) == 2 and result.best_epoch == 2 and 0 <= result.test_acc <= 1
+
+
+@pytest.mark.parametrize("name", ["lstm-padded-l1", "bag", "transformer-l1"])
+def test_timing_pass_times_each_step_at_the_given_sizes(splits, name):
+    from bench.train import time_steps
+    timing = time_steps(parse(name), PARAMS, splits, CPU, steps=5, warmup=2)
+    assert len(timing["step_ms"]) == 5 and all(ms > 0 for ms in timing["step_ms"])
+    assert timing["sizes"] == {"embed_dim": 8, "hidden_size": 8, "batch_size": 16}
+    assert timing["memory_kind"] == "cpu_process_peak_rss" and 0 <= timing["pad_fraction"] < 1
+
+
+@pytest.mark.parametrize("name", ["bag", "transformer-l1"])
+def test_baselines_learn_the_easy_synthetic_task(splits, name):
+    result = fit(parse(name), Params(lr=2e-2, batch_size=16, epochs=8, embed_dim=16, hidden_size=16, patience=3),
+                 splits, seed=0, device=CPU)
+    assert result.test_acc > 0.9, result.epochs

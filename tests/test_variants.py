@@ -1,7 +1,7 @@
 import pytest
 
 from bench.errors import ConfigError
-from bench.variants import AXES, CELLS, READOUTS, Variant, expand, parse
+from bench.variants import AXES, BASELINES, CELLS, READOUTS, RECURRENT, Variant, expand, parse
 
 ALL = expand({"cell": list(CELLS), "packing": ["padded", "packed"], "bidirectional": [False, True],
               "layers": [1, 2], "readout": list(READOUTS), "embed_init": ["normal", "shifted"]})
@@ -16,7 +16,8 @@ def test_names_read_well_and_defaults_stay_out():
     assert Variant("lstm", "packed", True, 2).name == "lstm-packed-bi-l2"
     assert Variant("rnn", "padded", readout="mean").name == "rnn-padded-l1-mean"
     assert Variant("lstm", "padded", readout="true_last", embed_init="shifted").name == "lstm-padded-l1-true_last-shifted"
-    assert len({v.name for v in ALL}) == len(ALL) == 3 * 2 * 2 * 2 * 5 * 2
+    # recurrent: every combination; bag: only embed_init applies; transformer: layers and embed_init
+    assert len({v.name for v in ALL}) == len(ALL) == len(RECURRENT) * 2 * 2 * 2 * 5 * 2 + 2 + 2 * 2
 
 
 def test_expand_is_the_product_with_fixed_and_excludes():
@@ -49,3 +50,17 @@ def test_bucketed_batching_is_an_axis_named_only_when_set():
     assert Variant(packing="padded").name == "lstm-padded-l1"
     names = [v.name for v in expand({"batching": ["random", "bucketed"]}, {"cell": "gru", "packing": "padded"})]
     assert names == ["gru-padded-l1", "gru-padded-l1-bucketed"]
+
+
+def test_baselines_hold_the_axes_that_do_not_apply_and_never_multiply_runs():
+    assert BASELINES == ("bag", "transformer")
+    bag = Variant(cell="bag", packing="packed", bidirectional=True, layers=3, readout="last")
+    assert (bag.packing, bag.bidirectional, bag.layers, bag.readout) == ("padded", False, 1, "masked_mean")
+    assert bag.name == "bag" and parse("bag") == bag and not bag.recurrent
+    assert Variant(cell="transformer", layers=2, packing="packed").name == "transformer-l2"
+    assert parse("transformer-l2-shifted-bucketed") == Variant(cell="transformer", layers=2, embed_init="shifted",
+                                                                batching="bucketed")
+    names = [v.name for v in expand({"cell": ["lstm", "bag", "transformer"], "packing": ["padded", "packed"],
+                                     "bidirectional": [False, True]})]
+    assert names == ["lstm-padded-l1", "lstm-padded-bi-l1", "lstm-packed-l1", "lstm-packed-bi-l1", "bag",
+                     "transformer-l1"]

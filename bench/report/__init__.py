@@ -22,6 +22,7 @@ from bench import store
 from bench.report import effects as effects_
 from bench.report import page as page_
 from bench.report import plots, tables
+from bench.report.answer import answer
 
 QUICK_BUDGETS = ("smoke", "quick")
 FILES = ("results.csv", "summary.csv", "effects.csv", "leaderboard.md", "epochs.csv", "curves.csv", "study.json",
@@ -32,9 +33,14 @@ def _join(values) -> str:
     return ", ".join(sorted({str(v) for v in values if v not in (None, "")})) or "-"
 
 
-def banner(records: list[dict], study: dict, missing: list[tuple[str, int]]) -> list[str]:
-    """Warnings every output starts with: partial data, a small budget, unfinished or mixed runs."""
+def banner(records: list[dict], study: dict, missing: list[tuple[str, int]],
+           summary: pd.DataFrame | None = None) -> list[str]:
+    """Warnings every output starts with: nothing learned, partial data, a small budget, unfinished or mixed runs."""
     lines = []
+    if summary is not None and (summary["learned"] == False).all():  # noqa: E712 - None: not known
+        lines.append(f"NOTHING LEARNED: no variant's accuracy is above the majority-class rate "
+                     f"({summary['majority_acc'].iloc[0]:.3f}) by more than its noise; these figures compare models "
+                     "that did not learn, so no ranking or effect below means anything (more epochs, data or tuning)")
     if any(r["partial_data"] for r in records):
         lines.append("PARTIAL DATA: the training split is not the full dataset; figures are not comparable with "
                      "published results")
@@ -78,6 +84,22 @@ def banner(records: list[dict], study: dict, missing: list[tuple[str, int]]) -> 
     return lines
 
 
+def caveats(records: list[dict], missing: list[tuple[str, int]]) -> list[str]:
+    """The short form of the banner, for the answer paragraph: what limits every claim on the page."""
+    found = []
+    if any(r.get("partial_data") for r in records):
+        found.append("a partial training split")
+    budgets = sorted({str(r.get("budget")) for r in records} & set(QUICK_BUDGETS))
+    if budgets:
+        found.append(f"a small budget ({', '.join(budgets)})")
+    devices = sorted({str(r.get("device_name")) for r in records})
+    found.append(f"times from one device ({', '.join(devices)})" if len(devices) == 1 else
+                 f"times from {len(devices)} devices ({', '.join(devices)}): not comparable")
+    if missing:
+        found.append(f"{len(missing)} planned run(s) missing")
+    return found
+
+
 def facts(records: list[dict], study: dict, summary: pd.DataFrame) -> list[tuple[str, str]]:
     """The header's (label, HTML-escaped text) pairs."""
     esc = page_.esc
@@ -105,7 +127,10 @@ def facts(records: list[dict], study: dict, summary: pd.DataFrame) -> list[tuple
         ("budget", esc(f"{_join(r.get('budget') or 'none (the study file as written)' for r in records)}; "
                        + (f"{tune.get('trials')} {tune.get('sampler')} trial(s) of {tune.get('epochs')} epoch(s) "
                           f"per variant on validation accuracy, then" if tuned else "no tuning:")
-                       + f" {summary['epochs'].max()} epoch(s) per seed")),
+                       + f" at most {summary['epoch_cap'].max()} epoch(s) per seed"
+                       + (f", early stopping after {study.get('train', {}).get('patience')} epoch(s) without a better "
+                          "validation accuracy (the best epoch's weights kept)" if study.get("train", {}).get("patience")
+                          else ""))),
         ("dataset", esc(f"{first['dataset']}: {first['dataset_rows']:,} train rows read, {first['test_rows']:,} test "
                         f"rows; used train {first['train_rows']:,} / validation {first['val_rows']:,} / "
                         f"test {first['test_rows']:,}" + (" (PARTIAL split)" if first["partial_data"] else ""))),
@@ -126,11 +151,13 @@ def render(out: Path) -> str:
         return f"no records in {out} yet"
     tuning = store.load_tuning(out)
     summary = tables.summarize(records, study.get("reference"), tuning)
-    board = tables.leaderboard(summary)
+    classical = study.get("classical")
+    board = tables.leaderboard(summary, classical)
     effects = effects_.effects(records, summary)
     epochs, curves = tables.epochs_frame(records), tables.curves_frame(records)
     missing = tables.missing_runs(records, study.get("planned"))
-    warnings = banner(records, study, missing)
+    warnings = banner(records, study, missing, summary)
+    words = answer(summary, effects, classical, caveats(records, missing))
     tuning_table = tables.tuning_frame({v: t for v, t in tuning.items() if v in summary.index})
     store.write_atomic(out / "results.csv", tables.results_frame(records).to_csv(index=False))
     store.write_atomic(out / "summary.csv", summary.to_csv(index_label="variant"))
@@ -140,11 +167,11 @@ def render(out: Path) -> str:
     store.write_atomic(out / "leaderboard.md", tables.markdown(board))
     page = page_.Page(study=study, facts=facts(records, study, summary), warnings=warnings, board=board,
                       seeds=_seeds(records, list(summary.index)), effects=effects,
-                      plots=plots.study_plots(summary, records, epochs, curves, tuning), tuning=tuning_table,
-                      files=[f for f in FILES if (out / f).is_file()])
+                      plots=plots.study_plots(summary, records, epochs, curves, tuning, classical),
+                      tuning=tuning_table, files=[f for f in FILES if (out / f).is_file()], answer=words)
     store.write_atomic(out / "index.html", page_.html_page(page))
     text = [*warnings, *(f"{k}: {v}" for k, v in facts(records, study, summary) if k in ("device", "dataset")),
-            "", board.text.to_string()]
+            "", words, "", board.text.to_string()]
     if not effects.empty:
         shown = page_.effects_display(effects)[["Δ acc", "95% CI", "p (Holm)", "reading", "time ×", "memory ×"]]
         text += ["", "effects (changed minus baseline, Welch's t over seeds):", shown.to_string()]

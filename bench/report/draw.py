@@ -11,6 +11,7 @@ import io
 import math
 
 import matplotlib
+import pandas as pd
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -35,10 +36,24 @@ def _bars(ax, plot: Plot) -> None:
         ax.legend(fontsize=8)
 
 
+LEVEL_STYLES = [("tab:green", "--"), ("tab:gray", ":"), ("tab:purple", "-.")]
+
+
+def _levels(ax, plot: Plot, vertical: bool = False) -> None:
+    """Labelled reference levels (the classical model, the majority-class rate) as dashed lines."""
+    for (label, value), (color, style) in zip(plot.extra.get("levels", {}).items(), LEVEL_STYLES):
+        (ax.axvline if vertical else ax.axhline)(value, color=color, linestyle=style, linewidth=1.2, label=label)
+
+
 def _scatter(ax, plot: Plot) -> None:
     data = plot.data
     ci = data["ci"].fillna(0)
-    ax.errorbar(data["time_s"], data["acc"], yerr=ci, fmt="o", color="tab:blue", ecolor="tab:gray", capsize=3)
+    learned = data["learned"] if "learned" in data else pd.Series(True, index=data.index)
+    for ok, part in data.groupby(learned, sort=False):
+        ax.errorbar(part["time_s"], part["acc"], yerr=ci[part.index], fmt="o", color="tab:blue",
+                    mfc="tab:blue" if ok else "white", ecolor="tab:gray", capsize=3,
+                    label=None if ok else "did not learn")
+    _levels(ax, plot)
     front = data[data["front"]].sort_values("time_s")
     ax.step(front["time_s"], front["acc"], where="post", color="tab:red", label="Pareto front")
     # numbers, not names, beside the points (names collide when variants cluster); the key is on the right
@@ -78,6 +93,9 @@ def _strip(ax, plot: Plot) -> None:
         jitter = [0.15 * ((k % 5) - 2) / 2 for k in range(len(values))]
         ax.scatter(values, [i + j for j in jitter], color="tab:blue", s=18, zorder=3)
         ax.plot([values.mean()] * 2, [i - 0.3, i + 0.3], color="tab:red")
+    _levels(ax, plot, vertical=True)
+    if plot.extra.get("levels"):
+        ax.legend(fontsize=7, loc="best")
     ax.set_yticks(range(len(variants)), variants)
     ax.invert_yaxis()
 

@@ -28,6 +28,7 @@ body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:v
  padding:1rem;max-width:80rem}
 h1{font-size:1.5rem;margin:.2rem 0} h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid var(--line)}
 .question{font-size:1.1rem;font-style:italic;margin:.3rem 0 1rem}
+.answer{font-size:1rem;max-width:60rem;background:#f4f8fc;border-left:4px solid #4a7ab5;padding:.5rem .8rem}
 .warn{background:var(--warn);border-left:4px solid var(--warnline);padding:.5rem .8rem;margin:.4rem 0}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0}
 dl.facts dt{font-weight:600;color:var(--muted)} dl.facts dd{margin:0;overflow-wrap:anywhere}
@@ -62,6 +63,7 @@ class Page:
     plots: list[Plot]
     tuning: pd.DataFrame
     files: list[str]
+    answer: str = ""                  # bench.report.answer: what the tables support, in words
 
 
 def _table(frame: pd.DataFrame, best: pd.DataFrame | None = None, hover: pd.DataFrame | None = None,
@@ -99,6 +101,7 @@ def effects_display(effects: pd.DataFrame) -> pd.DataFrame:
         "p (Holm)": effects["p_holm"].map(lambda v: _fmt(v, ".3g")),
         "reading": [verdict(row) for _, row in effects.iterrows()],
         "time ×": effects["time_ratio"].map(lambda v: _fmt(v, ".2f")),
+        "timed at": effects["time_basis"],
         "memory ×": effects["memory_ratio"].map(lambda v: _fmt(v, ".2f")),
         "seeds": effects["seeds_baseline"].astype(str) + " / " + effects["seeds"].astype(str)})
     shown.index = effects["variant_baseline"] + " → " + effects["variant"]
@@ -112,8 +115,11 @@ def _effects_html(effects: pd.DataFrame) -> str:
     metric = effects["metric"].iloc[0].replace("_acc", "").replace("val", "validation")
     caption = (f"Δ acc = mean {metric} accuracy of the changed variant minus the baseline's, over seeds; 95% CI and "
                "two-sided p from Welch's unequal-variance t-test (seeds as samples; each variant at its own tuned "
-               "settings); p (Holm) corrects for every row of this table. 'better'/'worse' = Holm p < 0.05. "
-               "time × and memory × = changed / baseline (median s/epoch; peak memory, same kind only).")
+               "settings); p (Holm) corrects for every row that gets a verdict. 'better'/'worse' = Holm p < 0.05; "
+               "'not comparable' = a side did not learn (above the majority rate by no more than its noise). "
+               "time × and memory × = changed / baseline: median time per training step and peak memory from the "
+               "timing pass at the sizes under 'timed at', the same for both sides (memory: same kind only). "
+               "A packed variant reads each true end, so it pairs with padded true_last, not padded last.")
     return ("<h2 id='effects'>Effects of each axis</h2><p>Each row pairs two variants that differ on one axis only, "
             "so the row answers \"what does this change do, all else equal?\".</p>"
             + _table(effects_display(effects), caption=caption, index_label="pair"))
@@ -144,6 +150,7 @@ def html_page(page: Page) -> str:
 <header><h1>rnnbench: {esc(name)}</h1><p class="question">{esc(str(page.study.get('description', '')))}</p>
 {warnings}<dl class="facts">{facts}</dl></header>
 <main>
+{f'<section id="answer"><h2>The answer</h2><p class="answer">{esc(page.answer)}</p></section>' if page.answer else ''}
 <h2 id="leaderboard">Leaderboard</h2>
 {_table(page.board.text, page.board.best, page.board.hover, caption=LEADERBOARD_NOTE,
         text_columns=("hyperparameters",), table_id="leaderboard-table")}
@@ -162,6 +169,9 @@ def html_page(page: Page) -> str:
 """
 
 
-LEADERBOARD_NOTE = (f"Sorted by test accuracy; ★ marks each column's best. {CI_NOTE} s/epoch: median [IQR] of the "
-                    "training pass, synchronized. train acc (running) is the lesson's figure: accuracy while learning, "
-                    "not a held-out score. Hyperparameters: the values the seeds used; ! = on the edge of its range.")
+LEADERBOARD_NOTE = (f"Sorted by test accuracy, variants that did not learn last and unranked; ★ marks each column's "
+                    f"best. {CI_NOTE} learned: above the majority-class rate by more than the noise. epochs kept/run: "
+                    "the epoch whose weights were kept (best validation accuracy) / epochs run, ⚠ = kept the cap's "
+                    "last epoch. s/epoch: median [IQR] of the training pass at the tuned sizes, synchronized; "
+                    "ms/step (shared sizes): every variant timed at the study's own sizes. train acc (running) is the "
+                    "lesson's figure: accuracy while learning, not a held-out score. Hyperparameters: the values the seeds used; ! = on the edge of its range.")

@@ -40,20 +40,37 @@ def _metric(summary: pd.DataFrame) -> tuple[str, str]:
     return ("test_acc", "test accuracy") if summary["test_acc_mean"].notna().any() else ("val_acc", "validation accuracy")
 
 
-def accuracy_vs_time(summary: pd.DataFrame) -> Plot | None:
+def _lines_for(classical: dict | None, metric: str, summary: pd.DataFrame) -> dict:
+    """Labelled reference levels for an accuracy axis: the classical model and the majority-class rate."""
+    levels = {}
+    if classical and metric == "test_acc" and classical.get("test_acc") is not None:
+        levels[f"TF-IDF + LR reference ({classical['test_acc']:.3f})"] = classical["test_acc"]
+    if "majority_acc" in summary and summary["majority_acc"].notna().any() and metric == "test_acc":
+        majority = float(summary["majority_acc"].dropna().iloc[0])
+        levels[f"majority class ({majority:.3f})"] = majority
+    return levels
+
+
+def accuracy_vs_time(summary: pd.DataFrame, classical: dict | None = None) -> Plot | None:
     metric, label = _metric(summary)
+    learned = summary["learned"] if "learned" in summary else pd.Series(None, index=summary.index)
     data = pd.DataFrame({"variant": summary.index, "time_s": summary["epoch_time_s"].values,
-                         "acc": summary[f"{metric}_mean"].values, "ci": summary[f"{metric}_ci"].values})
+                         "acc": summary[f"{metric}_mean"].values, "ci": summary[f"{metric}_ci"].values,
+                         "learned": (learned != False).values})  # noqa: E712
     data = data.dropna(subset=["time_s", "acc"]).reset_index(drop=True)
     if data.empty:
         return None
-    data["front"] = pareto_front(data["time_s"], data["acc"])
+    data["front"] = pareto_front(data["time_s"], data["acc"]) & data["learned"]
     front = ", ".join(data.loc[data["front"]].sort_values("time_s")["variant"])
+    hollow = " Hollow points did not learn and are left off the front." if not data["learned"].all() else ""
     return Plot("accuracy-vs-time", "scatter", f"{label.capitalize()} against training time per epoch",
-                "median training time per epoch (s)", f"{label} (mean over seeds)",
-                f"Up and to the left is better; numbers follow the leaderboard's order (key on the right). The line joins the Pareto front: variants that no other variant "
-                f"beats on both accuracy and speed. Bars: {LEVEL:.0%} CI over seeds.",
-                f"Scatter of {label} against seconds per epoch for {len(data)} variants; Pareto front: {front}.", data)
+                "median training time per epoch at the tuned sizes (s)", f"{label} (mean over seeds)",
+                "Up and to the left is better; numbers follow the leaderboard's order (key on the right). The line "
+                "joins the Pareto front: variants that no other variant beats on both accuracy and speed. Bars: "
+                f"{LEVEL:.0%} CI over seeds. Dashed lines: the levels named in the legend.{hollow} Times are each "
+                "variant's own tuned sizes; the effects table compares times at shared sizes.",
+                f"Scatter of {label} against seconds per epoch for {len(data)} variants; Pareto front: {front}.", data,
+                {"levels": _lines_for(classical, metric, summary)})
 
 
 def throughput(summary: pd.DataFrame) -> Plot | None:
@@ -104,7 +121,7 @@ def learning_curves(epochs: pd.DataFrame) -> Plot | None:
                 f"{data['epoch'].max()} epoch(s).", data)
 
 
-def seed_spread(records: list[dict], order: list[str]) -> Plot | None:
+def seed_spread(records: list[dict], order: list[str], levels: dict | None = None) -> Plot | None:
     frame = pd.DataFrame(records)
     column = "test_acc" if frame["test_acc"].astype(float).notna().any() else "val_acc"
     data = frame[["variant", "seed", column]].rename(columns={column: "acc"}).dropna()
@@ -116,8 +133,10 @@ def seed_spread(records: list[dict], order: list[str]) -> Plot | None:
     label = column.replace("_acc", "").replace("val", "validation") + " accuracy"
     return Plot("seed-spread", "strip", f"Every seed's {label}", label, "variant",
                 "One dot per seed, the bar at the mean. Overlapping clouds mean the ranking between those "
-                "variants may be seed luck; see the effects table for the test.",
-                f"Strip plot of {label} per seed for {data['variant'].nunique()} variants.", data)
+                "variants may be seed luck; see the effects table for the test. Dashed lines: the levels named in "
+                "the legend.",
+                f"Strip plot of {label} per seed for {data['variant'].nunique()} variants.", data,
+                {"levels": levels if column == "test_acc" else {}})
 
 
 def optimization_history(tuning: dict) -> Plot | None:
@@ -147,12 +166,14 @@ def importance(tuning: dict) -> Plot | None:
     data = pd.DataFrame(rows)
     if data.empty:
         return None
+    why = {v: t.get("importance_note") or "fANOVA gave no importances" for v, t in tuning.items()
+           if not t.get("importance")}
     return Plot("importance", "heatmap", "Hyperparameter importance (fANOVA) per variant", "hyperparameter",
                 "variant",
                 "Share of the variance in validation accuracy that each hyperparameter explains, per variant (rows "
                 "sum to 1). With few trials this is a rough guide: it says which ranges to tune first, not a law.",
                 f"Heat map of fANOVA importance for {data['param'].nunique()} hyperparameters and "
-                f"{data['variant'].nunique()} variants.", data)
+                f"{data['variant'].nunique()} variants.", data, {"missing": why})
 
 
 def lesson_comparison(summary: pd.DataFrame) -> Plot | None:
@@ -204,12 +225,29 @@ def sweep_curve(table: pd.DataFrame, key: str) -> Plot | None:
                 data.reset_index(drop=True), {"x": "x", "y": "acc"})
 
 
+def _say_missing(plot: Plot, order: list[str]) -> Plot:
+    """A figure never drops a variant silently: the ones it lacks are named in its caption, with why."""
+    if "variant" not in plot.data:
+        return plot
+    shown = set(plot.data["variant"])
+    why = {v: plot.extra.get("missing", {}).get(v, "no data for this figure") for v in order if v not in shown}
+    if why:
+        said = "; ".join(f"{v} ({reason})" for v, reason in why.items())
+        plot.caption += f" Not shown: {said}."
+        plot.alt += f" Not shown: {', '.join(why)}."
+    return plot
+
+
 def study_plots(summary: pd.DataFrame, records: list[dict], epochs: pd.DataFrame, curves: pd.DataFrame,
-                tuning: dict) -> list[Plot]:
+                tuning: dict, classical: dict | None = None) -> list[Plot]:
     """Every figure a study's page shows, in reading order."""
     order = list(summary.index)
-    built = [accuracy_vs_time(summary), lesson_comparison(summary), running_accuracy(curves, summary),
-             learning_curves(epochs), seed_spread(records, order), throughput(summary), memory(summary),
+    metric, _ = _metric(summary)
+    tuned = [v for v in order if summary.loc[v, "tuned"]] if "tuned" in summary else order
+    built = [accuracy_vs_time(summary, classical), lesson_comparison(summary), running_accuracy(curves, summary),
+             learning_curves(epochs), seed_spread(records, order, _lines_for(classical, metric, summary)),
+             throughput(summary), memory(summary),
              optimization_history({v: tuning[v] for v in order if v in tuning}),
              importance({v: tuning[v] for v in order if v in tuning})]
-    return [p for p in built if p is not None]
+    expected = {"optimization-history": tuned, "importance": tuned, "lesson-vs-ours": []}
+    return [_say_missing(p, expected.get(p.key, order)) for p in built if p is not None]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from dataclasses import dataclass
 
 import pandas as pd
@@ -48,11 +49,37 @@ def _quantile(values: list[float], q: float) -> float:
     return float(pd.Series(values, dtype=float).quantile(q)) if values else math.nan
 
 
+def learned(mean: float, half: float, majority: float | None, n: int) -> tuple[bool | None, float]:
+    """(learned?, noise): is the mean accuracy above the majority-class rate by more than its noise? The
+    noise is the larger of the seeds' 95 % half-width and the 95 % binomial half-width of the majority rate
+    on `n` rows (what a single seed's test score wobbles by). None when it cannot be told."""
+    if majority is None or pd.isna(majority) or pd.isna(mean) or not n:
+        return None, math.nan
+    sampling = 1.96 * math.sqrt(majority * (1 - majority) / n)
+    noise = max(0.0 if pd.isna(half) else float(half), sampling)
+    return bool(mean - majority > noise), noise
+
+
+def _timing(runs: pd.DataFrame) -> dict:
+    """The timing passes at the study's shared sizes (bench.train.time_steps), over every seed."""
+    passes = [t for t in runs.get("timing", pd.Series(dtype=object)) if isinstance(t, dict) and t.get("step_ms")]
+    if not passes:
+        return {"timing_step_ms": math.nan, "timing_step_q1": math.nan, "timing_step_q3": math.nan,
+                "timing_peak_mem_mb": math.nan, "timing_memory_kind": None, "timing_sizes": None}
+    steps = [ms for t in passes for ms in t["step_ms"]]
+    sizes = passes[0]["sizes"]
+    return {"timing_step_ms": _quantile(steps, 0.5), "timing_step_q1": _quantile(steps, 0.25),
+            "timing_step_q3": _quantile(steps, 0.75), "timing_peak_mem_mb": max(t["peak_mem_mb"] for t in passes),
+            "timing_memory_kind": passes[0]["memory_kind"],
+            "timing_sizes": f"embed {sizes['embed_dim']}, hidden {sizes['hidden_size']}, batch {sizes['batch_size']}"}
+
+
 def summarize(records: list[dict], reference: dict | None = None, tuning: dict | None = None) -> pd.DataFrame:
     """One row per variant, best test accuracy first (validation breaks ties and stands in for a
-    missing test score): accuracy mean, sd and 95 % CI half-width over seeds, each seed's value,
-    median [IQR] epoch time over every epoch of every seed, median throughputs, peak memory (max
-    over seeds), and the hyperparameters the seeds used (tuned or fixed)."""
+    missing test score), variants that did not learn last: accuracy mean, sd and 95 % CI half-width over
+    seeds, each seed's value, whether it learned (above the majority-class rate by more than its noise),
+    epochs kept and run, median [IQR] epoch time over every epoch of every seed, median throughputs,
+    peak memory (max over seeds), the timing pass at shared sizes, and the hyperparameters the seeds used."""
     rows = []
     for variant, runs in pd.DataFrame(records).groupby("variant", sort=False):
         runs = runs.sort_values("seed")
@@ -62,6 +89,20 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
             row.update({f"{metric}_mean": mean, f"{metric}_std": runs[metric].astype(float).std(),
                         f"{metric}_ci": half})
         row["test_acc_by_seed"] = json.dumps({str(s): v for s, v in zip(runs["seed"], runs["test_acc"])})
+        metric = "test_acc" if pd.notna(row["test_acc_mean"]) else "val_acc"
+        majority = runs["majority_acc"].iloc[0] if "majority_acc" in runs else None
+        rows_scored = int(runs["test_rows" if metric == "test_acc" else "val_rows"].iloc[0] or 0)
+        row["majority_acc"] = majority
+        row["learned"], row["noise"] = learned(row[f"{metric}_mean"], row[f"{metric}_ci"], majority, rows_scored)
+        ran = runs["epochs"].astype(int).tolist()
+        known = runs["best_epoch"].tolist() if "best_epoch" in runs else [None] * len(ran)  # older records: none
+        kept = [int(k) if k is not None and pd.notna(k) else r for k, r in zip(known, ran)]
+        cap = runs["hyperparameters"].iloc[0].get("epochs")
+        row.update({"epochs_kept": statistics.median(kept), "epochs_run": statistics.median(ran),
+                    "epoch_cap": cap if cap is not None else max(ran),
+                    "epochs_by_seed": " ".join(f"{k}/{r}" for k, r in zip(kept, ran)),
+                    "kept_at_cap": sum(k == cap for k, told in zip(kept, known) if told is not None and pd.notna(told))})
+        row.update(_timing(runs))
         times = [t for r in runs.itertuples() for t in (getattr(r, "epoch_times_s", None) or [r.epoch_time_s])]
         row.update({"epoch_time_s": _quantile(times, 0.5), "epoch_time_q1": _quantile(times, 0.25),
                     "epoch_time_q3": _quantile(times, 0.75), "epoch_samples": len(times)})
@@ -70,7 +111,7 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
         first = runs.iloc[0]
         tuned_names = sorted((tuning or {}).get(variant, {}).get("best", {})) if first.get("tuned") else []
         row.update({"peak_mem_mb": runs["peak_mem_mb"].max(), "memory_kind": first["memory_kind"],
-                    "params": int(first["params"]), "epochs": int(first["epochs"]), "budget": first.get("budget"),
+                    "params": int(first["params"]), "epochs": int(max(ran)), "budget": first.get("budget"),
                     "tuned": bool(first.get("tuned")), "tuned_names": " ".join(tuned_names),
                     "hyperparameters": json.dumps(first["hyperparameters"], sort_keys=True),
                     "edge_params": " ".join(first.get("edge_params") or []),
@@ -79,8 +120,10 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
             row[f"reference_{metric}"] = value
         rows.append(row)
     summary = pd.DataFrame(rows).set_index("variant")
-    keys = [k for k in ("test_acc_mean", "val_acc_mean") if summary[k].notna().any()]
-    return summary.sort_values(keys, ascending=False, na_position="last", kind="stable") if keys else summary
+    summary["learned"] = summary["learned"].astype(object)
+    summary["_learned"] = summary["learned"] != False  # noqa: E712 - None (unknown) ranks as learned
+    keys = ["_learned"] + [k for k in ("test_acc_mean", "val_acc_mean") if summary[k].notna().any()]
+    return summary.sort_values(keys, ascending=False, na_position="last", kind="stable").drop(columns="_learned")
 
 
 def missing_runs(records: list[dict], planned: dict | None) -> list[tuple[str, int]]:
@@ -104,7 +147,7 @@ class Leaderboard:
 
 # column -> (summary column, "max" | "min" is best, or None when no best is marked)
 BEST = {"test acc": ("test_acc_mean", "max"), "val acc": ("val_acc_mean", "max"),
-        "s/epoch": ("epoch_time_s", "min"), "samples/s": ("samples_per_s", "max"),
+        "s/epoch": ("epoch_time_s", "min"), "ms/step (shared sizes)": ("timing_step_ms", "min"), "samples/s": ("samples_per_s", "max"),
         "real tok/s": ("tokens_per_s", "max"), "padded tok/s": ("padded_tokens_per_s", "max"),
         "peak MiB": ("peak_mem_mb", "min")}
 
@@ -135,20 +178,43 @@ def hyperparameters_text(row: pd.Series) -> tuple[str, str]:
     return text, hover
 
 
-def leaderboard(summary: pd.DataFrame) -> Leaderboard:
-    """The human table, one row per variant in the summary's order, units in the headers."""
+REFERENCE_ROW = "reference: TF-IDF + LR"
+
+
+def leaderboard(summary: pd.DataFrame, classical: dict | None = None) -> Leaderboard:
+    """The human table, one row per variant in the summary's order, units in the headers; a variant that did
+    not learn is marked and gets no ★; the classical reference (bench.classical), when given, is the last
+    row, unranked."""
     text, hover = pd.DataFrame(index=summary.index), pd.DataFrame(index=summary.index)
     text["seeds"] = summary["seeds"].astype(str)
     text["test acc"] = [_acc(m, h) for m, h in zip(summary["test_acc_mean"], summary["test_acc_ci"])]
     hover["test acc"] = ["per seed: " + ", ".join(f"{s}: {v:.4f}" for s, v in json.loads(j).items())
                          for j in summary["test_acc_by_seed"]]
+    text["learned"] = ["?" if ok is None or pd.isna(ok) else "yes" if ok else "NO" for ok in summary["learned"]]
+    hover["learned"] = [f"majority-class rate {_num(m, '{:.3f}')}; noise (95 %) {_num(n, '{:.3f}')}: learned = mean "
+                        "accuracy above the majority rate by more than the noise" for m, n in
+                        zip(summary["majority_acc"], summary["noise"])]
     text["val acc"] = [_acc(m, h) for m, h in zip(summary["val_acc_mean"], summary["val_acc_ci"])]
     text["train acc (running)"] = summary["train_acc_mean"].map(lambda v: _num(v, "{:.4f}"))
     for col in [c for c in summary.columns if c.startswith("reference_")]:
         text["lesson " + col.removeprefix("reference_")] = summary[col].map(lambda v: _num(v, "{:.3f}"))
+    text["epochs kept/run"] = [f"{k:g}/{r:g}" + (" ⚠" if at else "") for k, r, at in
+                               zip(summary["epochs_kept"], summary["epochs_run"], summary["kept_at_cap"])]
+    hover["epochs kept/run"] = [f"median over seeds of the epoch kept (best on validation) / epochs run; per seed "
+                                f"{each}; cap {cap}" + (f"; ⚠ {at} seed(s) kept the cap's last epoch: may still "
+                                                        "improve with a higher train.epochs" if at else "")
+                                for each, cap, at in zip(summary["epochs_by_seed"], summary["epoch_cap"],
+                                                         summary["kept_at_cap"])]
     text["s/epoch"] = [f"{_num(m, '{:.3g}')} [{_num(a, '{:.3g}')}–{_num(b, '{:.3g}')}]" for m, a, b in
                        zip(summary["epoch_time_s"], summary["epoch_time_q1"], summary["epoch_time_q3"])]
-    hover["s/epoch"] = [f"median [IQR] over {n} epoch(s) of all seeds" for n in summary["epoch_samples"]]
+    hover["s/epoch"] = [f"median [IQR] over {n} epoch(s) of all seeds, at the tuned sizes" for n in
+                        summary["epoch_samples"]]
+    text["ms/step (shared sizes)"] = [f"{_num(m, '{:.3g}')} [{_num(a, '{:.3g}')}–{_num(b, '{:.3g}')}]"
+                                      if not pd.isna(m) else "-" for m, a, b in
+                                      zip(summary["timing_step_ms"], summary["timing_step_q1"],
+                                          summary["timing_step_q3"])]
+    hover["ms/step (shared sizes)"] = [f"median [IQR] training step at {z}, every variant alike" if z else ""
+                                       for z in summary["timing_sizes"]]
     text["samples/s"] = summary["samples_per_s"].map(_num)
     text["real tok/s"] = summary["tokens_per_s"].map(_num)
     text["padded tok/s"] = summary["padded_tokens_per_s"].map(_num)
@@ -160,14 +226,23 @@ def leaderboard(summary: pd.DataFrame) -> Leaderboard:
     hover["hyperparameters"] = [h for _, h in pairs]
     best = pd.DataFrame(False, index=summary.index, columns=text.columns)
     comparable_memory = summary["memory_kind"].nunique() == 1
+    ranked = (summary["learned"] != False).to_numpy()  # noqa: E712 - a model that did not learn is not ranked
     for column, (source, sense) in BEST.items():
-        values = summary[source].astype(float)
-        if len(summary) < 2 or values.isna().all() or (column == "peak MiB" and not comparable_memory):
+        values = summary[source].astype(float).where(ranked)
+        if ranked.sum() < 2 or values.isna().all() or (column == "peak MiB" and not comparable_memory):
             continue
         target = values.max() if sense == "max" else values.min()
         best[column] = values == target
+    if classical:
+        text.loc[REFERENCE_ROW] = "-"
+        text.loc[REFERENCE_ROW, ["test acc", "val acc"]] = [_num(classical.get("test_acc"), "{:.4f}"),
+                                                            _num(classical.get("val_acc"), "{:.4f}")]
+        best.loc[REFERENCE_ROW] = False
+        hover.loc[REFERENCE_ROW, "test acc"] = (f"{classical.get('model')}, C={classical.get('C')} chosen on "
+                                                f"validation, fitted on the same {classical.get('train_rows'):,} "
+                                                "training rows and tokens; not ranked")
     text.index.name = "variant"
-    return Leaderboard(text, best, hover.reindex(columns=text.columns).astype(object).fillna(""))
+    return Leaderboard(text, best, hover.reindex(index=text.index, columns=text.columns).astype(object).fillna(""))
 
 
 def markdown(board: Leaderboard) -> str:

@@ -9,10 +9,12 @@ from .conftest import record
 
 
 def _grid():
-    """cell x packing, 3 seeds each; packing adds +0.2 for lstm, nothing for gru."""
-    acc = {"lstm-padded-l1": [0.50, 0.52, 0.51], "lstm-packed-l1": [0.70, 0.72, 0.71],
-           "gru-padded-l1": [0.60, 0.62, 0.58], "gru-packed-l1": [0.61, 0.59, 0.60]}
-    times = {"lstm-padded-l1": 1.0, "lstm-packed-l1": 3.0, "gru-padded-l1": 2.0, "gru-packed-l1": 4.0}
+    """cell x packing (padded read at each true end, so that packing is the only change), 3 seeds each;
+    packing adds +0.2 for lstm, nothing for gru."""
+    acc = {"lstm-padded-l1-true_last": [0.50, 0.52, 0.51], "lstm-packed-l1": [0.70, 0.72, 0.71],
+           "gru-padded-l1-true_last": [0.60, 0.62, 0.58], "gru-packed-l1": [0.61, 0.59, 0.60]}
+    times = {"lstm-padded-l1-true_last": 1.0, "lstm-packed-l1": 3.0, "gru-padded-l1-true_last": 2.0,
+             "gru-packed-l1": 4.0}
     return [record(v, s, test_acc=a, epoch_times_s=[times[v]], peak_mem_mb=100.0 * (1 + ("packed" in v)))
             for v, accs in acc.items() for s, a in enumerate(accs)]
 
@@ -21,8 +23,9 @@ def test_each_axis_is_paired_by_the_other_axes():
     records = _grid()
     table = fx.effects(records, summarize(records))
     assert sorted(zip(table["axis"], table["variant_baseline"], table["variant"])) == [
-        ("cell", "lstm-packed-l1", "gru-packed-l1"), ("cell", "lstm-padded-l1", "gru-padded-l1"),
-        ("packing", "gru-padded-l1", "gru-packed-l1"), ("packing", "lstm-padded-l1", "lstm-packed-l1")]
+        ("cell", "lstm-packed-l1", "gru-packed-l1"), ("cell", "lstm-padded-l1-true_last", "gru-padded-l1-true_last"),
+        ("packing", "gru-padded-l1-true_last", "gru-packed-l1"),
+        ("packing", "lstm-padded-l1-true_last", "lstm-packed-l1")]
     lstm = table[(table["axis"] == "packing") & (table["variant"] == "lstm-packed-l1")].iloc[0]
     assert lstm["baseline"] == "padded" and lstm["context"] == "cell=lstm"
     assert lstm["delta"] == pytest.approx(0.2) and lstm["ci_low"] > 0.15 and lstm["p_holm"] < 0.05
@@ -35,7 +38,7 @@ def test_each_axis_is_paired_by_the_other_axes():
 
 
 def test_one_seed_gives_a_delta_but_no_test():
-    records = [record("rnn-padded-l1", 0, test_acc=0.3), record("rnn-packed-l1", 0, test_acc=0.5)]
+    records = [record("rnn-padded-l1-true_last", 0, test_acc=0.3), record("rnn-packed-l1", 0, test_acc=0.5)]
     row = fx.effects(records, summarize(records)).iloc[0]
     assert row["delta"] == pytest.approx(0.2) and math.isnan(row["p_welch"])
     assert fx.verdict(row) == "too few seeds to test"
@@ -51,3 +54,62 @@ def test_layers_baseline_is_the_fewest_and_memory_kinds_are_not_mixed():
     row = fx.effects(records, summarize(records)).iloc[0]
     assert (row["axis"], row["baseline"], row["value"]) == ("layers", 1, 2)
     assert math.isnan(row["memory_ratio"]) and row["memory_kind"] == "mixed"
+
+
+def _packing_study(readout_gain: float = 0.4, timing: bool = True):
+    """studies/packing.yaml's nine variants, 3 seeds: padded+last reads the pads (chance for lstm, gru), the
+    read-out at each true end recovers it, packing adds nothing; packed steps take 2x at the shared sizes."""
+    out = []
+    for cell in ("rnn", "lstm", "gru"):
+        for name, base, ms in ((f"{cell}-padded-l1", 0.3 if cell == "rnn" else 0.25, 10.0),
+                               (f"{cell}-padded-l1-true_last", 0.25 + readout_gain, 10.0),
+                               (f"{cell}-packed-l1", 0.25 + readout_gain, 20.0)):
+            for seed, wobble in enumerate((-0.002, 0.0, 0.002)):
+                extra = {"timing": {"step_ms": [ms, ms * 1.1], "peak_mem_mb": 100.0, "memory_kind": "cpu_process_peak_rss",
+                                    "pad_fraction": 0.3, "sizes": {"embed_dim": 64, "hidden_size": 64,
+                                                                    "batch_size": 64}}} if timing else {}
+                out.append(record(name, seed, test_acc=base + wobble, majority_acc=0.25, test_rows=7600,
+                                  epoch_times_s=[ms / (1 + seed)], **extra))
+    return out
+
+
+def test_packing_study_gives_each_effect_one_cause():
+    records = _packing_study()
+    table = fx.effects(records, summarize(records))
+    pairs = set(zip(table["axis"], table["variant_baseline"], table["variant"]))
+    for cell in ("rnn", "lstm", "gru"):
+        assert ("readout", f"{cell}-padded-l1", f"{cell}-padded-l1-true_last") in pairs  # the read-out alone
+        assert ("packing", f"{cell}-padded-l1-true_last", f"{cell}-packed-l1") in pairs  # packing alone
+        assert not any(b == f"{cell}-padded-l1" and v == f"{cell}-packed-l1" for _, b, v in pairs)  # two causes
+    packing = table[table["axis"] == "packing"]
+    assert packing["time_ratio"].tolist() == pytest.approx([2.0] * 3)  # the timing pass, not the tuned epochs
+    assert (packing["time_basis"] == "embed 64, hidden 64, batch 64").all()
+    assert [fx.verdict(r) for _, r in packing.iterrows()] == ["no significant difference"] * 3
+
+
+def test_a_side_that_did_not_learn_is_not_comparable_and_leaves_holms_family():
+    records = _packing_study()
+    table = fx.effects(records, summarize(records))
+    readout = table[table["axis"] == "readout"].set_index("variant")
+    for cell in ("lstm", "gru"):  # padded + last at chance: no verdict, no p
+        row = readout.loc[f"{cell}-padded-l1-true_last"]
+        assert not row["comparable"] and math.isnan(row["p_holm"]) and row["delta"] == pytest.approx(0.4)
+        assert fx.verdict(row) == "not comparable (did not learn)"
+    rnn = readout.loc["rnn-padded-l1-true_last"]  # 0.30 at 7,600 rows is above chance: it learned a little
+    assert rnn["comparable"] and fx.verdict(rnn) == "better"
+    assert table["p_holm"].notna().sum() == table["comparable"].sum()
+
+
+def test_without_a_timing_pass_times_fall_back_to_the_tuned_epochs_and_say_so():
+    records = _packing_study(timing=False)
+    row = fx.effects(records, summarize(records)).iloc[0]
+    assert row["time_basis"] == "tuned sizes (no timing pass)" and not math.isnan(row["time_ratio"])
+
+
+def test_baselines_pair_on_the_cell_axis_without_the_axes_they_lack():
+    records = [record(v, s, test_acc=0.8 + 0.01 * s) for v in ("rnn-packed-l1", "lstm-packed-l1", "bag",
+                                                                "transformer-l1") for s in range(2)]
+    table = fx.effects(records, summarize(records))
+    assert set(zip(table["axis"], table["variant"])) == {("cell", "lstm-packed-l1"), ("cell", "bag"),
+                                                         ("cell", "transformer-l1")}
+    assert set(table["variant_baseline"]) == {"rnn-packed-l1"}

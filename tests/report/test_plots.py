@@ -78,3 +78,22 @@ def test_draw_writes_deterministic_svg_for_every_kind():
         first = draw.svg(plot)
         assert first.lstrip().startswith("<?xml") and "<svg" in first and plot.title in first
         assert draw.svg(plot) == first, f"{plot.key} is not deterministic"
+
+
+def test_figures_name_the_variants_they_lack_and_draw_the_reference_levels():
+    records = [{**r, "majority_acc": 0.25, "tuned": True} for r in _records()]
+    summary = tables.summarize(records)
+    tuning = {"lstm-packed-l1": {"trials": [{"number": 0, "state": "COMPLETE", "values": [0.6]}],
+                                 "importance": {"lr": 1.0}},
+              "gru-packed-l1": {"trials": [{"number": 0, "state": "COMPLETE", "values": [0.6]}], "importance": {},
+                                "importance_note": "every trial tied: nothing to attribute"}}
+    built = {p.key: p for p in plots.study_plots(summary, records, tables.epochs_frame(records),
+                                                 tables.curves_frame(records), tuning, {"test_acc": 0.867})}
+    heat = built["importance"]
+    assert "Not shown: gru-packed-l1 (every trial tied: nothing to attribute); lstm-padded-l1 (no data for this " \
+           "figure)." in heat.caption
+    scatter = built["accuracy-vs-time"]
+    assert scatter.extra["levels"] == {"TF-IDF + LR reference (0.867)": 0.867, "majority class (0.250)": 0.25}
+    assert built["seed-spread"].extra["levels"] == scatter.extra["levels"]
+    svg = draw.svg(scatter)
+    assert "TF-IDF + LR reference (0.867)" in svg and "majority class (0.250)" in svg  # labelled in the legend

@@ -83,3 +83,48 @@ def test_a_variant_without_test_accuracy_sorts_on_validation():
     records = [record("rnn-packed-l1", 0, test_acc=math.nan, val_acc=0.3),
                record("gru-packed-l1", 0, test_acc=math.nan, val_acc=0.9)]
     assert list(tables.summarize(records).index) == ["gru-packed-l1", "rnn-packed-l1"]
+
+
+def test_learned_means_above_the_majority_rate_by_more_than_the_noise():
+    assert tables.learned(0.255, math.nan, 0.25, 7600) == (False, pytest.approx(1.96 * math.sqrt(0.25 * 0.75 / 7600)))
+    assert tables.learned(0.30, 0.01, 0.25, 7600)[0] is True
+    assert tables.learned(0.30, 0.06, 0.25, 7600)[0] is False  # seed noise wider than the gain
+    assert tables.learned(0.30, 0.01, None, 7600) == (None, pytest.approx(math.nan, nan_ok=True))
+
+
+def test_a_variant_that_did_not_learn_is_marked_ranked_last_and_never_starred():
+    records = [record("gru-padded-l1", s, test_acc=0.25 + 0.001 * s, majority_acc=0.25, test_rows=7600,
+                      epoch_times_s=[0.1]) for s in range(3)]
+    records += [record("gru-packed-l1", s, test_acc=0.8 + 0.01 * s, majority_acc=0.25, test_rows=7600,
+                       epoch_times_s=[5.0]) for s in range(3)]
+    records += [record("lstm-packed-l1", s, test_acc=0.7 + 0.01 * s, majority_acc=0.25, test_rows=7600,
+                       epoch_times_s=[3.0]) for s in range(3)]
+    summary = tables.summarize(records)
+    assert list(summary.index) == ["gru-packed-l1", "lstm-packed-l1", "gru-padded-l1"]
+    assert summary.loc["gru-padded-l1", "learned"] == False and summary.loc["gru-packed-l1", "learned"] == True  # noqa: E712
+    board = tables.leaderboard(summary)
+    assert board.text.loc["gru-padded-l1", "learned"] == "NO" and board.text.loc["gru-packed-l1", "learned"] == "yes"
+    assert not board.best.loc["gru-padded-l1"].any()  # fastest, but it learned nothing: no star
+    assert board.best.loc["lstm-packed-l1", "s/epoch"] and board.best.loc["gru-packed-l1", "test acc"]
+
+
+def test_epochs_kept_and_run_are_shown_with_a_flag_at_the_cap():
+    records = [record("lstm-packed-l1", 0, epochs=5, best_epoch=3, hyperparameters={"epochs": 8}),
+               record("lstm-packed-l1", 1, epochs=8, best_epoch=8, hyperparameters={"epochs": 8})]
+    summary = tables.summarize(records)
+    row = summary.loc["lstm-packed-l1"]
+    assert (row["epochs_kept"], row["epochs_run"], row["epoch_cap"], row["kept_at_cap"]) == (5.5, 6.5, 8, 1)
+    board = tables.leaderboard(summary)
+    assert board.text.loc["lstm-packed-l1", "epochs kept/run"] == "5.5/6.5 ⚠"
+    assert "per seed 3/5 8/8; cap 8" in board.hover.loc["lstm-packed-l1", "epochs kept/run"]
+
+
+def test_the_classical_reference_is_an_unranked_last_row():
+    classical = {"model": "TF-IDF (1-2 grams) + logistic regression", "test_acc": 0.867, "val_acc": 0.9, "C": 4.0,
+                 "train_rows": 9386}
+    board = tables.leaderboard(tables.summarize(_records()), classical)
+    assert list(board.text.index)[-1] == tables.REFERENCE_ROW
+    assert board.text.loc[tables.REFERENCE_ROW, "test acc"] == "0.8670"
+    assert not board.best.loc[tables.REFERENCE_ROW].any()
+    assert "C=4.0 chosen on validation" in board.hover.loc[tables.REFERENCE_ROW, "test acc"]
+    assert "| reference: TF-IDF + LR | - | 0.8670 |" in tables.markdown(board)
