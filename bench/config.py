@@ -131,7 +131,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
               "measure": {"seeds": 3}},
     # quick: every trial and seed stops early (train.patience in _base.yaml) once validation accuracy stalls;
     # sized so that study=packing (9 variants) fits ~25 minutes on 2 CPU cores with the shared AG News rows
-    "quick": {"tune": {"trials": 4, "epochs": 3}, "train": {"epochs": 6}, "data": {"max_train": None},
+    "quick": {"tune": {"trials": 4, "epochs": 3}, "train": {"epochs": 8}, "data": {"max_train": None},
               "measure": {"seeds": 3}},
     "full": {"tune": {"trials": 40, "epochs": 10}, "train": {"epochs": 30}, "data": {"max_train": None},
              "measure": {"seeds": 5}},

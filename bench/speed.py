@@ -16,6 +16,7 @@ runs on real tokens only, so achieved FLOP/s uses the slots each one really comp
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import replace
 
@@ -32,8 +33,11 @@ GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 TRAIN_FACTOR = 3
 
 
-def flops_per_token(variant: Variant, embed_dim: int, hidden: int, train: bool = False) -> int:
-    """Analytic FLOPs of the recurrent stack for one token (see the module docstring)."""
+def flops_per_token(variant: Variant, embed_dim: int, hidden: int, train: bool = False) -> float:
+    """Analytic FLOPs of the recurrent stack for one token (see the module docstring); nan for the
+    non-recurrent baselines (bag, transformer), which this count does not cover."""
+    if variant.cell not in GATES:
+        return math.nan
     dirs = 2 if variant.bidirectional else 1
     total, width = 0, embed_dim
     for _ in range(variant.layers):

@@ -299,11 +299,16 @@ def _importance(study: optuna.Study, settings: TuneSettings) -> tuple[dict[str, 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if len(complete) < 2 or not any(t.distributions for t in complete):
         return {}, f"fANOVA needs >= 2 complete trials with searched params (have {len(complete)})"
+    if len({t.values[0] for t in complete}) == 1:
+        return {}, f"all {len(complete)} complete trials scored the same: no variance to attribute"
     try:
         target = (lambda t: t.values[0]) if settings.objective == "pareto" else None
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=settings.seed)
-        found = optuna.importance.get_param_importances(study, evaluator=evaluator, target=target)
-        return {k: float(v) for k, v in found.items()}, ""
+        found = {k: float(v) for k, v in optuna.importance.get_param_importances(
+            study, evaluator=evaluator, target=target).items()}
+        if not any(v > 0 for v in found.values()):  # nan or zero everywhere: fANOVA found nothing
+            return {}, "fANOVA attributed no variance to any parameter"
+        return found, ""
     except (RuntimeError, ValueError, ImportError) as e:  # e.g. every trial sampled the same values
         return {}, f"fANOVA not computed: {e}"
 

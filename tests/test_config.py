@@ -6,7 +6,7 @@ from bench.errors import ConfigError
 
 def test_shipped_studies_load_and_expand():
     names = list_studies()
-    assert {"smoke", "lesson", "packing", "cells", "direction", "depth"} <= set(names)
+    assert {"smoke", "lesson", "packing", "cells", "direction", "depth", "baselines"} <= set(names)
     for name, description in names.items():
         study = load_study([f"study={name}"])
         assert description and study.name == name and study.expand()
@@ -22,7 +22,8 @@ def test_base_include_and_overrides_apply():
 
 
 def test_axes_on_the_command_line_replace_the_study_values():
-    assert [v.name for v in load_study(["study=packing", "cell=gru"]).expand()] == ["gru-padded-l1", "gru-packed-l1"]
+    assert [v.name for v in load_study(["study=packing", "cell=gru"]).expand()] == [
+        "gru-padded-l1", "gru-padded-l1-true_last", "gru-packed-l1"]
     names = [v.name for v in load_study(["study=depth", "cell=[lstm]", "layers=[1,2,3]"]).expand()]
     assert names == ["lstm-packed-l1", "lstm-packed-l2", "lstm-packed-l3"]
     fixed_axis = load_study(["study=cells", "packing=[padded,packed]"]).expand()
@@ -38,6 +39,8 @@ def test_axes_on_the_command_line_replace_the_study_values():
     (["study=packing", "trian.epochs=1"], "did you mean 'train.epochs'"),
     (["study=packing", "cell=foo"], "cell='foo' is not allowed: use one of rnn, lstm, gru"),
     (["study=packing", "layers=0"], "layers=0 is not allowed"),
+    (["study=packing", "train.patience=0"], "train.patience=0 is not allowed: use a whole number >= 1"),
+    (["study=packing", "measure.timing_steps=-1"], "measure.timing_steps=-1 is not allowed"),
     (["study=packing", "train.lr=-1.0"], "train.lr=-1.0 is not allowed"),
     (["study=packing", "model.hidden_size=-4"], "model.hidden_size=-4 is not allowed"),
     (["study=packing", "train.batch_size=0"], "train.batch_size=0 is not allowed"),

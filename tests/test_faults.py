@@ -72,9 +72,12 @@ CASES = {
                                                    "grid, lesson, longrange, packing, smoke, speed (or add studies/pakcing.yaml)"),
     "wrong type": (lambda t: [*TINY, "train.epochs=abc"],
                    "train.epochs='abc': Value 'abc' of type 'str' could not be converted to Integer"),
+    "no patience": (lambda t: [*TINY, "train.patience=0"],
+                    "train.patience=0 is not allowed: use a whole number >= 1 (epochs without a better validation "
+                    "accuracy before stopping), or null to run every epoch"),
     "out of range": (lambda t: [*TINY, "train.lr=-1"],
                      "train.lr=-1.0 is not allowed: the learning rate must be > 0, e.g. train.lr=1.0e-3"),
-    "unknown cell": (lambda t: [*TINY, "cell=foo"], "cell='foo' is not allowed: use one of rnn, lstm, gru"),
+    "unknown cell": (lambda t: [*TINY, "cell=foo"], "cell='foo' is not allowed: use one of rnn, lstm, gru, bag, transformer"),
     "include loop": (lambda t: [f"study={_file(t, 'a.yaml', 'include: b.yaml')}"] if _file(t, "b.yaml", "include: a.yaml")
                      else [], "{t}/a.yaml: include cycle through ['a.yaml', 'b.yaml']"),
     "axis without values": (lambda t: [*TINY, "cell=[]"], "cell=[] has no values: give at least one, e.g. cell=[lstm,gru]"),

@@ -122,7 +122,7 @@ def _effects_html(effects: pd.DataFrame) -> str:
                "A packed variant reads each true end, so it pairs with padded true_last, not padded last.")
     return ("<h2 id='effects'>Effects of each axis</h2><p>Each row pairs two variants that differ on one axis only, "
             "so the row answers \"what does this change do, all else equal?\".</p>"
-            + _table(effects_display(effects), caption=caption, index_label="pair"))
+            + _table(effects_display(effects), caption=caption, index_label="pair", table_id="effects-table"))
 
 
 def _figure(plot: Plot) -> str:

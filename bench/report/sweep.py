@@ -41,6 +41,10 @@ def render_sweep(out: Path) -> str:
     links = "".join(f"<li><a href='{page.esc(s)}/index.html'>{page.esc(s)}</a>"
                     f"{'' if (out / s / store.RECORDS).is_file() else ' (not run yet)'}</li>" for s in points)
     shown = pivot.map(lambda v: "-" if pd.isna(v) else f"{v:.4f}")
+    if "learned" in table:  # a point where a variant did not learn says so in its cell
+        failed = table.assign(no=table["learned"].astype(str) == "False").pivot_table(
+            index="variant", columns="point", values="no", aggfunc="any", sort=False).reindex_like(pivot)
+        shown = shown.where(~failed.fillna(False).astype(bool), shown + " (did not learn)")
     html = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>rnnbench sweep: {page.esc(out.name)}</title><style>{page.CSS}</style></head><body>"
@@ -49,7 +53,9 @@ def render_sweep(out: Path) -> str:
             + "".join(f"<p class='warn'>{page.esc(w)}</p>" for w in _warnings(table))
             + "<h2>" + page.esc(metric.replace("_mean", "").replace("_", " ")) + " (mean over seeds) at each point</h2>"
             + page._table(shown, caption="One column per sweep point; each point is a full study of its own, "
-                                         "tuned and measured separately: follow its link for the details.")
+                                         "tuned and measured separately: follow its link for the details. "
+                                         "'did not learn': not above the majority-class rate by more than its "
+                                         "noise there.")
             + "".join(page._figure(p) for p in figures)
             + f"<h2>Points</h2><ul>{links}</ul></body></html>\n")
     store.write_atomic(out / "index.html", html)

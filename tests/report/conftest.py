@@ -45,8 +45,16 @@ for (const level of ['error', 'warn']) { const f = console[level];
 PROBE_TAIL = """<script>addEventListener('load', () => {
   const images = [...document.images].map(i => ({alt: i.alt, width: i.naturalWidth, height: i.naturalHeight}));
   const rows = [...document.querySelectorAll('#leaderboard-table tbody th[scope=row]')].map(t => t.textContent);
+  const header = [...document.querySelectorAll('#leaderboard-table thead th')].map(t => t.textContent);
+  const answer = (document.querySelector('#answer p') || {}).textContent || '';
+  const answerBox = document.querySelector('#answer') ? document.querySelector('#answer').getBoundingClientRect() : {};
+  const boardBox = document.querySelector('#leaderboard-table').getBoundingClientRect();
+  const cells = sel => [...document.querySelectorAll(sel + ' tbody tr')].map(r => [...r.children].map(c => c.textContent));
+  const readings = cells('#effects-table'), board = cells('#leaderboard-table');
+  const captions = [...document.querySelectorAll('figcaption')].map(c => c.textContent);
   const pre = document.createElement('pre'); pre.id = 'probe';
-  pre.textContent = JSON.stringify({images, rows, problems: __problems,
+  pre.textContent = JSON.stringify({images, rows, header, answer, readings, board, captions,
+                                    answerAboveBoard: answerBox.top < boardBox.top, problems: __problems,
                                     height: document.documentElement.scrollHeight});
   document.body.appendChild(pre); });</script>"""
 

@@ -6,6 +6,7 @@ import os
 import shutil
 
 from bench.report import render
+from bench.report.tables import REFERENCE_ROW
 from bench.store import load
 
 
@@ -15,7 +16,13 @@ def test_report_page_loads_cleanly_in_chromium(smoke_study, chromium, tmp_path):
     seen = chromium.probe(page)
     assert seen["problems"] == [] and seen["console"] == [], (seen["problems"], seen["console"])
     variants = {r["variant"] for r in load(smoke_study)}
-    assert len(variants) == 6 and set(seen["rows"]) == variants, seen["rows"]
+    assert len(variants) == 6 and set(seen["rows"]) == variants | {REFERENCE_ROW}, seen["rows"]
+    assert seen["rows"][-1] == REFERENCE_ROW  # the TF-IDF + LR reference: last, unranked
+    assert {"learned", "epochs kept/run", "ms/step (shared sizes)"} <= set(seen["header"]), seen["header"]
+    # the answer in words opens the page, above the tables, with its caveats
+    assert seen["answerAboveBoard"] and "TF-IDF + logistic regression reference scores" in seen["answer"]
+    assert "Caveats: " in seen["answer"] and "times from one device" in seen["answer"]
+    assert any("Dashed lines: the levels named in the legend" in c for c in seen["captions"])
     assert len(seen["images"]) >= 6, "the smoke study has tuning, several epochs and seeds: expected every figure"
     for image in seen["images"]:
         assert image["width"] > 0 and image["height"] > 0, f"a figure did not decode: {image['alt']}"
@@ -34,3 +41,31 @@ def test_reports_index_page_loads_cleanly(smoke_study, chromium):
     seen = chromium.probe(index)
     assert seen["problems"] == [] and seen["console"] == []
     assert "smoke/index.html" in index.read_text()
+
+
+def test_packing_page_shows_one_cause_per_effect_and_who_did_not_learn(tmp_path, chromium):
+    """A packing study's records (padded+last at chance for lstm and gru), rendered and read in Chromium."""
+    import json
+
+    from bench.store import save_study
+    from .test_effects import _packing_study
+
+    records = _packing_study()
+    (tmp_path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    save_study(tmp_path, {"name": "packing", "description": "Does packing change accuracy?",
+                          "classical": {"model": "TF-IDF (1-2 grams) + logistic regression", "test_acc": 0.867,
+                                        "val_acc": 0.9, "C": 4.0, "train_rows": 9386}})
+    render(tmp_path)
+    seen = chromium.probe(tmp_path / "index.html")
+    assert seen["problems"] == [] and seen["console"] == []
+    header = ["variant", *seen["header"][1:]]
+    board = {row[0]: dict(zip(header, row)) for row in seen["board"]}
+    assert board["lstm-padded-l1"]["learned"] == "NO" and board["rnn-padded-l1-true_last"]["learned"] == "yes"
+    assert seen["rows"][-3:-1] == ["lstm-padded-l1", "gru-padded-l1"] and seen["rows"][-1] == REFERENCE_ROW
+    pairs = {row[0]: row for row in seen["readings"]}
+    assert "lstm-padded-l1 → lstm-packed-l1" not in pairs  # two causes at once: never a row
+    assert "not comparable (did not learn)" in pairs["lstm-padded-l1 → lstm-padded-l1-true_last"]
+    assert "no significant difference" in pairs["lstm-padded-l1-true_last → lstm-packed-l1"]
+    assert "embed 64, hidden 64, batch 64" in pairs["lstm-padded-l1-true_last → lstm-packed-l1"]
+    assert seen["answer"].startswith("Most accurate: ")
+    assert "Packing changed accuracy only through the read-out" in seen["answer"]
