@@ -19,25 +19,40 @@ AXIS_WORDS = {"readout": "the read-out", "packing": "packing", "cell": "the cell
               "layers": "more layers", "batching": "length-bucketed batches", "embed_init": "the embedding init"}
 
 
-def _where(row: pd.Series) -> str:
+def _where(row: pd.Series, constant: frozenset = frozenset()) -> str:
+    """Where a pair sits: the changed model's name on the cell axis, else the other axes' values (less those
+    that every pair of the axis shares)."""
     if row["axis"] == "cell":  # cells and baselines: the changed model's name says it best
         return str(row["variant"])
-    context = str(row["context"])
-    return "all else equal" if context == "-" else ", ".join(part.split("=", 1)[-1] for part in context.split(", "))
+    parts = [p for p in str(row["context"]).split(", ") if p != "-" and p not in constant]
+    return ", ".join(p.split("=", 1)[-1] for p in parts) or "all else equal"
+
+
+def _shared(rows: pd.DataFrame) -> frozenset:
+    """Context parts that every row of one axis has (e.g. readout=true_last for every packing pair)."""
+    sets = [set(str(c).split(", ")) for c in rows["context"]]
+    return frozenset(set.intersection(*sets)) if len(rows) > 1 else frozenset()
 
 
 def _acc(mean: float, half: float) -> str:
     return f"{mean:.3f}" + ("" if math.isnan(half) else f" ± {half:.3f}")
 
 
-def _axis_sentence(axis: str, rows: pd.DataFrame) -> str:
+def _failed(summary: pd.DataFrame, row: pd.Series) -> str:
+    """Which side(s) of a pair did not learn, by name."""
+    return " and ".join(v for v in (row["variant_baseline"], row["variant"]) if summary.loc[v, "learned"] == False)  # noqa: E712
+
+
+def _axis_sentence(axis: str, rows: pd.DataFrame, summary: pd.DataFrame) -> str:
     """One sentence per axis: which pairs changed accuracy significantly, which did not, and the time ratio."""
     change = f"{rows['baseline'].iloc[0]} → " + "/".join(dict.fromkeys(rows["value"].astype(str)))
     groups: dict[str, list[str]] = {}
+    constant = _shared(rows)
     for _, row in rows.iterrows():
-        where = _where(row)
+        where = _where(row, constant)
         if not row["comparable"]:
-            groups.setdefault("not comparable (a side did not learn)", []).append(f"{where} (Δ {row['delta']:+.3f})")
+            groups.setdefault("not comparable", []).append(f"{where} ({_failed(summary, row)} did not learn; "
+                                                           f"Δ {row['delta']:+.3f})")
         elif math.isnan(row["p_holm"]):
             groups.setdefault("not tested (too few seeds)", []).append(f"{where} (Δ {row['delta']:+.3f})")
         elif row["p_holm"] < ALPHA:
@@ -49,7 +64,8 @@ def _axis_sentence(axis: str, rows: pd.DataFrame) -> str:
     times = rows.dropna(subset=["time_ratio"])
     if not times.empty:
         basis = times["time_basis"].iloc[0]
-        ratios = (", ".join(f"{r:.2g}× ({_where(row)})" for r, (_, row) in zip(times["time_ratio"], times.iterrows()))
+        ratios = (", ".join(f"{r:.2g}× ({_where(row, constant)})" for r, (_, row) in zip(times["time_ratio"],
+                                                                                       times.iterrows()))
                   if len(times) <= 3 else f"{times['time_ratio'].min():.2g}–{times['time_ratio'].max():.2g}× over "
                                           f"{len(times)} pairs")
         parts.append(f"time per step {ratios} at {basis}" if "no timing" not in str(basis)
@@ -57,18 +73,30 @@ def _axis_sentence(axis: str, rows: pd.DataFrame) -> str:
     return f"{AXIS_WORDS.get(axis, axis).capitalize()} ({change}): " + "; ".join(parts) + "."
 
 
-def _packing_vs_readout(effects: pd.DataFrame) -> str | None:
-    """The packing study's question in one sentence, when both of its axes were compared."""
-    sig = effects[effects["comparable"] & (effects["p_holm"] < ALPHA)]
+def _packing_vs_readout(effects: pd.DataFrame, summary: pd.DataFrame) -> str | None:
+    """The packing study's question in one sentence, when both of its axes were compared. A read-out pair
+    counts as an effect when it is significant, or when only its `last` side did not learn."""
     if not {"packing", "readout"} <= set(effects["axis"]):
         return None
-    packing, readout = sig[sig["axis"] == "packing"], sig[sig["axis"] == "readout"]
-    if packing.empty and not readout.empty:
-        return ("Packing changed accuracy only through the read-out: reading each text's true end (padded "
-                "true_last) matched packing, while reading the state after the pads did not.")
-    if packing.empty:
-        return "Neither packing nor the read-out changed accuracy significantly here."
-    return None
+    packing, readout = effects[effects["axis"] == "packing"], effects[effects["axis"] == "readout"]
+    packing_sig = packing[packing["comparable"] & (packing["p_holm"] < ALPHA)]
+    stuck = [r for _, r in readout.iterrows() if summary.loc[r["variant_baseline"], "learned"] == False  # noqa: E712
+             and summary.loc[r["variant"], "learned"] != False]  # noqa: E712
+    better = readout[readout["comparable"] & (readout["p_holm"] < ALPHA)]
+    if not packing_sig.empty:
+        return None  # packing has an effect of its own: the per-axis sentences say where
+    tested = packing[packing["comparable"] & packing["p_holm"].notna()]
+    cell = {v: str(summary.loc[v, "cell"]) for v in summary.index}
+    deltas = ", ".join(f"{cell[r['variant']]} Δ {r['delta']:+.3f}" for _, r in tested.iterrows())
+    same = (f"reading each true end of a padded batch matched packing (no significant difference: {deltas})"
+            if deltas else "packing itself was not tested")
+    if stuck:
+        return (f"Packing changed accuracy only through the read-out: reading the state after the pads (padded + "
+                f"last) did not learn for {', '.join(cell[r['variant']] for r in stuck)}, while {same}.")
+    if not better.empty:
+        return (f"Packing changed accuracy only through the read-out: reading each true end was better for "
+                f"{', '.join(cell[r['variant']] for _, r in better.iterrows())}, and {same}.")
+    return "Neither packing nor the read-out changed accuracy significantly here."
 
 
 def answer(summary: pd.DataFrame, effects: pd.DataFrame, classical: dict | None, caveats: list[str]) -> str:
@@ -92,11 +120,11 @@ def answer(summary: pd.DataFrame, effects: pd.DataFrame, classical: dict | None,
     if failed:
         sentences.append(f"Did not learn (not ranked): {', '.join(failed)}.")
     if not effects.empty:
-        special = _packing_vs_readout(effects)
+        special = _packing_vs_readout(effects, summary)
         if special:
             sentences.append(special)
         for axis, rows in effects.groupby("axis", sort=False):
-            sentences.append(_axis_sentence(str(axis), rows))
+            sentences.append(_axis_sentence(str(axis), rows, summary))
     else:
         sentences.append("No two variants differ on one axis only, so no effect is tested.")
     at_cap = [v for v in learned.index if summary.loc[v, "kept_at_cap"]] if "kept_at_cap" in summary else []

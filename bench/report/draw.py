@@ -81,7 +81,7 @@ def _lines(ax, plot: Plot) -> None:
     if plot.extra.get("log"):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-    elif plot.data[x].nunique() <= 12 and plot.data[x].dtype.kind in "iu":
+    elif x in ("epoch", "x") and plot.data[x].nunique() <= 12 and plot.data[x].dtype.kind in "iu":
         ax.set_xticks(sorted(plot.data[x].unique()))
     ax.legend(fontsize=7)
 
