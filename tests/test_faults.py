@@ -68,8 +68,8 @@ CASES = {
     "malformed YAML": (lambda t: [f"study={_file(t, 'bad.yaml', 'model: {embed_dim: 3')}"],
                        "{t}/bad.yaml: not valid YAML (while parsing a flow mapping)"),
     "unknown key": (lambda t: [*TINY, "train.lrr=1"], "unknown key 'train.lrr': did you mean 'train.lr'?"),
-    "unknown study": (lambda t: ["study=pakcing"], "unknown study 'pakcing': choose one of batching, cells, depth, direction, "
-                                                   "grid, lesson, longrange, packing, smoke, speed (or add studies/pakcing.yaml)"),
+    "unknown study": (lambda t: ["study=pakcing"], "unknown study 'pakcing': choose one of baselines, batching, cells, depth, "
+                                                   "direction, grid, lesson, longrange, packing, smoke, speed (or add studies/pakcing.yaml)"),
     "wrong type": (lambda t: [*TINY, "train.epochs=abc"],
                    "train.epochs='abc': Value 'abc' of type 'str' could not be converted to Integer"),
     "no patience": (lambda t: [*TINY, "train.patience=0"],

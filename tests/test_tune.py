@@ -97,7 +97,7 @@ def test_edges_are_flagged():
 
 def test_budget_presets_and_overrides():
     smoke = load_study(["study=packing", "budget=smoke"])
-    assert (smoke.tune.trials, smoke.train.epochs, smoke.data.max_train, smoke.seeds) == (3, 1, 1000, [0, 1, 2])
+    assert (smoke.tune.trials, smoke.train.epochs, smoke.data.max_train, smoke.seeds) == (3, 2, 1000, [0, 1, 2])
     full = load_study(["study=packing", "budget=full", "tune.trials=7"])
     assert (full.tune.trials, full.train.epochs, len(full.seeds)) == (7, BUDGETS["full"]["train"]["epochs"], 5)
     assert load_study(["study=packing"]).budget == "quick"

@@ -48,7 +48,8 @@ PROBE_TAIL = """<script>addEventListener('load', () => {
   const header = [...document.querySelectorAll('#leaderboard-table thead th')].map(t => t.textContent);
   const answer = (document.querySelector('#answer p') || {}).textContent || '';
   const answerBox = document.querySelector('#answer') ? document.querySelector('#answer').getBoundingClientRect() : {};
-  const boardBox = document.querySelector('#leaderboard-table').getBoundingClientRect();
+  const boardEl = document.querySelector('#leaderboard-table');
+  const boardBox = boardEl ? boardEl.getBoundingClientRect() : {};
   const cells = sel => [...document.querySelectorAll(sel + ' tbody tr')].map(r => [...r.children].map(c => c.textContent));
   const readings = cells('#effects-table'), board = cells('#leaderboard-table');
   const captions = [...document.querySelectorAll('figcaption')].map(c => c.textContent);
