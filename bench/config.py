@@ -22,9 +22,8 @@ from omegaconf.errors import OmegaConfBaseException
 from bench.errors import ConfigError
 from bench.variants import AXES, Variant, check_value, expand, parse
 
-KERNELS = ("torch", "harness")  # train.kernels: see bench/kernels.py
 # train.* keys that change how fast a step runs, not what it computes: the speed study applies and stores them
-SPEED_SETTINGS = ("kernels", "precision", "cudnn_benchmark", "compile", "sparse_embedding")
+SPEED_SETTINGS = ("precision", "cudnn_benchmark", "compile", "sparse_embedding")
 
 STUDIES_DIR = Path(os.environ.get("RNNBENCH_STUDIES", Path(__file__).resolve().parent.parent / "studies"))
 
@@ -84,11 +83,10 @@ class TrainConfig:
     batch_size: int = 16
     weight_decay: float = 0.0
     clip: Optional[float] = None        # max gradient norm; none: no clipping
-    sparse_embedding: bool = False      # LazyAdam on the embedding (bench.optim): faster, but other math
+    sparse_embedding: bool = False      # torch.optim.SparseAdam on the embedding (bench.optim): faster, other math
     precision: str = "fp32"             # fp32 | bf16 | fp16: CUDA autocast (fp16 with a GradScaler)
     cudnn_benchmark: bool = False       # cuDNN picks its fastest algorithm per shape (CUDA only)
     compile: bool = False               # torch.compile the model; graph breaks are recorded and reported
-    kernels: str = "torch"              # torch: the nn modules as written; harness: bench.kernels, same math
     patience: Optional[int] = None      # early stopping: stop after this many epochs without a better validation
                                         # accuracy and keep the best epoch's weights; none: run every epoch
     curve_every: int = 3200             # samples between running-accuracy points (the lesson's print)
@@ -207,7 +205,14 @@ def _suggest(word: str, options, otherwise: str) -> str:
     return f"did you mean '{close[0]}'?" if close else otherwise
 
 
+# Keys that existed once: a command line or study file that still names one is told what happened.
+REMOVED = {"train.kernels": "rnnbench now times torch's own recurrent modules only (the harness kernels are gone): "
+                            "drop the key"}
+
+
 def check_key(key: str) -> None:
+    if key in REMOVED:
+        raise ConfigError(f"'{key}' was removed: {REMOVED[key]}")
     if key in KEYS or key in AXES or key in CLI_ONLY or key.split(".")[0] in OPEN_KEYS:
         return
     hint = _suggest(key, [*KEYS, *AXES, *CLI_ONLY], "python -m bench.run --help lists the keys")
@@ -367,14 +372,13 @@ def validate(study: Study) -> None:
     _require(t.lr > 0, f"train.lr={t.lr} is not allowed: the learning rate must be > 0, e.g. train.lr=1.0e-3")
     _require(t.weight_decay >= 0, f"train.weight_decay={t.weight_decay} is not allowed: use a value >= 0")
     _require(t.clip is None or t.clip > 0, f"train.clip={t.clip} is not allowed: use a value > 0, or null")
-    _require(t.kernels in KERNELS, f"train.kernels={t.kernels!r} is not allowed: use one of {', '.join(KERNELS)}")
     _require(t.precision in ("fp32", "bf16", "fp16"),
              f"train.precision={t.precision!r} is not allowed: use one of fp32, bf16, fp16")
     if t.sparse_embedding:
         decayed = [k for k, on in (("train.weight_decay", t.weight_decay),
                                    ("nuisance.weight_decay",  # only searched when there is tuning
                                     "weight_decay" in study.nuisance and study.tune.trials > 0)) if on]
-        _require(not decayed, f"train.sparse_embedding=true cannot go with {', '.join(decayed)}: lazy Adam moves only "
+        _require(not decayed, f"train.sparse_embedding=true cannot go with {', '.join(decayed)}: sparse Adam moves only "
                               "the rows a batch used, so weight decay would shrink only those; set "
                               "train.weight_decay=0 and remove it from the study's nuisance section")
     _require(0 <= m.dropout < 1, f"model.dropout={m.dropout} is not allowed: use 0 <= dropout < 1")

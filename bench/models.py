@@ -15,7 +15,6 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from bench.kernels import recurrence
 from bench.variants import Variant
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -31,8 +30,7 @@ class ModelSize:
     hidden_size: int = 32
     dropout: float = 0.0
     padding_idx: int | None = None  # a zero, frozen pad embedding; None when pad = unk (lesson)
-    sparse: bool = False            # sparse embedding gradients (bench.optim.ScatteredGrad densifies them)
-    kernels: str = "torch"          # torch: the nn module as written; harness: bench.kernels (same mathematics)
+    sparse: bool = False            # sparse embedding gradients, for torch.optim.SparseAdam (train.sparse_embedding)
 
 
 class RecurrentClassifier(nn.Module):
@@ -64,11 +62,7 @@ class RecurrentClassifier(nn.Module):
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         x = self.dropout(self.embedding(tokens))  # (B, T, E)
-        packed = self.variant.packing == "packed"
-        if self.size.kernels == "harness":
-            out, h_n = recurrence(self.rnn, x, to_device(lengths, x.device), packed)
-        else:
-            out, h_n = self._module(x, lengths, packed)
+        out, h_n = self._module(x, lengths, self.variant.packing == "packed")
         return self.head(self.dropout(self._read(out, h_n, lengths)))
 
     def _module(self, x: torch.Tensor, lengths: torch.Tensor, packed: bool) -> tuple[torch.Tensor, torch.Tensor]:

@@ -66,7 +66,7 @@ def params_of(study: Study) -> Params:
     return Params(lr=t.lr, batch_size=t.batch_size, weight_decay=t.weight_decay, clip=t.clip, epochs=t.epochs,
                   embed_dim=m.embed_dim, hidden_size=m.hidden_size, dropout=m.dropout,
                   sparse_embedding=t.sparse_embedding, precision=t.precision, cudnn_benchmark=t.cudnn_benchmark,
-                  compile=t.compile, kernels=t.kernels, patience=t.patience)
+                  compile=t.compile, patience=t.patience)
 
 
 def fingerprint(study: Study, data_key: str, device: str) -> str:

@@ -63,7 +63,7 @@ def measure_point(variant: Variant, params: Params, vocab: int, batch_size: int,
     """Train-step and inference-step times (ms, every sample) for one variant at one (batch, length):
     the very step `bench.train.fit` runs (host-to-device copy included)."""
     torch.manual_seed(0)
-    size = ModelSize(vocab, 4, params.embed_dim, params.hidden_size, 0.0, 0, sparse=True, kernels=params.kernels)
+    size = ModelSize(vocab, 4, params.embed_dim, params.hidden_size, 0.0, 0, sparse=params.sparse_embedding)
     model, step, _ = trainer(variant, params, size, device)
     data = fixed_batches(batch_size, seq_len, vocab, warmup + repeats)
     reset_peak_memory(device)

@@ -20,7 +20,7 @@ from bench.data import Splits
 from bench.data.batching import Encoded, batches, prefetch
 from bench.measure import WARMUP_EVAL_BATCHES, StepTimer, clock, peak_memory_mb, reset_peak_memory
 from bench.models import ModelSize, build, count_parameters, to_device
-from bench.optim import ScatteredGrad, optimizers
+from bench.optim import clip_grad_norm, optimizers
 from bench.variants import Variant
 
 
@@ -36,11 +36,10 @@ class Params:
     embed_dim: int = 64
     hidden_size: int = 32
     dropout: float = 0.0
-    sparse_embedding: bool = False     # LazyAdam on the embedding table (bench.optim): other math
+    sparse_embedding: bool = False     # torch.optim.SparseAdam on the embedding table (bench.optim): other math
     precision: str = "fp32"            # fp32 | bf16 | fp16 (CUDA autocast; fp16 with a GradScaler)
     cudnn_benchmark: bool = False      # let cuDNN time its algorithms per input shape (CUDA only)
     compile: bool = False              # torch.compile the model; graph breaks are counted and reported
-    kernels: str = "torch"             # torch | harness (bench.kernels: the same mathematics, faster paths)
     patience: int | None = None        # early stopping: epochs without a better validation accuracy; None: off
 
 
@@ -66,7 +65,6 @@ class Fit:
     memory_kind: str
     eval_latency_s: list[float] = field(default_factory=list)  # per test batch, after warm-up
     optimizer: str = ""                                         # which implementation stepped the weights
-    graph_breaks: dict[str, int] | None = None                  # torch.compile: break reason -> count
     best_epoch: int = 0                                         # the epoch whose weights were kept (1-based)
     test_acc: float = math.nan                                  # of the kept weights; nan when not evaluated
 
@@ -117,18 +115,14 @@ def evaluate(model: nn.Module, data: Encoded, pad_index: int, batch_size: int, d
 def model_size(params: Params, splits: Splits) -> ModelSize:
     return ModelSize(splits.vocab_size, len(splits.label_names), params.embed_dim, params.hidden_size,
                      params.dropout, None if splits.pad_index == splits.unk_index else splits.pad_index,
-                     sparse=True, kernels=params.kernels)  # sparse always: bench.optim.ScatteredGrad densifies
+                     sparse=params.sparse_embedding)
 
 
 def trainer(variant: Variant, params: Params, size: ModelSize, device: torch.device):
     """The model, one training step (batch -> labels, logits, summed loss) and the optimizer's name:
     what `fit`, `trace` and the speed study all time."""
     model = build(variant, size).to(device)
-    # lazy Adam on the CPU reads the embedding's sparse gradient itself, unless clipping needs the dense one
-    direct = params.sparse_embedding and not params.clip and device.type == "cpu"
-    scatter = None if direct else ScatteredGrad(model.embedding.weight)
-    steppers, optimizer_name = optimizers(model, scatter, params.lr, params.weight_decay, params.sparse_embedding,
-                                          device)
+    steppers, optimizer_name = optimizers(model, params.lr, params.weight_decay, params.sparse_embedding, device)
     forward = torch.compile(model) if params.compile else model
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
     if device.type == "cuda":
@@ -145,19 +139,15 @@ def trainer(variant: Variant, params: Params, size: ModelSize, device: torch.dev
             optimizer.zero_grad(set_to_none=True)
         scaled = loss / len(labels)
         (scaler.scale(scaled) if scaler else scaled).backward()
-        if scatter:
-            scatter.before_step()
         if scaler:
             for optimizer in steppers:
                 scaler.unscale_(optimizer)  # clip the true gradients
-        if params.clip:
-            nn.utils.clip_grad_norm_(model.parameters(), params.clip)
+        if params.clip:  # torch's clip_grad_norm_, plus sparse gradients (train.sparse_embedding)
+            (clip_grad_norm if params.sparse_embedding else nn.utils.clip_grad_norm_)(model.parameters(), params.clip)
         for optimizer in steppers:
             scaler.step(optimizer) if scaler else optimizer.step()
         if scaler:
             scaler.update()
-        if scatter:
-            scatter.after_step()
         return labels, logits, loss
 
     return model, step, optimizer_name
@@ -205,8 +195,7 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
     test never decides anything. Without a validation split every epoch runs and test is read after each."""
     seed_everything(seed)
     if params.compile:
-        torch._dynamo.reset()
-        torch._dynamo.utils.counters.clear()
+        torch.compiler.reset()  # each fit compiles afresh, as a user's script would
     model, step, optimizer_name = trainer(variant, params, model_size(params, splits), device)
     shuffle = torch.Generator().manual_seed(seed)
     reset_peak_memory(device)
@@ -257,15 +246,7 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
     else:
         test = history[best_epoch - 1].test_acc
     peak, kind = peak_memory_mb(device)
-    breaks = None
-    if params.compile:  # where torch.compile fell back to eager (today: around the recurrent layers)
-        counters = torch._dynamo.utils.counters  # the reasons moved from "graph_break" to "unimplemented"
-        breaks = {}
-        for reason, n in [*counters["graph_break"].items(), *counters["unimplemented"].items()]:
-            key = str(reason).strip().splitlines()[0][:120]
-            breaks[key] = breaks.get(key, 0) + n
-    return Fit(history, curve, count_parameters(model), peak, kind, latencies, optimizer_name, breaks, best_epoch,
-               test)
+    return Fit(history, curve, count_parameters(model), peak, kind, latencies, optimizer_name, best_epoch, test)
 
 
 def time_steps(variant: Variant, params: Params, splits: Splits, device: torch.device, steps: int = 30,

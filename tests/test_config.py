@@ -67,7 +67,7 @@ def test_yaml_typos_fail_like_command_line_typos(tmp_path, monkeypatch):
         load_study(["study=typo"])
 
 
-def test_lazy_adam_is_accepted_where_no_tuning_searches_weight_decay():
-    """The lesson study inherits a nuisance space with weight_decay but never tunes: lazy Adam is fine there."""
+def test_sparse_adam_is_accepted_where_no_tuning_searches_weight_decay():
+    """The lesson study inherits a nuisance space with weight_decay but never tunes: sparse Adam is fine there."""
     study = load_study(["study=lesson", "train.sparse_embedding=true"])
     assert study.train.sparse_embedding and study.tune.trials == 0 and "weight_decay" in study.nuisance

@@ -86,19 +86,20 @@ CASES = {
     "mixed precision on the CPU": (lambda t: [*TINY, "train.precision=bf16", "device=cpu"],
                                    "train.precision=bf16 runs on CUDA only (mixed precision through autocast), and "
                                    "this run is on cpu: use train.precision=fp32, or device=cuda"),
-    "unknown kernels": (lambda t: [*TINY, "train.kernels=cudnn"],
-                        "train.kernels='cudnn' is not allowed: use one of torch, harness"),
+    "a removed key": (lambda t: [*TINY, "train.kernels=harness"],
+                      "'train.kernels' was removed: rnnbench now times torch's own recurrent modules only (the "
+                      "harness kernels are gone): drop the key"),
     "unknown precision": (lambda t: [*TINY, "train.precision=fp8"],
                           "train.precision='fp8' is not allowed: use one of fp32, bf16, fp16"),
     "bad workers": (lambda t: [*TINY, "workers=0"], "workers=0 is not allowed: use a whole number >= 1"),
     "sparse embedding with weight decay": (lambda t: [*TINY, "train.sparse_embedding=true", "tune.trials=2"],
-                                           "train.sparse_embedding=true cannot go with nuisance.weight_decay: lazy "
+                                           "train.sparse_embedding=true cannot go with nuisance.weight_decay: sparse "
                                            "Adam moves only the rows a batch used, so weight decay would shrink only "
                                            "those; set train.weight_decay=0 and remove it from the study's nuisance "
                                            "section"),
     "sparse embedding with fixed weight decay": (
         lambda t: [*TINY, "train.sparse_embedding=true", "train.weight_decay=1e-4"],
-        "train.sparse_embedding=true cannot go with train.weight_decay: lazy Adam moves only the rows a batch used, "
+        "train.sparse_embedding=true cannot go with train.weight_decay: sparse Adam moves only the rows a batch used, "
         "so weight decay would shrink only those; set train.weight_decay=0 and remove it from the study's nuisance "
         "section"),
     # data

@@ -6,6 +6,12 @@ import sys
 from pathlib import Path
 
 from bench import store
+from bench.config import parse_overrides
+from bench.errors import BenchError
+from bench.report.index import studies, write_index
+from bench.report.speed import SPEED_RECORDS, render_speed
+from bench.report.study import render
+from bench.report.sweep import SWEEP, render_sweep
 
 REPORTS = Path("reports")
 
@@ -13,24 +19,16 @@ REPORTS = Path("reports")
 def refresh_index(out: Path) -> None:
     """Keep reports/index.html current when `out` is a study folder directly under reports/."""
     if out.resolve().parent == REPORTS.resolve():
-        from bench.report.index import write_index
         write_index(REPORTS)
 
 
 def render_any(out: Path) -> str:
-    from bench.report import render
-    from bench.report.speed import SPEED_RECORDS, render_speed
-    from bench.report.sweep import SWEEP, render_sweep
     if (out / SPEED_RECORDS).is_file():
         return render_speed(out)
     return render_sweep(out) if (out / SWEEP).is_file() else render(out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.config import parse_overrides
-    from bench.errors import BenchError
-    from bench.report.index import studies, write_index
-
     try:
         args = parse_overrides(sys.argv[1:] if argv is None else argv)
         unknown = set(args) - {"study", "out", "storage"}
@@ -56,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rendered {len(found)} study folder(s); wrote {write_index(REPORTS)}")
         return 0
     out = Path(args["out"]) if args.get("out") else REPORTS / str(args.get("study", ""))
-    if not any((out / name).is_file() for name in (store.RECORDS, "sweep.json", "speed.jsonl")):
+    if not any((out / name).is_file() for name in (store.RECORDS, SWEEP, SPEED_RECORDS)):
         print(f"error: no records in '{out}': give study=NAME (reports/NAME) or out=FOLDER of a finished run",
               file=sys.stderr)
         return 2

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from bench import store
-from bench.report import page
+from bench.report.html import document, esc
+from bench.report.speed import SPEED_RECORDS
 from bench.report.sweep import SWEEP
 
 
@@ -15,10 +16,10 @@ def studies(root: Path) -> list[dict]:
     entries = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
         sweep = (folder / SWEEP).is_file()
-        if (folder / "speed.jsonl").is_file():
+        if (folder / SPEED_RECORDS).is_file():
             study = store.load_study(folder)
             entries.append({"folder": folder.name, "kind": "speed", "description": study.get("description", ""),
-                            "runs": len((folder / "speed.jsonl").read_text().splitlines()), "planned": None,
+                            "runs": len((folder / SPEED_RECORDS).read_text().splitlines()), "planned": None,
                             "budget": "-", "device": "-", "partial": False, "finished": ""})
             continue
         if not sweep and not (folder / store.RECORDS).is_file():
@@ -42,18 +43,15 @@ def studies(root: Path) -> list[dict]:
 
 def write_index(root: Path) -> Path:
     rows = "".join(
-        f"<tr><th class='name' scope='row'><a href='{page.esc(e['folder'])}/index.html'>{page.esc(e['folder'])}</a>"
-        f"</th><td class='text'>{page.esc(e['description'])}</td><td>{page.esc(e['kind'])}</td>"
+        f"<tr><th class='name' scope='row'><a href='{esc(e['folder'])}/index.html'>{esc(e['folder'])}</a>"
+        f"</th><td class='text'>{esc(e['description'])}</td><td>{esc(e['kind'])}</td>"
         f"<td>{e['runs']}{'' if e['planned'] is None else ' / ' + str(e['planned'])}</td>"
-        f"<td>{page.esc(e['budget'])}</td><td class='text'>{page.esc(e['device'])}</td>"
-        f"<td>{'partial' if e['partial'] else 'full'}</td><td>{page.esc(e['finished'])}</td></tr>"
+        f"<td>{esc(e['budget'])}</td><td class='text'>{esc(e['device'])}</td>"
+        f"<td>{'partial' if e['partial'] else 'full'}</td><td>{esc(e['finished'])}</td></tr>"
         for e in studies(root))
-    html = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-            f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>rnnbench reports</title>"
-            f"<style>{page.CSS}</style></head><body><h1>rnnbench reports</h1>"
-            f"<p class='note'>Every study under {page.esc(str(root))}; re-render with <code>python -m bench.report"
+    body = (f"<p class='note'>Every study under {esc(str(root))}; re-render with <code>python -m bench.report"
             f"</code>.</p><div class='scroll'><table><thead><tr><th class='name'>study</th><th>question</th>"
             f"<th>kind</th><th>runs / planned</th><th>budget</th><th>device</th><th>data</th><th>last run</th></tr>"
-            f"</thead><tbody>{rows}</tbody></table></div></body></html>\n")
-    store.write_atomic(root / "index.html", html)
+            f"</thead><tbody>{rows}</tbody></table></div>")
+    store.write_atomic(root / "index.html", document("rnnbench reports", body))
     return root / "index.html"

@@ -8,7 +8,7 @@ import pandas as pd
 
 from bench import store
 from bench.config import SPEED_SETTINGS
-from bench.report import page
+from bench.report.html import document, esc, facts, figure, table, warnings
 from bench.report.plots import Plot
 
 SPEED_RECORDS = "speed.jsonl"
@@ -51,15 +51,10 @@ def scaling(frame: pd.DataFrame, sweep: str) -> Plot | None:
 
 
 def _settings(frame: pd.DataFrame) -> tuple[str, list[str]]:
-    """The train.* settings the steps ran with, and a warning when they hide what the page compares."""
+    """The train.* settings the steps ran with, and the warnings they call for (none today)."""
     keys = [k for k in SPEED_SETTINGS if k in frame]
     text = ", ".join(f"train.{k}=" + "/".join(sorted(str(v) for v in frame[k].dropna().unique())) for k in keys)
-    warnings = []
-    if "kernels" in frame and (frame["kernels"] == "harness").any():
-        warnings.append("HARNESS KERNELS: train.kernels=harness ran packed variants padded (the same mathematics on "
-                        "the fused kernel), so packed-against-padded below is not packing's own cost; use the default "
-                        "train.kernels=torch to measure it")
-    return text or "defaults (records from before the settings were stored)", warnings
+    return text or "defaults (records from before the settings were stored)", []
 
 
 def render_speed(out: Path) -> str:
@@ -67,41 +62,35 @@ def render_speed(out: Path) -> str:
     if frame.empty:
         return f"no speed records in {out} yet"
     study = store.load_study(out)
-    table = frame[["variant", *SHOWN]].sort_values(["sweep", "variant", "batch_size", "seq_len"])
-    store.write_atomic(out / "speed.csv", table.to_csv(index=False))
+    speeds = frame[["variant", *SHOWN]].sort_values(["sweep", "variant", "batch_size", "seq_len"])
+    store.write_atomic(out / "speed.csv", speeds.to_csv(index=False))
     cross = crossover(frame)
     store.write_atomic(out / "crossover.csv", cross.to_csv(index=False))
     wins = cross[cross["packed_over_padded"] < 1] if not cross.empty else cross
     verdict = ("packed is never faster than padded here" if wins.empty else
                "packed is faster than padded at: " + "; ".join(
                    f"{r.cell} b{r.batch_size} t{r.seq_len} ({r.packed_over_padded:.2f}x)" for r in wins.itertuples()))
-    shown = table.set_index("variant").drop(columns=["memory_kind"]).map(
+    shown = speeds.set_index("variant").drop(columns=["memory_kind"]).map(
         lambda v: f"{v:,.3g}" if isinstance(v, float) else str(v))
     figures = [p for p in (scaling(frame, "batch"), scaling(frame, "length")) if p is not None]
     env = frame.iloc[0]
-    settings, warnings = _settings(frame)
-    html = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>rnnbench speed: {page.esc(out.name)}</title><style>{page.CSS}</style></head><body>"
-            f"<h1>rnnbench speed: {page.esc(str(study.get('name', out.name)))}</h1>"
-            f"<p class='question'>{page.esc(str(study.get('description', '')))}</p>"
-            f"<dl class='facts'><dt>device</dt><dd>{page.esc(str(env.get('device_name')))} "
-            f"({page.esc(str(env.get('device')))}), torch {page.esc(str(env.get('torch_version')))}, CUDA "
-            f"{page.esc(str(env.get('cuda_version') or '-'))}, cuDNN {page.esc(str(env.get('cudnn_version') or '-'))}"
-            f"</dd><dt>reproduce</dt><dd><code>{page.esc(str(study.get('command', '')))}</code></dd>"
-            f"<dt>settings</dt><dd>{page.esc(settings)}</dd>"
-            f"<dt>packing</dt><dd>{page.esc(verdict)}</dd></dl>"
-            + "".join(f"<p class='warn'>{page.esc(line)}</p>" for line in warnings)
-            + "<h2>Step times</h2>"
-            + page._table(shown, caption="Median of every timed step (q1-q3 beside it), synchronized, after warm-up; "
-                                         "tokens/s over the training step; GFLOP/s from the analytic count (the "
-                                         "slots each variant computes: every slot padded, real tokens packed).")
+    settings, notes = _settings(frame)
+    header = warnings(notes) + facts([
+        ("device", esc(f"{env.get('device_name')} ({env.get('device')}), torch {env.get('torch_version')}, CUDA "
+                       f"{env.get('cuda_version') or '-'}, cuDNN {env.get('cudnn_version') or '-'}")),
+        ("reproduce", f"<code>{esc(str(study.get('command', '')))}</code>"),
+        ("settings", esc(settings)), ("packing", esc(verdict))])
+    body = ("<h2>Step times</h2>"
+            + table(shown, caption="Median of every timed step (q1-q3 beside it), synchronized, after warm-up; "
+                                   "tokens/s over the training step; GFLOP/s from the analytic count (the slots each "
+                                   "variant computes: every slot padded, real tokens packed).")
             + "<h2>Packed against padded</h2>"
-            + (page._table(cross.set_index("cell").map(lambda v: f"{v:,.3g}" if isinstance(v, float) else str(v)),
-                           caption="packed_over_padded < 1: packing is faster at that point.", index_label="cell")
+            + (table(cross.set_index("cell").map(lambda v: f"{v:,.3g}" if isinstance(v, float) else str(v)),
+                     caption="packed_over_padded < 1: packing is faster at that point.", index_label="cell")
                if not cross.empty else "<p class='note'>No packed/padded pair in this study.</p>")
-            + "".join(page._figure(p) for p in figures)
-            + "</body></html>\n")
+            + "".join(figure(p) for p in figures))
+    html = document(f"rnnbench speed: {study.get('name', out.name)}", body, str(study.get("description", "")),
+                    header)
     store.write_atomic(out / "index.html", html)
-    return (table[["variant", "sweep", "batch_size", "seq_len", "train_ms", "infer_ms", "real_tokens_per_s",
+    return (speeds[["variant", "sweep", "batch_size", "seq_len", "train_ms", "infer_ms", "real_tokens_per_s",
                    "train_gflops_per_s"]].to_string(index=False, float_format="{:,.3g}".format) + "\n" + verdict)

@@ -52,15 +52,15 @@ def test_a_password_in_a_storage_url_is_not_stored(tmp_path):
     assert json.loads(text)["storage"] == "postgresql://bob:***@db:5432/x"
 
 
-def test_banner_names_every_setting_that_changes_the_maths_or_the_kernels():
-    """Lazy Adam, harness kernels, graph breaks and mixed devices each get a warning line; plain runs get none."""
+def test_banner_names_every_setting_that_changes_the_maths_or_the_speed():
+    """Sparse Adam, torch.compile and mixed devices each get a warning line; plain runs get none."""
     from bench.report import banner
     study = {"planned": {"variants": ["lstm-padded"], "seeds": [0, 1]}}
     plain = [record("lstm-padded", s, budget=None) for s in (0, 1)]
     assert banner(plain, study, []) == []
-    lazy = [record("lstm-padded", 0, budget=None, hyperparameters={"sparse_embedding": True, "kernels": "harness"}),
-            record("lstm-padded", 1, budget=None, device_name="NVIDIA H100", graph_breaks={"RNN": 3})]
+    lazy = [record("lstm-padded", 0, budget=None, hyperparameters={"sparse_embedding": True}),
+            record("lstm-padded", 1, budget=None, device_name="NVIDIA H100", hyperparameters={"compile": True})]
     lines = banner(lazy, study, [])
-    assert [line.split(":")[0] for line in lines] == ["TORCH.COMPILE", "LAZY ADAM", "HARNESS KERNELS", "MIXED DEVICES"]
-    assert "1 of 2 run(s) trained with train.sparse_embedding=true" in lines[1]
-    assert "1 of 2 run(s) used train.kernels=harness" in lines[2]
+    assert [line.split(":")[0] for line in lines] == ["TORCH.COMPILE", "SPARSE ADAM", "MIXED DEVICES"]
+    assert "1 of 2 run(s) ran under torch.compile" in lines[0] and "TORCH_LOGS=graph_breaks" in lines[0]
+    assert "1 of 2 run(s) trained with train.sparse_embedding=true: torch.optim.SparseAdam" in lines[1]

@@ -1,0 +1,161 @@
+"""A study's tables and page, rebuilt from its stored records alone (`render`), with the banner of warnings
+and the header's facts. bench.report.tables computes the tables, .effects the paired effects, .answer the
+answer in words, .plots the figures as data; .page lays them out on the one skeleton (.html).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from bench import store
+from bench.report import effects as effects_
+from bench.report import page as page_
+from bench.report import plots, tables
+from bench.report.answer import answer
+from bench.report.html import esc
+
+QUICK_BUDGETS = ("smoke", "quick")
+FILES = ("results.csv", "summary.csv", "effects.csv", "leaderboard.md", "epochs.csv", "curves.csv", "study.json",
+         "tuning.json", "records.jsonl")
+
+
+def _join(values) -> str:
+    return ", ".join(sorted({str(v) for v in values if v not in (None, "")})) or "-"
+
+
+def banner(records: list[dict], study: dict, missing: list[tuple[str, int]],
+           summary: pd.DataFrame | None = None) -> list[str]:
+    """Warnings every output starts with: nothing learned, partial data, a small budget, unfinished or mixed runs."""
+    lines = []
+    if summary is not None and (summary["learned"] == False).all():  # noqa: E712 - None: not known
+        lines.append(f"NOTHING LEARNED: no variant's accuracy is above the majority-class rate "
+                     f"({summary['majority_acc'].iloc[0]:.3f}) by more than its noise; these figures compare models "
+                     "that did not learn, so no ranking or effect below means anything (more epochs, data or tuning)")
+    if any(r["partial_data"] for r in records):
+        lines.append("PARTIAL DATA: the training split is not the full dataset; figures are not comparable with "
+                     "published results")
+    small = sorted({str(r.get("budget")) for r in records} & set(QUICK_BUDGETS))
+    if small:
+        lines.append(f"SMALL BUDGET ({', '.join(small)}): tuning and training were cut short to save time; use "
+                     "budget=full before comparing these figures with published ones")
+    if missing:
+        planned = study["planned"]
+        total = len(planned["variants"]) * len(planned["seeds"])
+        by_variant: dict[str, list[int]] = {}
+        for variant, seed in missing:
+            by_variant.setdefault(variant, []).append(seed)
+        listed = "; ".join(f"{v} seed(s) {', '.join(map(str, s))}" for v, s in by_variant.items())
+        lines.append(f"INCOMPLETE: {len(missing)} of {total} planned runs are missing ({listed}); run the same "
+                     "command again to finish them (finished runs are kept)")
+    settings = [r.get("hyperparameters") or {} for r in records]
+    compiled = sum(bool(h.get("compile")) for h in settings)
+    if compiled:
+        lines.append(f"TORCH.COMPILE: {compiled} of {len(records)} run(s) ran under torch.compile; where it fell back "
+                     "to eager (graph breaks, e.g. around the recurrent modules) is not counted here, as torch has no "
+                     "public API for it: run with TORCH_LOGS=graph_breaks to see them")
+    lazy = sum(bool(h.get("sparse_embedding")) for h in settings)
+    if lazy:
+        lines.append(f"SPARSE ADAM: {lazy} of {len(records)} run(s) trained with train.sparse_embedding=true: "
+                     "torch.optim.SparseAdam moved only the embedding rows in each batch, another algorithm than the "
+                     "dense Adam of the other settings (faster, accuracy may differ)")
+    for key, what in (("device_name", "devices"), ("git_sha", "git commits"), ("torch_version", "torch versions")):
+        if len({r.get(key) for r in records}) > 1:
+            lines.append(f"MIXED {what.upper()}: these runs come from {_join(r.get(key) for r in records)}; "
+                         "speed figures are then not comparable across variants")
+    return lines
+
+
+def caveats(records: list[dict], missing: list[tuple[str, int]]) -> list[str]:
+    """The short form of the banner, for the answer paragraph: what limits every claim on the page."""
+    found = []
+    if any(r.get("partial_data") for r in records):
+        found.append("a partial training split")
+    budgets = sorted({str(r.get("budget")) for r in records} & set(QUICK_BUDGETS))
+    if budgets:
+        found.append(f"a small budget ({', '.join(budgets)})")
+    devices = sorted({str(r.get("device_name")) for r in records})
+    found.append(f"times from one device ({', '.join(devices)})" if len(devices) == 1 else
+                 f"times from {len(devices)} devices ({', '.join(devices)}): not comparable")
+    if missing:
+        found.append(f"{len(missing)} planned run(s) missing")
+    return found
+
+
+def facts(records: list[dict], study: dict, summary: pd.DataFrame) -> list[tuple[str, str]]:
+    """The header's (label, HTML-escaped text) pairs."""
+    first = records[0]
+    finished = sorted(r["finished_at"] for r in records if r.get("finished_at"))
+    command = study.get("command") or f"python -m bench.run study={study.get('name', '?')}"
+    planned = study.get("planned")
+    total = len(planned["variants"]) * len(planned["seeds"]) if planned else len(records)
+    software = [f"torch {_join(r['torch_version'] for r in records)}",
+                f"CUDA {_join(r.get('cuda_version') for r in records)}",
+                f"cuDNN {_join(r.get('cudnn_version') for r in records)}",
+                f"NVIDIA driver {_join(r.get('driver_version') for r in records)}",
+                f"Python {_join(r.get('python') for r in records)}"]
+    tuned = bool(summary["tuned"].any())
+    tune = study.get("tune", {})
+    return [
+        ("date", esc(f"runs finished {finished[0]} – {finished[-1]}; page rendered {time.strftime('%Y-%m-%d %H:%M')}"
+                     if finished else time.strftime("%Y-%m-%d %H:%M"))),
+        ("reproduce", f"<code>{esc(command)}</code>"),
+        ("device", esc(f"{_join(r['device_name'] for r in records)} ({_join(r['device'] for r in records)}), "
+                       f"{_join(r.get('cpu_threads') for r in records)} CPU thread(s), host "
+                       f"{_join(r.get('host') for r in records)}")),
+        ("software", esc(", ".join(software))),
+        ("git commit", f"<code>{esc(_join(r.get('git_sha') for r in records))}</code>"),
+        ("budget", esc(f"{_join(r.get('budget') or 'none (the study file as written)' for r in records)}; "
+                       + (f"{tune.get('trials')} {tune.get('sampler')} trial(s) of {tune.get('epochs')} epoch(s) "
+                          f"per variant on validation accuracy, then" if tuned else "no tuning:")
+                       + f" at most {summary['epoch_cap'].max()} epoch(s) per seed"
+                       + (f", early stopping after {study.get('train', {}).get('patience')} epoch(s) without a better "
+                          "validation accuracy (the best epoch's weights kept)" if study.get("train", {}).get("patience")
+                          else ""))),
+        ("dataset", esc(f"{first['dataset']}: {first['dataset_rows']:,} train rows read, {first['test_rows']:,} test "
+                        f"rows; used train {first['train_rows']:,} / validation {first['val_rows']:,} / "
+                        f"test {first['test_rows']:,}" + (" (PARTIAL split)" if first["partial_data"] else ""))),
+        ("runs", esc(f"{len(records)} of {total} planned ({summary.shape[0]} variant(s))")),
+    ]
+
+
+def _seeds(records: list[dict], order: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(records).pivot_table(index="variant", columns="seed", values="test_acc", sort=False)
+    frame.columns = [f"seed {c}" for c in frame.columns]
+    return frame.reindex(order)
+
+
+def render(out: Path) -> str:
+    """Write every table and index.html into `out` from its stored records; return the console text."""
+    records, study = store.load(out), store.load_study(out)
+    if not records:
+        return f"no records in {out} yet"
+    tuning = store.load_tuning(out)
+    summary = tables.summarize(records, study.get("reference"), tuning)
+    classical = study.get("classical")
+    board = tables.leaderboard(summary, classical)
+    effects = effects_.effects(records, summary)
+    epochs, curves = tables.epochs_frame(records), tables.curves_frame(records)
+    missing = tables.missing_runs(records, study.get("planned"))
+    warnings = banner(records, study, missing, summary)
+    words = answer(summary, effects, classical, caveats(records, missing))
+    tuning_table = tables.tuning_frame({v: t for v, t in tuning.items() if v in summary.index})
+    store.write_atomic(out / "results.csv", tables.results_frame(records).to_csv(index=False))
+    store.write_atomic(out / "summary.csv", summary.to_csv(index_label="variant"))
+    store.write_atomic(out / "effects.csv", effects.to_csv(index=False))
+    store.write_atomic(out / "epochs.csv", epochs.to_csv(index=False))
+    store.write_atomic(out / "curves.csv", curves.to_csv(index=False))
+    store.write_atomic(out / "leaderboard.md", tables.markdown(board))
+    page = page_.Page(study=study, facts=facts(records, study, summary), warnings=warnings, board=board,
+                      seeds=_seeds(records, list(summary.index)), effects=effects,
+                      plots=plots.study_plots(summary, records, epochs, curves, tuning, classical),
+                      tuning=tuning_table, files=[f for f in FILES if (out / f).is_file()], answer=words)
+    store.write_atomic(out / "index.html", page_.html_page(page))
+    text = [*warnings, *(f"{k}: {v}" for k, v in facts(records, study, summary) if k in ("device", "dataset")),
+            "", words, "", board.text.to_string()]
+    if not effects.empty:
+        shown = page_.effects_display(effects)[["Δ acc", "95% CI", "p (Holm)", "reading", "time ×", "memory ×"]]
+        text += ["", "effects (changed minus baseline, Welch's t over seeds):", shown.to_string()]
+    return "\n".join(text)
