@@ -6,14 +6,10 @@ small file and lets a batch be gathered with a few vectorized ops instead of a P
 
 from __future__ import annotations
 
-import queue
-import threading
 from dataclasses import dataclass
-from typing import Iterable, Iterator, TypeVar
+from typing import Iterator
 
 import torch
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -88,41 +84,3 @@ def batches(data: Encoded, batch_size: int, pad_index: int, generator: torch.Gen
     shuffled = torch.randperm(len(groups), generator=generator) if generator is not None else range(len(groups))
     for g in shuffled:
         yield collate(data, groups[int(g)], pad_index)
-
-
-def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
-    """`items`, built `depth` ahead on a background thread (a batch's gather and padding overlap the previous
-    training step, which runs outside the GIL). The same items in the same order; an exception in the
-    producer is raised here; leaving the loop early stops the thread."""
-    buffer: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            buffer.put((done, None))
-        except BaseException as e:  # noqa: BLE001 - handed to the consumer
-            buffer.put((done, e))
-
-    thread = threading.Thread(target=produce, name="rnnbench-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = buffer.get()
-            if item is done:
-                if error is not None:
-                    raise error
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)
