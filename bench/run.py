@@ -82,9 +82,9 @@ def command_line(argv: list[str]) -> str:
     return " ".join(["python -m bench.run", *(shlex.quote(store.mask_secrets(a)) for a in argv)])
 
 
-def _prepare(argv: list[str]):
-    """Everything that can fail on bad input, before anything is written."""
-    study = load_study(argv)
+def _prepare(study: Study):
+    """Everything that can fail on bad input, before anything is written (the study itself is loaded once,
+    by `main`)."""
     device = resolve_device(study.device)
     if study.train.precision != "fp32" and device.type != "cuda":
         raise BenchError(f"train.precision={study.train.precision} runs on CUDA only (mixed precision through "
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         if study.mode == "speed":
             from bench import speed
             return speed.main(argv, study)
-        study, device, variants, splits, key, ledger = _prepare(argv)
+        study, device, variants, splits, key, ledger = _prepare(study)
         child = workers.is_child()
         lock = None if (child or study.storage) else workers.lock_folder(study.out_dir)
     except BenchError as e:
