@@ -235,7 +235,8 @@ def test_a_tiny_tmpfs_fills_up_and_the_run_says_so(tmp_path, capsys):
 
 def test_sigint_mid_trial_writes_a_partial_report_and_the_rerun_finishes(tmp_path):
     out = tmp_path / "int"
-    argv = ["study=smoke", "data.synthetic.n_train=600", "data.synthetic.n_test=60", "tune.trials=3",
+    # 20 trials: the second variant's tuning lasts seconds, so the signal lands in it however fast a step is
+    argv = ["study=smoke", "data.synthetic.n_train=600", "data.synthetic.n_test=60", "tune.trials=20",
             "measure.seeds=1", "train.epochs=2", "tune.epochs=2", "cell=[rnn,lstm]", "packing=packed", f"out={out}"]
     env = {**os.environ, "TQDM_DISABLE": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "bench.run", *argv], cwd=ROOT, env=env,
