@@ -71,6 +71,18 @@ class StepTimer:
             self.ms = 1000 * (clock(self.device) - self.t0)
 
 
+def time_each(run, items: list, warmup: int, device: torch.device) -> list[float]:
+    """`run(item)` for every item, each timed with StepTimer; the ms of every item after the first `warmup`
+    (those pay for allocator, cuDNN and cache set-up). Every sample is kept: the caller takes medians."""
+    samples = []
+    for i, item in enumerate(items):
+        with StepTimer(device) as timer:
+            run(item)
+        if i >= warmup:
+            samples.append(timer.ms)
+    return samples
+
+
 def _read_status(field: str) -> int | None:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():

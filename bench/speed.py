@@ -24,7 +24,7 @@ import torch
 
 from bench.config import SPEED_SETTINGS, TrainConfig
 from bench.data.batching import Batch
-from bench.measure import StepTimer, peak_memory_mb, reset_peak_memory
+from bench.measure import peak_memory_mb, reset_peak_memory, time_each
 from bench.models import ModelSize, to_device
 from bench.train import Params, trainer
 from bench.variants import Variant
@@ -67,19 +67,10 @@ def measure_point(variant: Variant, params: Params, vocab: int, batch_size: int,
     model, step, _ = trainer(variant, params, size, device)
     data = fixed_batches(batch_size, seq_len, vocab, warmup + repeats)
     reset_peak_memory(device)
-    train_ms, infer_ms = [], []
-    for i, batch in enumerate(data):
-        with StepTimer(device) as timer:
-            step(batch)
-        if i >= warmup:
-            train_ms.append(timer.ms)
+    train_ms = time_each(step, data, warmup, device)
     model.eval()
     with torch.no_grad():
-        for i, batch in enumerate(data):
-            with StepTimer(device) as timer:
-                model(to_device(batch.tokens, device), batch.lengths)
-            if i >= warmup:
-                infer_ms.append(timer.ms)
+        infer_ms = time_each(lambda b: model(to_device(b.tokens, device), b.lengths), data, warmup, device)
     peak, kind = peak_memory_mb(device)
     real = statistics.mean(b.real_tokens for b in data[warmup:])
     padded = batch_size * seq_len

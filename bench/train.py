@@ -19,7 +19,7 @@ from torch import nn
 
 from bench.data import Splits
 from bench.data.batching import Encoded, batches
-from bench.measure import WARMUP_EVAL_BATCHES, StepTimer, clock, peak_memory_mb, reset_peak_memory
+from bench.measure import WARMUP_EVAL_BATCHES, clock, peak_memory_mb, reset_peak_memory, time_each
 from bench.models import ModelSize, build, count_parameters, to_device
 from bench.optim import clip_grad_norm, optimizers
 from bench.variants import Variant
@@ -262,17 +262,11 @@ def time_steps(variant: Variant, params: Params, splits: Splits, device: torch.d
     seed_everything(seed)
     model, step, _ = trainer(variant, params, model_size(params, splits), device)
     order = _endless(variant, params, splits, seed)
-    for _ in range(warmup):
-        step(next(order))
+    taken = [next(order) for _ in range(warmup + steps)]
     reset_peak_memory(device)
-    samples, real, padded = [], 0, 0
-    for _ in range(steps):
-        batch = next(order)
-        with StepTimer(device) as timer:
-            step(batch)
-        samples.append(timer.ms)
-        real, padded = real + batch.real_tokens, padded + batch.padded_tokens
+    samples = time_each(step, taken, warmup, device)
     peak, kind = peak_memory_mb(device)
+    real, padded = sum(b.real_tokens for b in taken[warmup:]), sum(b.padded_tokens for b in taken[warmup:])
     return {"step_ms": samples, "peak_mem_mb": peak, "memory_kind": kind, "pad_fraction": 1 - real / padded,
             "sizes": {"embed_dim": params.embed_dim, "hidden_size": params.hidden_size,
                       "batch_size": params.batch_size}}

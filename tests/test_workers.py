@@ -79,8 +79,10 @@ def test_three_workers_share_a_study_through_postgres(postgres, tmp_path):
 @pytest.mark.slow
 def test_a_killed_worker_leaves_its_run_to_the_others(postgres, tmp_path):
     study = f"k{time.time_ns()}"
-    # runs long enough (~1 s each) for the poll below to catch the victim holding one
-    argv = [*SMOKE, "data.synthetic.n_train=2000", "train.epochs=5", f"storage={postgres}", "lease=3",
+    # runs long enough (~1 s each) for the poll below to catch the victim holding one: every epoch runs
+    # (no early stopping, which ends these easy runs after 2-3 epochs)
+    argv = [*SMOKE, "data.synthetic.n_train=2000", "train.epochs=5", "train.patience=null", f"storage={postgres}",
+            "lease=3",
             f"name={study}"]
     procs = [_start([*argv, f"out={tmp_path / f'w{i}'}"], tmp_path / f"w{i}.log", tmp_path / "cache")
              for i in range(3)]
