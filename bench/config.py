@@ -24,8 +24,27 @@ from bench.variants import AXES, Variant, check_value, expand, parse
 
 # train.* keys that change how fast a step runs, not what it computes: the speed study applies and stores them
 SPEED_SETTINGS = ("precision", "cudnn_benchmark", "compile", "sparse_embedding")
+DATASETS = ("ag_news", "csv", "synthetic")  # bench.data's loaders (tests/data keeps the two lists equal)
+SAMPLERS, PRUNERS, OBJECTIVES = ("tpe", "random"), ("median", "hyperband", "none"), ("accuracy", "pareto")
 
 STUDIES_DIR = Path(os.environ.get("RNNBENCH_STUDIES", Path(__file__).resolve().parent.parent / "studies"))
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+def _whole(key: str, value: Any, low: int = 1, null: bool = False) -> None:
+    """`key` holds a whole number >= low (or None when `null`)."""
+    if null and value is None:
+        return
+    _require(isinstance(value, int) and not isinstance(value, bool) and value >= low,
+             f"{key}={value} is not allowed: use a whole number >= {low}{', or null' if null else ''}")
+
+
+def _one_of(key: str, value: Any, allowed: tuple) -> None:
+    _require(value in allowed, f"{key}={value!r} is not allowed: use one of {', '.join(map(str, allowed))}")
 
 
 @dataclass
@@ -68,29 +87,52 @@ class DataConfig:
     csv: CsvConfig = field(default_factory=CsvConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
+    def __post_init__(self) -> None:
+        _one_of("data.name", self.name, DATASETS)
+        _whole("data.min_freq", self.min_freq)
+        for key in ("max_train", "max_vocab", "max_len"):
+            _whole(f"data.{key}", getattr(self, key), null=True)
+        _require(0 <= self.val_fraction < 1,
+                 f"data.val_fraction={self.val_fraction} is not allowed: use 0 <= value < 1")
+
 
 @dataclass
-class ModelConfig:
+class Params:
+    """One trainable run's settings, the `train:` section: the model's sizes, the optimizer's and the trainer's
+    settings. Tuning's search space (`nuisance:`) names these fields, the model and the trainer read them,
+    each record stores them (`hyperparameters`) and the page shows them: this is the only copy."""
     embed_dim: int = 64
     hidden_size: int = 32
     dropout: float = 0.0
-
-
-@dataclass
-class TrainConfig:
     epochs: int = 1
     lr: float = 1.0e-3
     batch_size: int = 16
     weight_decay: float = 0.0
     clip: Optional[float] = None        # max gradient norm; none: no clipping
+    patience: Optional[int] = None      # early stopping: stop after this many epochs without a better validation
+                                        # accuracy and keep the best epoch's weights; none: run every epoch
     sparse_embedding: bool = False      # torch.optim.SparseAdam on the embedding (bench.optim): faster, other math
     precision: str = "fp32"             # fp32 | bf16 | fp16: CUDA autocast (fp16 with a GradScaler)
     cudnn_benchmark: bool = False       # cuDNN picks its fastest algorithm per shape (CUDA only)
-    compile: bool = False               # torch.compile the model; graph breaks are recorded and reported
-    patience: Optional[int] = None      # early stopping: stop after this many epochs without a better validation
-                                        # accuracy and keep the best epoch's weights; none: run every epoch
+    compile: bool = False               # torch.compile the model (TORCH_LOGS=graph_breaks shows where it fell back)
     curve_every: int = 3200             # samples between running-accuracy points (the lesson's print)
     eval_batch_size: int = 256
+
+    def __post_init__(self) -> None:
+        for key in ("embed_dim", "hidden_size", "epochs", "batch_size", "curve_every", "eval_batch_size"):
+            _whole(f"train.{key}", getattr(self, key))
+        _require(0 <= self.dropout < 1, f"train.dropout={self.dropout} is not allowed: use 0 <= dropout < 1")
+        _require(self.lr > 0, f"train.lr={self.lr} is not allowed: the learning rate must be > 0, e.g. train.lr=1.0e-3")
+        _require(self.weight_decay >= 0, f"train.weight_decay={self.weight_decay} is not allowed: use a value >= 0")
+        _require(self.clip is None or self.clip > 0, f"train.clip={self.clip} is not allowed: use a value > 0, or null")
+        _require(self.patience is None or self.patience >= 1,
+                 f"train.patience={self.patience} is not allowed: use a whole number >= 1 (epochs without a better "
+                 "validation accuracy before stopping), or null to run every epoch")
+        _one_of("train.precision", self.precision, ("fp32", "bf16", "fp16"))
+
+
+# Hyperparameters a study's `nuisance:` may tune (fields of Params: the sizes and the optimizer's settings).
+TUNABLE = ("lr", "batch_size", "weight_decay", "clip", "embed_dim", "hidden_size", "dropout")
 
 
 @dataclass
@@ -104,6 +146,12 @@ class SpeedConfig:
     warmup: int = 3
     repeats: int = 10                   # timed steps per point; every one is kept
 
+    def __post_init__(self) -> None:
+        _require(all(isinstance(n, int) and n >= 1 for n in [*self.batch_sizes, *self.seq_lens, self.batch_size,
+                                                               self.seq_len, self.repeats])
+                 and self.warmup >= 0 and self.vocab >= 2,
+                 "speed: batch sizes, sequence lengths and repeats are whole numbers >= 1, warmup >= 0, vocab >= 2")
+
 
 @dataclass
 class MeasureConfig:
@@ -111,16 +159,35 @@ class MeasureConfig:
     timing_steps: int = 30              # per run, training steps timed at the study's own (untuned) sizes, so
                                         # the effects table compares variants like with like; 0: none
 
+    def __post_init__(self) -> None:
+        seeds = self.seeds
+        ok = (isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1) or (
+            isinstance(seeds, list) and seeds and all(isinstance(s, int) and s >= 0 for s in seeds)
+            and len(set(seeds)) == len(seeds))
+        _require(ok, f"measure.seeds={seeds!r} is not allowed: give a count >= 1 (measure.seeds=3) "
+                     "or a list of distinct seeds >= 0 (measure.seeds=[0,1,2])")
+        _require(self.timing_steps >= 0, f"measure.timing_steps={self.timing_steps} is not allowed: use a whole "
+                                         "number >= 0 (0: no timing pass)")
+
 
 @dataclass
 class TuneConfig:
-    trials: int = 0                     # per variant; 0: no tuning, the fixed train/model values
+    trials: int = 0                     # per variant; 0: no tuning, the fixed train values
     timeout: Optional[float] = None     # seconds per variant; none: no limit
-    epochs: int = 1                     # epoch cap of every trial
+    epochs: int = 1                     # epoch cap of every trial (the pruner's max resource)
     sampler: str = "tpe"                # tpe | random
     pruner: str = "median"              # median | hyperband | none
     objective: str = "accuracy"         # accuracy | pareto (accuracy vs time per epoch, NSGA-II)
     seed: int = 0                       # sampler seed, and the training seed of every trial
+
+    def __post_init__(self) -> None:
+        _require(self.trials >= 0, f"tune.trials={self.trials} is not allowed: use 0 (no tuning) or more")
+        _whole("tune.epochs", self.epochs)
+        _require(self.timeout is None or self.timeout > 0,
+                 f"tune.timeout={self.timeout} is not allowed: use seconds > 0")
+        _one_of("tune.sampler", self.sampler, SAMPLERS)
+        _one_of("tune.pruner", self.pruner, PRUNERS)
+        _one_of("tune.objective", self.objective, OBJECTIVES)
 
 
 # `budget=NAME` sets these in one word (after the YAML, before the command line's other keys).
@@ -134,8 +201,6 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "full": {"tune": {"trials": 40, "epochs": 10}, "train": {"epochs": 30}, "data": {"max_train": None},
              "measure": {"seeds": 5}},
 }
-# Hyperparameters a study's `nuisance:` may tune (the fields of bench.train.Params, less the epochs).
-TUNABLE = ("lr", "batch_size", "weight_decay", "clip", "embed_dim", "hidden_size", "dropout")
 
 
 @dataclass
@@ -151,8 +216,7 @@ class Study:
     budget: Optional[str] = None        # smoke | quick | full; none: the file's values as they are
     sweep: Optional[Dict[str, Any]] = None  # dotted non-variant key -> values: one sub-study per point
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: Params = field(default_factory=Params)
     measure: MeasureConfig = field(default_factory=MeasureConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
     device: str = "auto"                # auto | cpu | cuda | cuda:N
@@ -207,7 +271,9 @@ def _suggest(word: str, options, otherwise: str) -> str:
 
 # Keys that existed once: a command line or study file that still names one is told what happened.
 REMOVED = {"train.kernels": "rnnbench now times torch's own recurrent modules only (the harness kernels are gone): "
-                            "drop the key"}
+                            "drop the key",
+           **{f"model.{k}": f"every trainable-run setting is in train: now: use train.{k}"
+              for k in ("embed_dim", "hidden_size", "dropout")}}
 
 
 def check_key(key: str) -> None:
@@ -347,33 +413,10 @@ def _dotted(node: Any, prefix: str = "") -> list[str]:
     return keys
 
 
-# ---- ranges --------------------------------------------------------------------------------------
-
-def _require(ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(message)
-
+# ---- what involves several sections (each dataclass checks its own fields) ------------------------
 
 def validate(study: Study) -> None:
-    """Ranges the types alone don't catch; each failure names the key and the allowed range."""
-    d, m, t = study.data, study.model, study.train
-    for key, value, low in [("model.embed_dim", m.embed_dim, 1), ("model.hidden_size", m.hidden_size, 1),
-                            ("train.epochs", t.epochs, 1), ("train.batch_size", t.batch_size, 1),
-                            ("train.curve_every", t.curve_every, 1), ("train.eval_batch_size", t.eval_batch_size, 1),
-                            ("data.min_freq", d.min_freq, 1)]:
-        _require(value >= low, f"{key}={value} is not allowed: use a whole number >= {low}")
-    for key, value in [("data.max_train", d.max_train), ("data.max_vocab", d.max_vocab), ("data.max_len", d.max_len)]:
-        _require(value is None or value >= 1, f"{key}={value} is not allowed: use a whole number >= 1, or null")
-    _require(study.measure.timing_steps >= 0,
-             f"measure.timing_steps={study.measure.timing_steps} is not allowed: use a whole number >= 0 (0: no timing pass)")
-    _require(t.patience is None or t.patience >= 1,
-             f"train.patience={t.patience} is not allowed: use a whole number >= 1 (epochs without a better validation "
-             "accuracy before stopping), or null to run every epoch")
-    _require(t.lr > 0, f"train.lr={t.lr} is not allowed: the learning rate must be > 0, e.g. train.lr=1.0e-3")
-    _require(t.weight_decay >= 0, f"train.weight_decay={t.weight_decay} is not allowed: use a value >= 0")
-    _require(t.clip is None or t.clip > 0, f"train.clip={t.clip} is not allowed: use a value > 0, or null")
-    _require(t.precision in ("fp32", "bf16", "fp16"),
-             f"train.precision={t.precision!r} is not allowed: use one of fp32, bf16, fp16")
+    t = study.train
     if t.sparse_embedding:
         decayed = [k for k, on in (("train.weight_decay", t.weight_decay),
                                    ("nuisance.weight_decay",  # only searched when there is tuning
@@ -381,43 +424,15 @@ def validate(study: Study) -> None:
         _require(not decayed, f"train.sparse_embedding=true cannot go with {', '.join(decayed)}: sparse Adam moves only "
                               "the rows a batch used, so weight decay would shrink only those; set "
                               "train.weight_decay=0 and remove it from the study's nuisance section")
-    _require(0 <= m.dropout < 1, f"model.dropout={m.dropout} is not allowed: use 0 <= dropout < 1")
-    _require(0 <= d.val_fraction < 1, f"data.val_fraction={d.val_fraction} is not allowed: use 0 <= value < 1")
     _require(re.fullmatch(r"auto|cpu|cuda(:\d+)?", study.device) is not None,
              f"device={study.device!r} is not allowed: use auto, cpu, cuda or cuda:N")
-    seeds = study.measure.seeds
-    ok = (isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1) or (
-        isinstance(seeds, list) and seeds and all(isinstance(s, int) and s >= 0 for s in seeds)
-        and len(set(seeds)) == len(seeds))
-    _require(ok, f"measure.seeds={seeds!r} is not allowed: give a count >= 1 (measure.seeds=3) "
-                 "or a list of distinct seeds >= 0 (measure.seeds=[0,1,2])")
-    _require(study.mode in ("study", "speed"), f"mode={study.mode!r} is not allowed: use study or speed")
-    sp = study.speed
-    _require(all(isinstance(n, int) and n >= 1 for n in [*sp.batch_sizes, *sp.seq_lens, sp.batch_size, sp.seq_len,
-                                                           sp.repeats]) and sp.warmup >= 0 and sp.vocab >= 2,
-             "speed: batch sizes, sequence lengths and repeats are whole numbers >= 1, warmup >= 0, vocab >= 2")
-    _require(isinstance(study.workers, int) and study.workers >= 1,
-             f"workers={study.workers} is not allowed: use a whole number >= 1")
+    _one_of("mode", study.mode, ("study", "speed"))
+    _whole("workers", study.workers)
     _require(study.lease >= 1, f"lease={study.lease} is not allowed: use seconds >= 1 (default 120)")
-    _validate_tuning(study)
     for key, values in (study.sweep or {}).items():
         _require(key not in AXES, f"sweep.{key}: variant axes belong in scientific:, not sweep:")
         check_key(key)
         _require(isinstance(values, list) and len(values) > 0, f"sweep.{key}: give a list of values")
-    from bench.data import DATASETS
-    _require(d.name in DATASETS, f"data.name={d.name!r} is not allowed: use one of {', '.join(DATASETS)}")
-    _require(bool(study.expand()), f"study '{study.name}' has no variants left after its exclude rules")
-
-
-def _validate_tuning(study: Study) -> None:
-    tune = study.tune
-    _require(tune.trials >= 0, f"tune.trials={tune.trials} is not allowed: use 0 (no tuning) or more")
-    _require(tune.epochs >= 1, f"tune.epochs={tune.epochs} is not allowed: use a whole number >= 1")
-    _require(tune.timeout is None or tune.timeout > 0, f"tune.timeout={tune.timeout} is not allowed: use seconds > 0")
-    from bench.tune import OBJECTIVES, PRUNERS, SAMPLERS
-    for key, value, allowed in [("tune.sampler", tune.sampler, SAMPLERS), ("tune.pruner", tune.pruner, PRUNERS),
-                                ("tune.objective", tune.objective, OBJECTIVES)]:
-        _require(value in allowed, f"{key}={value!r} is not allowed: use one of {', '.join(allowed)}")
     for name, spec in study.nuisance.items():
         if name not in TUNABLE:
             hint = _suggest(name, TUNABLE, f"tunable: {', '.join(TUNABLE)}")
@@ -430,6 +445,7 @@ def _validate_tuning(study: Study) -> None:
                          "(and A > 0 when log)")
         elif isinstance(spec, list):
             _require(len(spec) > 0, f"nuisance.{name}: an empty list; give the values to choose from")
-    if tune.trials and study.data.val_fraction == 0:
+    if study.tune.trials and study.data.val_fraction == 0:
         raise ConfigError("tuning reads the validation split, and data.val_fraction=0 leaves none: "
                           "set data.val_fraction=0.1, or tune.trials=0")
+    _require(bool(study.expand()), f"study '{study.name}' has no variants left after its exclude rules")

@@ -19,23 +19,21 @@ import os
 import shlex
 import statistics
 import sys
-import time
 import traceback
 from dataclasses import asdict, replace
-from functools import cached_property
 from pathlib import Path
+from typing import Callable
 
 from tqdm import tqdm
 
-from bench import data, report, store, workers
+from bench import data, report, runs, speed, store, workers
 from bench.classical import reference
-from bench.config import KEYS, Study, list_studies, load_study
+from bench.config import KEYS, Params, Study, list_studies, load_study
 from bench.errors import BenchError
 from bench.report.cli import refresh_index
 from bench.measure import environment, resolve_device
-from bench.train import Diverged, Params, fit, time_steps, trace
-from bench.ledger import DONE, FileLedger, Ledger, SqlLedger, open_ledger, sql_url
-from bench.tune import Failed, Pruned, TuneSettings, clear_dead, storage, tune
+from bench.train import Diverged, fit, time_steps, trace
+from bench.tune import Failed, Pruned, tune
 from bench.variants import AXES, Variant
 
 log = logging.getLogger("bench")
@@ -61,19 +59,13 @@ keys (schema default; studies/_base.yaml and the study file set their own):
 re-render a report from stored records: python -m bench.report study=NAME"""
 
 
-def params_of(study: Study) -> Params:
-    t, m = study.train, study.model
-    return Params(lr=t.lr, batch_size=t.batch_size, weight_decay=t.weight_decay, clip=t.clip, epochs=t.epochs,
-                  embed_dim=m.embed_dim, hidden_size=m.hidden_size, dropout=m.dropout,
-                  sparse_embedding=t.sparse_embedding, precision=t.precision, cudnn_benchmark=t.cudnn_benchmark,
-                  compile=t.compile, patience=t.patience)
-
-
 def fingerprint(study: Study, data_key: str, device: str) -> str:
     """What must match for stored runs and trials to count: data, training, tuning, device.
     Seeds and variants are left out: adding either just adds runs."""
-    settings = {"data": data_key, "train": asdict(study.train), "model": asdict(study.model),
+    settings = {"data": data_key, "train": asdict(study.train),
                 "tune": asdict(study.tune), "nuisance": study.nuisance, "device": device}
+    if study.mode == "speed":
+        settings["speed"] = asdict(study.speed)
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -90,39 +82,42 @@ def _prepare(study: Study):
         raise BenchError(f"train.precision={study.train.precision} runs on CUDA only (mixed precision through "
                          f"autocast), and this run is on {device}: use train.precision=fp32, or device=cuda")
     variants = study.expand()
-    splits = data.load(study.data)
+    splits = data.load(study.data) if study.mode == "study" else None  # the speed study makes its own batches
     if not study.resume:
         if study.storage:
             raise BenchError("resume=false starts over in a fresh local folder, but storage= names a shared "
                              "database whose Optuna studies would be resumed: drop storage= or use a new database")
         study.out = str(store.fresh_folder(study.out_dir))
-    key = fingerprint(study, splits.info["cache_key"], str(device))
+    key = fingerprint(study, splits.info["cache_key"] if splits else "none", str(device))
     store.check_writable(study.out_dir)
-    ledger = open_ledger(study.storage, study.out_dir, study.name, study.lease)
-    if {r.get("fingerprint") for r in ledger.records()} - {key}:
-        where = f"the database's study '{study.name}'" if study.storage else str(study.out_dir)
-        raise BenchError(f"{where} holds results made with other settings: add resume=false to start over in a "
-                         "fresh folder, or choose another out=FOLDER (or another study name / database)")
-    return study, device, variants, splits, key, ledger
+    if not study.storage and any((study.out_dir / old).exists() for old in ("claims.json", "optuna.journal")):
+        raise BenchError(f"{study.out_dir} was made by an earlier rnnbench (a journal file and a claims file): add "
+                         "resume=false to start over in a fresh folder, or choose another out=FOLDER")
+    storage = None
+    if study.storage or (study.out_dir / runs.DB).exists():  # a new local folder stays empty until the checks pass
+        storage = runs.open_storage(study.storage, study.out_dir, study.lease)
+        if {r.get("fingerprint") for r in runs.records(storage, study.name, _kind(study))} - {key}:
+            where = f"the database's study '{study.name}'" if study.storage else str(study.out_dir)
+            raise BenchError(f"{where} holds results made with other settings: add resume=false to start over in "
+                             "a fresh folder, or choose another out=FOLDER (or another study name / database)")
+    return study, device, variants, splits, key, storage
 
 
 class Runner:
     """Tunes and measures one study's variants as one worker; holds what every stage of it shares.
-    Runs are claimed in the ledger first, so any number of workers can share a study."""
+    Trials and runs are asked of Optuna's storage first, so any number of workers can share a study."""
 
-    def __init__(self, study: Study, device, splits, key: str, ledger: Ledger, exclusive: bool):
-        self.study, self.device, self.splits, self.key, self.ledger = study, device, splits, key, ledger
+    def __init__(self, study: Study, device, splits, key: str, storage):
+        self.study, self.device, self.splits, self.key, self.storage = study, device, splits, key, storage
         self.env = environment(device)
         self.failures: list[str] = []
-        self.skipped: set[tuple[str, int]] = set()   # failed here: not retried by this worker
-        self.ready: dict[str, tuple[Variant, Params, object]] = {}
+        self.skipped: set[tuple[str, str]] = set()   # (Optuna study, job) that failed here: not retried here
+        self.ready: dict[str, Callable[[bool], None]] = {}  # variant -> runs its jobs (wait: for all of them)
         self.profiled = False
-        t = study.tune
-        self.settings = TuneSettings(t.trials, t.timeout, t.sampler, t.pruner, t.objective, t.seed, t.epochs,
-                                     grace_s=study.lease, exclusive=exclusive)
+        self.settings = study.tune
 
     def variant(self, variant: Variant, bars: tqdm) -> None:
-        params = params_of(self.study)
+        params = self.study.train
         tuned = None
         if self.study.tune.trials:
             tuned = self._tune(variant, params)
@@ -131,50 +126,50 @@ class Runner:
                 self.failures.append(f"{variant.name}: no tuning trial completed ({why})")
                 return
             params = replace(params, **tuned.best)
-        self.ready[variant.name] = (variant, params, tuned)
         if self.study.profile and not self.profiled:
             path = self.study.out_dir / f"profile-{variant.name}.json"
             trace(variant, params, self.splits, self.device, path)
             self.profiled = True
             tqdm.write(f"profile: a trace of 8 training steps of {variant.name} in {path} (open it in "
                        "https://ui.perfetto.dev or chrome://tracing)", file=sys.stderr)
-        for seed in self.study.seeds:
-            self._claim_and_measure(variant.name, seed)
-            self._progress(bars)
 
-    def sweep_up(self, bars: tqdm) -> None:
-        """Wait for runs other workers hold; take over any whose worker died (its lease ran out)."""
-        while True:
-            status = self.ledger.status()
-            left = [(v, s) for v in self.ready for s in self.study.seeds
-                    if status.get((v, s)) != DONE and (v, s) not in self.skipped]
-            self._progress(bars, status)
-            if not left:
-                return
-            if not [pair for pair in left if self._claim_and_measure(*pair)]:
-                time.sleep(min(5.0, self.study.lease / 4))
+        def measure(job: dict) -> dict:
+            return self._measure(variant, params, job["seed"], tuned)
+        self._start(variant, [{"seed": seed} for seed in self.study.seeds], measure, bars)
 
-    def _progress(self, bars: tqdm, status: dict | None = None) -> None:
-        status = self.ledger.status() if status is None else status
-        bars.n = sum(state == DONE for state in status.values())
-        bars.refresh()
+    def speed(self, variant: Variant, bars: tqdm) -> None:
+        """The speed study's jobs for one variant: its sweep points (bench.speed), timed, no tuning."""
+        def measure(job: dict) -> dict:
+            return {**speed.measure(variant, self.study, job, self.device), **self.env, "fingerprint": self.key}
+        self._start(variant, speed.jobs(self.study.speed), measure, bars)
 
-    def _claim_and_measure(self, name: str, seed: int) -> bool:
-        if (name, seed) in self.skipped or not self.ledger.claim(name, seed):
-            return False
-        variant, params, tuned = self.ready[name]
-        try:
-            record = self._measure(variant, params, seed, tuned)
-        except BaseException:
-            self.ledger.release(name, seed)
-            raise
-        if record is None:
-            self.ledger.release(name, seed)
-            self.skipped.add((name, seed))
-        elif not self.ledger.finish(name, seed, {**record, "worker": self.ledger.worker}):
-            log.warning("%s seed %s: another worker took this run over (this one was too slow to renew its "
-                        "lease); its result is kept, this one dropped", name, seed)
-        return True
+    def _start(self, variant: Variant, jobs: list[dict], measure: Callable[[dict], dict], bars: tqdm) -> None:
+        """Run the variant's jobs nobody holds now; `sweep_up` comes back for the rest."""
+        study, kind = self.study, _kind(self.study)
+
+        def guarded(job: dict) -> dict:
+            try:
+                return measure(job)
+            except (BenchError, KeyboardInterrupt, runs.RunFailed):
+                raise
+            except Exception as e:  # noqa: BLE001 - one run's crash must not stop the others
+                raise runs.RunFailed(f"{variant.name} {_label(job)}: {_crash(e)}") from e
+
+        def done() -> None:  # the folder's export stays current, so an interrupted study's records are there
+            bars.n = (runs.done_count(self.storage, study.name, kind) if study.storage
+                      else runs.export(self.storage, study.name, study.out_dir, kind))
+            bars.refresh()
+
+        def run(wait: bool) -> None:
+            self.failures.extend(runs.run_jobs(self.storage, f"{study.name}/{variant.name}/{kind}", jobs, guarded,
+                                               wait=wait, skipped=self.skipped, on_done=done))
+        self.ready[variant.name] = run
+        run(False)
+
+    def sweep_up(self) -> None:
+        """Wait for runs other workers hold; take over any whose worker died (its heartbeat stopped)."""
+        for run in self.ready.values():
+            run(True)
 
     def _tune(self, variant: Variant, base: Params):
         name = f"{self.study.name}/{variant.name}"
@@ -185,9 +180,7 @@ class Runner:
             params = replace(trial_params, **chosen)
             with self._bar(f"{variant.name} trial", params.epochs) as bar:
                 try:
-                    result = fit(variant, params, self.splits, self.settings.seed, self.device,
-                                 self.study.train.curve_every, self.study.train.eval_batch_size,
-                                 evaluate_test=False, on_step=bar.update,
+                    result = fit(variant, params, self.splits, self.settings.seed, self.device, evaluate_test=False, on_step=bar.update,
                                  on_epoch=lambda e: report(e.epoch, e.val_acc))
                 except Diverged as e:
                     raise Pruned(f"diverged: {e}") from e
@@ -204,20 +197,18 @@ class Runner:
                   position=1, file=sys.stderr) as trials:
             tuned = tune(name, self.study.nuisance, objective, self.settings, self.storage,
                          on_trial=lambda outcome: trials.update())
-        self.ledger.put("tuning", {variant.name: {**asdict(tuned), "budget": self.study.budget, "optuna_study": name}})
+        runs.put(self.storage, name, "tuning", {**asdict(tuned), "budget": self.study.budget, "optuna_study": name})
         return tuned
 
-    def _measure(self, variant: Variant, params: Params, seed: int, tuned) -> dict | None:
+    def _measure(self, variant: Variant, params: Params, seed: int, tuned) -> dict:
         with self._bar(f"{variant.name} seed {seed}", params.epochs) as bar:
             try:
-                result = fit(variant, params, self.splits, seed, self.device, self.study.train.curve_every,
-                             self.study.train.eval_batch_size, on_step=bar.update)
+                result = fit(variant, params, self.splits, seed, self.device, on_step=bar.update)
             except Diverged as e:
-                self.failures.append(f"{variant.name} seed {seed}: {e}")
-                return None
+                raise runs.RunFailed(f"{variant.name} seed {seed}: {e}") from e
         timing = None
         if self.study.measure.timing_steps:  # the same sizes for every variant: times compare like with like
-            timing = time_steps(variant, params_of(self.study), self.splits, self.device,
+            timing = time_steps(variant, self.study.train, self.splits, self.device,
                                 steps=self.study.measure.timing_steps, seed=seed)
         return store.make_record(
             study=self.study.name, variant=variant, seed=seed, params=params, fit=result, data_info=self.splits.info,
@@ -227,16 +218,26 @@ class Runner:
         return tqdm(total=epochs * len(self.splits.train), desc=desc, unit="sample", unit_scale=True,
                     leave=False, position=2, file=sys.stderr)
 
-    @cached_property
-    def storage(self):
-        return storage(sql_url(self.study.storage) if self.study.storage else None,
-                       str(self.study.out_dir / "optuna.journal"))
+
+def _label(job: dict) -> str:
+    return " ".join(f"{k} {v}" for k, v in job.items())
+
+
+def _crash(e: Exception) -> str:
+    """`Type: message (file:line)` of an unexpected error, where it was raised."""
+    where = traceback.extract_tb(e.__traceback__)[-1]
+    return f"{type(e).__name__}: {e} ({Path(where.filename).name}:{where.lineno})"
 
 
 def _free(device) -> None:
     if device.type == "cuda":
         import torch
         torch.cuda.empty_cache()
+
+
+def _kind(study: Study) -> str:
+    """The Optuna studies that hold a study's measured runs: `<study>/<variant>/seeds` or `.../speed`."""
+    return "speed" if study.mode == "speed" else "seeds"
 
 
 def sweep(argv: list[str], study: Study) -> int:
@@ -247,9 +248,13 @@ def sweep(argv: list[str], study: Study) -> int:
     slugs = ["_".join(f"{k.split('.')[-1]}-{v}" for k, v in p.items()) for p in points]
     codes = []
     for point, slug in zip(points, slugs):
-        codes.append(main([*argv, *(f"{k}={v}" for k, v in point.items()), f"out={study.out_dir / slug}",
-                           "sweep=null"]))
-        if codes[-1] == 2:  # bad input: said once, by the first sub-study
+        point_argv = [*argv, *(f"{k}={v}" for k, v in point.items()), f"out={study.out_dir / slug}", "sweep=null"]
+        try:
+            codes.append(run_study(point_argv, load_study(point_argv)))
+        except BenchError as e:  # bad input: said once, by the first sub-study
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        if codes[-1] == 2:
             return 2
     study.out_dir.mkdir(parents=True, exist_ok=True)
     store.write_atomic(study.out_dir / "sweep.json", json.dumps(dict(zip(slugs, points)), indent=2))
@@ -269,95 +274,96 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(int(os.environ[workers.THREADS_ENV]))
     try:
         study = load_study(argv)
-        if study.sweep:
-            return sweep(argv, study)
-        if study.mode == "speed":
-            from bench import speed
-            return speed.main(argv, study)
-        study, device, variants, splits, key, ledger = _prepare(study)
-        child = workers.is_child()
-        lock = None if (child or study.storage) else workers.lock_folder(study.out_dir)
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return sweep(argv, study) if study.sweep else run_study(argv, study)
+
+
+def run_study(argv: list[str], study: Study) -> int:
+    """Check, then run (or resume) one study as one worker, or as the parent of `workers` of them; the exit code."""
+    try:
+        study, device, variants, splits, key, storage = _prepare(study)
+        lock = None if (workers.is_child() or study.storage) else workers.lock_folder(study.out_dir)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:
-        return _run(argv, study, device, variants, splits, key, ledger, lock)
+        storage = storage or runs.open_storage(study.storage, study.out_dir, study.lease)
+        return _run(argv, study, device, variants, splits, key, storage, lock)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except runs.LOST as e:  # Optuna's storage went away mid-run, or its disk filled up
+        print(f"error: {runs.lost(e, study.storage, study.out_dir)}", file=sys.stderr)
+        return 2
     finally:
-        ledger.close()
         workers.unlock(lock)
 
 
-def _run(argv, study: Study, device, variants, splits, key: str, ledger: Ledger, lock) -> int:
+def _run(argv, study: Study, device, variants, splits, key: str, storage, lock) -> int:
     """One worker's run (or, with workers=N, the parent of N), after the input was checked."""
-    child = workers.is_child()
     out = study.out_dir
-    for note in splits.info["notes"]:
+    for note in splits.info["notes"] if splits else []:
         print(note)
-    tuning = f"{study.tune.trials} {study.tune.sampler} trial(s) of {study.tune.epochs} epoch(s) per variant, " \
-        if study.tune.trials else "no tuning, "
-    print(f"study {study.name}, budget {study.budget or 'none (the study file as written)'}: {len(variants)} "
-          f"variant(s); {tuning}{len(study.seeds)} seed(s) of {study.train.epochs} epoch(s); {device} -> {out}")
-    if lock is not None and isinstance(ledger, FileLedger):
-        ledger.clear_claims()  # we own the folder: claims left by a killed run are dead
-    classical = reference(splits, study.data.cache)  # the line every recurrent model has to beat
-    how = "cached" if classical["cache"] == "hit" else f"fitted in {classical['seconds']:.1f} s"
-    print(f"reference: {classical['model']}: test accuracy {classical['test_acc']:.4f} ({how})")
-    ledger.put("study", {**asdict(study), "data_info": splits.info, "command": command_line(argv),
-                         "classical": {k: v for k, v in classical.items() if k != "cache"},
-                         "planned": {"variants": [v.name for v in variants], "seeds": study.seeds}})
-    done = sum(state == DONE for state in ledger.status().values())
+    if study.mode == "speed":
+        points = len(speed.jobs(study.speed))
+        print(f"speed study {study.name}: {len(variants)} variant(s) x {points} point(s) on {device} -> {out}")
+    else:
+        tuning = (f"{study.tune.trials} {study.tune.sampler} trial(s) of {study.tune.epochs} epoch(s) per variant, "
+                  if study.tune.trials else "no tuning, ")
+        print(f"study {study.name}, budget {study.budget or 'none (the study file as written)'}: {len(variants)} "
+              f"variant(s); {tuning}{len(study.seeds)} seed(s) of {study.train.epochs} epoch(s); {device} -> {out}")
+    if lock is not None:  # we own the folder: a RUNNING trial is left by a killed run
+        runs.fail_running(storage, study.name)
+    doc = {**asdict(study), "command": command_line(argv)}
+    if splits:
+        classical = reference(splits, study.data.cache)  # the line every recurrent model has to beat
+        how = "cached" if classical["cache"] == "hit" else f"fitted in {classical['seconds']:.1f} s"
+        print(f"reference: {classical['model']}: test accuracy {classical['test_acc']:.4f} ({how})")
+        doc.update(data_info=splits.info, classical={k: v for k, v in classical.items() if k != "cache"},
+                   planned={"variants": [v.name for v in variants], "seeds": study.seeds})
+    runs.put(storage, study.name, "study", doc)
+    kind = _kind(study)
+    done = runs.done_count(storage, study.name, kind)
     if done:
-        print(f"resuming: {len(ledger.records())} run(s) already in {study.storage and 'the database' or out}")
-    total = len(variants) * len(study.seeds)
-    if study.workers > 1 and not child:
-        if lock is not None:  # we hold the folder: nobody runs these trials any more
-            trials = Runner(study, device, splits, key, ledger, exclusive=True).storage
-            for variant in variants:
-                clear_dead(f"{study.name}/{variant.name}", trials)
-        code = workers.spawn(argv, study.workers, device, out, ledger, total)
+        print(f"resuming: {done} run(s) already in {study.storage and 'the database' or out}")
+    total = len(variants) * (len(speed.jobs(study.speed)) if kind == "speed" else len(study.seeds))
+    if study.workers > 1 and not workers.is_child():
+        code = workers.spawn(argv, study.workers, device, out, lambda: runs.done_count(storage, study.name, kind),
+                             total)
         failures = [f"a worker exited with code {code}: see {out}/worker-*.log"] if code else []
-        return _finish(study, ledger, failures)
-    runner = Runner(study, device, splits, key, ledger, exclusive=lock is not None and study.workers == 1)
+        return _finish(study, storage, failures)
+    runner = Runner(study, device, splits, key, storage)
     try:
-        with tqdm(total=total, desc="runs", unit="run", position=0, file=sys.stderr) as bars:
+        with tqdm(total=total, initial=done, desc="runs", unit="run", position=0, file=sys.stderr) as bars:
             for variant in variants:
                 try:
-                    runner.variant(variant, bars)
+                    runner.speed(variant, bars) if kind == "speed" else runner.variant(variant, bars)
                 except BenchError:
                     raise  # the folder or database cannot be written: stop, say so
                 except Exception as e:  # noqa: BLE001 - one variant's crash must not stop the others
                     log.debug("variant %s failed", variant.name, exc_info=True)
-                    where = traceback.extract_tb(e.__traceback__)[-1]
-                    runner.failures.append(f"{variant.name}: {type(e).__name__}: {e} "
-                                           f"({Path(where.filename).name}:{where.lineno})")
-            runner.sweep_up(bars)
+                    runner.failures.append(f"{variant.name}: {_crash(e)}")
+            runner.sweep_up()
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished trials and runs are kept in {out}; run the same command again to resume",
               file=sys.stderr)
-        _export(study, ledger)
-        if store.load(out):
-            report.render(out)  # the partial report says which runs are missing
+        if runs.export(storage, study.name, out, kind):
+            report.render_any(out)  # the partial report says which runs are missing
         return 130
-    return _finish(study, ledger, runner.failures)
+    return _finish(study, storage, runner.failures)
 
 
-def _export(study: Study, ledger: Ledger) -> None:
-    """A shared database's records into the study folder, where the report reads them."""
-    if isinstance(ledger, SqlLedger):
-        ledger.export(study.out_dir)
-
-
-def _finish(study: Study, ledger: Ledger, failures: list[str]) -> int:
+def _finish(study: Study, storage, failures: list[str]) -> int:
     out = study.out_dir
-    _export(study, ledger)
-    print(report.render(out))
+    runs.export(storage, study.name, out, _kind(study))
+    print(report.render_any(out))
     refresh_index(out)
     for failure in failures:
         print(f"FAILED {failure}")
-    print(f"\nwrote {out / 'results.csv'} and {out / 'index.html'}")
+    table = "speed.csv" if study.mode == "speed" else "results.csv"
+    print(f"\nwrote {out / table} and {out / 'index.html'}")
     return 1 if failures else 0
 
 

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import replace
 
 import torch
 
-from bench.config import SPEED_SETTINGS, TrainConfig
+from bench.config import SPEED_SETTINGS, Params
 from bench.data.batching import Batch
 from bench.measure import peak_memory_mb, reset_peak_memory, time_each
 from bench.models import ModelSize, to_device
-from bench.train import Params, trainer
+from bench.train import trainer
 from bench.variants import Variant
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -87,71 +86,16 @@ def measure_point(variant: Variant, params: Params, vocab: int, batch_size: int,
             "infer_gflops_per_s": fwd * computed / infer_med / 1e6, "peak_mem_mb": peak, "memory_kind": kind}
 
 
-def points(speed) -> list[tuple[str, int, int]]:
-    """(sweep, batch_size, seq_len) for both sweeps; the shared point is measured once per sweep."""
-    return ([("batch", b, speed.seq_len) for b in speed.batch_sizes]
-            + [("length", speed.batch_size, n) for n in speed.seq_lens])
+def jobs(speed) -> list[dict]:
+    """One job per point of both sweeps (batch size at seq_len, sequence length at batch_size); the shared
+    point is measured once per sweep."""
+    return ([{"sweep": "batch", "batch_size": b, "seq_len": speed.seq_len} for b in speed.batch_sizes]
+            + [{"sweep": "length", "batch_size": speed.batch_size, "seq_len": n} for n in speed.seq_lens])
 
 
-def changed_settings(study) -> dict:
-    """The SPEED_SETTINGS a study sets away from their defaults (what its records must match to count)."""
-    default = TrainConfig()
-    return {key: getattr(study.train, key) for key in SPEED_SETTINGS
-            if getattr(study.train, key) != getattr(default, key)}
-
-
-def run_point(variant: Variant, study, sweep: str, batch: int, length: int, device: torch.device) -> dict:
+def measure(variant: Variant, study, job: dict, device: torch.device) -> dict:
+    """The row of one job: `measure_point` at the study's model sizes and speed settings."""
     settings = {key: getattr(study.train, key) for key in SPEED_SETTINGS}
-    params = replace(Params(), embed_dim=study.model.embed_dim, hidden_size=study.model.hidden_size,
-                     lr=study.train.lr, **settings)
-    row = measure_point(variant, params, study.speed.vocab, batch, length, study.speed.warmup, study.speed.repeats,
-                        device)
-    return {"sweep": sweep, **row, **settings}
-
-
-def main(argv: list[str], study) -> int:
-    """Run (or resume) a speed study: every variant at every sweep point, one record line each."""
-    import hashlib
-    import json
-    import sys
-    from dataclasses import asdict
-
-    from tqdm import tqdm
-
-    from bench import store, workers
-    from bench.measure import environment, resolve_device
-    from bench.report.cli import refresh_index
-    from bench.report.speed import SPEED_RECORDS, render_speed
-
-    from bench.errors import BenchError
-
-    device = resolve_device(study.device)
-    variants = study.expand()
-    out = study.out_dir if study.resume else store.fresh_folder(study.out_dir)
-    key = hashlib.sha256(json.dumps({"speed": asdict(study.speed), "model": asdict(study.model),
-                                     "device": str(device), **changed_settings(study)},
-                                    sort_keys=True).encode()).hexdigest()[:16]
-    if {r.get("fingerprint") for r in store.load(out, SPEED_RECORDS)} - {key}:
-        raise BenchError(f"{out} holds speed records made with other settings (device, model, speed.* or train.*): "
-                         "add resume=false to start over in a fresh folder, or choose another out=FOLDER")
-    lock = workers.lock_folder(out)
-    try:
-        done = {(r["variant"], r["sweep"], r["batch_size"], r["seq_len"])
-                for r in store.load(out, SPEED_RECORDS) if r.get("fingerprint") == key}
-        store.save_study(out, {**asdict(study), "command": "python -m bench.run " + " ".join(argv)})
-        env = environment(device)
-        todo = [(v, *p) for v in variants for p in points(study.speed) if (v.name, *p) not in done]
-        print(f"speed study {study.name}: {len(variants)} variant(s) x {len(points(study.speed))} point(s) on "
-              f"{device}; {len(done)} already measured -> {out}")
-        with tqdm(total=len(todo), desc="speed", unit="point", file=sys.stderr) as bar:
-            for variant, sweep, batch, length in todo:
-                bar.set_postfix_str(f"{variant.name} b{batch} t{length}")
-                row = run_point(variant, study, sweep, batch, length, device)
-                store.append(out, {**row, **env, "fingerprint": key}, SPEED_RECORDS)
-                bar.update()
-        print(render_speed(out))
-        refresh_index(out)
-        print(f"\nwrote {out / 'speed.csv'} and {out / 'index.html'}")
-        return 0
-    finally:
-        workers.unlock(lock)
+    row = measure_point(variant, study.train, study.speed.vocab, job["batch_size"], job["seq_len"], study.speed.warmup,
+                        study.speed.repeats, device)
+    return {"sweep": job["sweep"], **row, **settings}

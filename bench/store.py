@@ -1,9 +1,10 @@
-"""Records: one JSON line per finished (variant, seed) run in `<out>/records.jsonl`, append-only.
+"""The study folder's files: `records.jsonl` (one JSON line per finished run), study.json, tuning.json.
 
 A record carries everything a report needs (accuracies, timings, memory, the hyperparameters,
 the running-accuracy curve, the environment, the data's row counts), so reports are rebuilt
-from records alone. Appends are flushed and fsynced one line at a time: an interrupted study
-loses at most the run in flight, and `done()` tells the next run what to skip.
+from records alone. The files are the export of Optuna's storage (bench.runs), written whole and
+fsynced through a temporary file and a rename: a kill leaves the old file or the new one, never half;
+`load` still skips a torn last line (a file copied mid-write, or made by hand).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from bench.errors import StorageError
 
 RECORDS = "records.jsonl"
+SPEED_RECORDS = "speed.jsonl"  # the speed study's rows
 STUDY = "study.json"
 TUNING = "tuning.json"  # per variant: best params, edges, importances, Pareto front, every trial
 
@@ -40,23 +42,9 @@ def check_writable(out: Path) -> None:
         raise _cannot_write(out, e) from None
 
 
-def append(out: Path, record: dict, name: str = RECORDS) -> None:
-    """One record as one line; a failed write (disk full) is undone, so the file stays whole."""
-    path = out / name
-    try:
-        with open(path, "ab") as f:
-            start = f.tell()
-            # a run killed mid-write leaves a torn last line: end it, so this record starts a line of its own
-            torn = start > 0 and path.read_bytes()[-1:] != b"\n"
-            try:
-                f.write((("\n" if torn else "") + json.dumps(record, sort_keys=True) + "\n").encode())
-                f.flush()
-                os.fsync(f.fileno())
-            except OSError:
-                f.truncate(start)
-                raise
-    except OSError as e:
-        raise _cannot_write(path, e) from None
+def write_records(out: Path, records: list[dict], name: str = RECORDS) -> None:
+    """The whole file, one record per line, written atomically (the old file survives a failure)."""
+    write_atomic(out / name, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
 
 
 def load(out: Path, name: str = RECORDS) -> list[dict]:
@@ -73,16 +61,14 @@ def load(out: Path, name: str = RECORDS) -> list[dict]:
     return records
 
 
-def done(records: list[dict], fingerprint: str) -> set[tuple[str, int]]:
-    """(variant, seed) pairs already measured under the same settings."""
-    return {(r["variant"], r["seed"]) for r in records if r.get("fingerprint") == fingerprint}
-
-
 def write_atomic(path: Path, text: str) -> None:
     """Write a whole file or nothing: a temporary file, then a rename; the old file survives a failure."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before it replaces the old file
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
@@ -98,18 +84,18 @@ def mask_secrets(text: str) -> str:
     return _PASSWORD.sub(r"\1***@", text)
 
 
-def _masked(value):
+def masked(value):
     if isinstance(value, str):
         return mask_secrets(value)
     if isinstance(value, dict):
-        return {k: _masked(v) for k, v in value.items()}
+        return {k: masked(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_masked(v) for v in value]
+        return [masked(v) for v in value]
     return value
 
 
 def save_study(out: Path, study: dict) -> None:
-    write_atomic(out / STUDY, json.dumps(_masked(study), indent=2, sort_keys=True, default=str))
+    write_atomic(out / STUDY, json.dumps(masked(study), indent=2, sort_keys=True, default=str))
 
 
 def _load_json(path: Path) -> dict:

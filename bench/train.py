@@ -17,31 +17,13 @@ from typing import Callable
 import torch
 from torch import nn
 
+from bench.config import Params
 from bench.data import Splits
 from bench.data.batching import Encoded, batches
 from bench.measure import WARMUP_EVAL_BATCHES, clock, peak_memory_mb, reset_peak_memory, time_each
 from bench.models import ModelSize, build, count_parameters, to_device
 from bench.optim import clip_grad_norm, optimizers
 from bench.variants import Variant
-
-
-@dataclass(frozen=True)
-class Params:
-    """Hyperparameters: what tuning searches, and what the measured seeds re-use."""
-
-    lr: float = 1.0e-3
-    batch_size: int = 16
-    weight_decay: float = 0.0
-    clip: float | None = None
-    epochs: int = 1
-    embed_dim: int = 64
-    hidden_size: int = 32
-    dropout: float = 0.0
-    sparse_embedding: bool = False     # torch.optim.SparseAdam on the embedding table (bench.optim): other math
-    precision: str = "fp32"            # fp32 | bf16 | fp16 (CUDA autocast; fp16 with a GradScaler)
-    cudnn_benchmark: bool = False      # let cuDNN time its algorithms per input shape (CUDA only)
-    compile: bool = False              # torch.compile the model; graph breaks are counted and reported
-    patience: int | None = None        # early stopping: epochs without a better validation accuracy; None: off
 
 
 @dataclass
@@ -183,8 +165,7 @@ def trace(variant: Variant, params: Params, splits: Splits, device: torch.device
     prof.export_chrome_trace(str(path))
 
 
-def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: torch.device,
-        curve_every: int = 3200, eval_batch_size: int = 256, evaluate_test: bool = True,
+def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: torch.device, evaluate_test: bool = True,
         on_step: Callable[[int], None] | None = None,
         on_epoch: Callable[[Epoch], None] | None = None) -> Fit:
     """Train from scratch for at most `params.epochs` epochs; `on_step(batch_size)` drives a progress bar,
@@ -220,7 +201,7 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
             loss_sum += loss.detach()
             correct += (logits.detach().argmax(1) == labels).sum()
             before, seen = seen, seen + len(labels)
-            if seen // curve_every > before // curve_every:
+            if seen // params.curve_every > before // params.curve_every:
                 points.append((seen, correct.clone()))
             if on_step:
                 on_step(len(labels))
@@ -230,8 +211,8 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
         if not math.isfinite(train_loss):
             raise Diverged(f"training loss is {train_loss} in epoch {epoch}")
         last = epoch == params.epochs
-        val_acc = evaluate(model, splits.val, splits.pad_index, eval_batch_size, device)
-        test_acc = (evaluate(model, splits.test, splits.pad_index, eval_batch_size, device,
+        val_acc = evaluate(model, splits.val, splits.pad_index, params.eval_batch_size, device)
+        test_acc = (evaluate(model, splits.test, splits.pad_index, params.eval_batch_size, device,
                              latencies if last else None) if evaluate_test and not has_val else math.nan)
         stats = Epoch(epoch, train_loss, correct.item() / seen, val_acc, test_acc, elapsed, seen, real, padded)
         history.append(stats)
@@ -246,7 +227,7 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
     if best_state is not None and best_epoch != len(history):
         model.load_state_dict(best_state)
     if has_val and evaluate_test:  # once, on the kept weights
-        test = evaluate(model, splits.test, splits.pad_index, eval_batch_size, device, latencies)
+        test = evaluate(model, splits.test, splits.pad_index, params.eval_batch_size, device, latencies)
     else:
         test = history[best_epoch - 1].test_acc
     peak, kind = peak_memory_mb(device)

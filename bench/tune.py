@@ -8,23 +8,19 @@ validation accuracy (or `(accuracy, seconds per epoch)` for `objective=pareto`);
 Outcomes: complete; pruned (by the pruner, or a NaN/inf loss, with the reason recorded); failed
 with a reason (e.g. CUDA out of memory, with the sizes). All three spend budget.
 
-Several workers (processes, machines) may tune the same study at once: the budget is shared
-exactly. A running trial beats a heartbeat (a user attribute) every `grace_s / 3` seconds; one
-whose heartbeat is older than `grace_s` belongs to a dead worker and is marked failed ("killed"),
-which does not spend budget, so its trial is run again by someone. Budget counts spent trials plus
-live running ones in trial-number order: a worker whose new trial falls past the budget drops it
-("not needed"), so exactly `trials` trials are spent. A worker that has nothing left to ask waits
-for the live running trials of others before it summarizes. `exclusive=True` (a local run that
-holds its folder's lock) fails every RUNNING trial at once: nobody else can be running it.
+Several workers (processes, machines) may tune the same study at once, through one Optuna storage
+(bench.runs): the budget is shared exactly. Each trial runs under Optuna's heartbeat; a trial whose
+worker died goes stale and is failed by the next worker (`fail_stale_trials`), which does not spend
+budget, so it is run again by someone. Budget counts spent trials plus live running ones in trial-number
+order: a worker whose new trial falls past the budget drops it ("not needed"), so exactly `trials`
+trials are spent. A worker that has nothing left to ask waits for the running trials of others before
+it summarizes.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
-import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -32,34 +28,20 @@ from typing import Any, Callable
 import optuna
 from optuna.trial import TrialState
 
-log = logging.getLogger(__name__)
-optuna.logging.set_verbosity(optuna.logging.WARNING)
+from bench.config import TuneConfig
+from bench.runs import POLL_S, WORKER
 
-SAMPLERS = ("tpe", "random")
-PRUNERS = ("median", "hyperband", "none")
-OBJECTIVES = ("accuracy", "pareto")
+log = logging.getLogger(__name__)
+
 EDGE = 0.05  # a best value within 5 % of its range's end (log scale for log ranges) is flagged
 
 
-class Pruned(Exception):
+class Pruned(optuna.TrialPruned):
     """Stop this trial: the pruner said so, or the loss diverged (the message says which)."""
 
 
 class Failed(Exception):
     """This trial failed for a reason worth recording (e.g. out of memory); the study goes on."""
-
-
-@dataclass
-class TuneSettings:
-    trials: int
-    timeout: float | None = None      # seconds per variant; none: no limit
-    sampler: str = "tpe"
-    pruner: str = "median"
-    objective: str = "accuracy"
-    seed: int = 0
-    epochs: int = 1                   # the epoch cap every trial shares (the pruner's max resource)
-    grace_s: float = 120.0            # a running trial whose heartbeat is older than this is dead
-    exclusive: bool = True            # no other worker can be tuning this study now
 
 
 @dataclass
@@ -108,7 +90,7 @@ def edges(best: dict[str, Any], space: dict[str, Any]) -> list[str]:
     return flagged
 
 
-def _sampler(settings: TuneSettings) -> optuna.samplers.BaseSampler:
+def _sampler(settings: TuneConfig) -> optuna.samplers.BaseSampler:
     if settings.objective == "pareto":
         return optuna.samplers.NSGAIISampler(seed=settings.seed)
     if settings.sampler == "random":
@@ -116,7 +98,7 @@ def _sampler(settings: TuneSettings) -> optuna.samplers.BaseSampler:
     return optuna.samplers.TPESampler(seed=settings.seed)
 
 
-def _pruner(settings: TuneSettings) -> optuna.pruners.BasePruner:
+def _pruner(settings: TuneConfig) -> optuna.pruners.BasePruner:
     if settings.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(settings.epochs, 1))
     if settings.pruner == "none" or settings.objective == "pareto":  # Optuna prunes single objectives only
@@ -125,30 +107,7 @@ def _pruner(settings: TuneSettings) -> optuna.pruners.BasePruner:
     return optuna.pruners.MedianPruner(n_startup_trials=max(1, min(3, settings.trials // 2)), n_warmup_steps=0)
 
 
-def storage(url: str | None, journal: str) -> optuna.storages.BaseStorage:
-    """A SQLAlchemy URL (sqlite:///..., postgresql+psycopg://...) or, by default, a journal file.
-
-    The journal file is an append-only log: a process killed mid-write loses at most its last
-    line, several processes can share it through its lock file, and it needs no database server.
-    """
-    if url:  # shared by several workers; they may start together and race to make Optuna's tables
-        for attempt in range(5):
-            try:
-                return optuna.storages.RDBStorage(url)
-            except Exception as e:  # noqa: BLE001 - SQLAlchemy's errors, or Optuna's version check
-                # only Optuna's schema check is final; "version" alone also matches a racing CREATE TABLE version_info
-                if attempt == 4 or "no longer compatible" in str(e):
-                    from bench.errors import BenchError
-                    from bench.store import mask_secrets
-                    raise BenchError(f"cannot use Optuna's tables in {mask_secrets(url)}: "
-                                     f"{mask_secrets(str(e).strip().splitlines()[0])}") from None
-                time.sleep(0.2 * (attempt + 1))
-    backend = optuna.storages.journal.JournalFileBackend(journal)
-    return optuna.storages.JournalStorage(backend)
-
-
-HEARTBEAT = "heartbeat"  # user attribute: time.time() of a running trial's last sign of life
-POLL_S = 1.0
+KILLED = "the worker running it died; re-run"
 
 
 def _spent(trial: optuna.trial.FrozenTrial) -> bool:
@@ -156,7 +115,7 @@ def _spent(trial: optuna.trial.FrozenTrial) -> bool:
         trial.state == TrialState.FAIL and "failure" in trial.user_attrs)
 
 
-def _open(name: str, settings: TuneSettings, store: optuna.storages.BaseStorage) -> optuna.Study:
+def _open(name: str, settings: TuneConfig, store: optuna.storages.BaseStorage) -> optuna.Study:
     directions = ["maximize", "minimize"] if settings.objective == "pareto" else ["maximize"]
     study = optuna.create_study(study_name=name, storage=store, sampler=_sampler(settings),
                                 pruner=_pruner(settings), directions=directions, load_if_exists=True)
@@ -165,59 +124,26 @@ def _open(name: str, settings: TuneSettings, store: optuna.storages.BaseStorage)
     return study
 
 
-def _live(study: optuna.Study, settings: TuneSettings, exclusive: bool) -> list[optuna.trial.FrozenTrial]:
-    """Running trials whose worker is alive; dead ones are marked failed (their budget is spent again)."""
-    alive, now = [], time.time()
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        beat = trial.user_attrs.get(HEARTBEAT, trial.datetime_start.timestamp() if trial.datetime_start else 0)
-        if not exclusive and now - beat <= settings.grace_s:
-            alive.append(trial)
-            continue
-        try:
-            study._storage.set_trial_user_attr(trial._trial_id, "killed", "the worker running it died; re-run")
-            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError):
-            pass  # finished, or failed by another worker, meanwhile
-    return alive
-
-
-class _Heartbeat:
-    """Marks a running trial alive every grace_s / 3 seconds until stopped."""
-
-    def __init__(self, study: optuna.Study, trial: optuna.Trial, every_s: float):
-        self.storage, self.trial_id, self.every_s = study._storage, trial._trial_id, every_s
-        self.stop = threading.Event()
-        self.beat()
-        self.thread = threading.Thread(target=self._run, name="trial-heartbeat", daemon=True)
-        self.thread.start()
-
-    def beat(self) -> None:
-        try:
-            self.storage.set_trial_user_attr(self.trial_id, HEARTBEAT, time.time())
-        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError):
-            self.stop.set()
-
-    def _run(self) -> None:
-        while not self.stop.wait(self.every_s):
-            self.beat()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join()
-
-
 def tune(name: str, space: dict[str, Any], objective: Callable[[dict, Callable[[int, float], None]], Any],
-         settings: TuneSettings, store: optuna.storages.BaseStorage,
+         settings: TuneConfig, store: optuna.storages.BaseStorage,
          on_trial: Callable[[dict], None] | None = None) -> Tuned:
     """Run or resume Optuna study `name` to `settings.trials` spent trials (see module docstring)."""
     study = _open(name, settings, store)
-    _live(study, settings, exclusive=settings.exclusive)
     pareto = settings.objective == "pareto"
     start = time.monotonic()
+
+    def run(trial: optuna.Trial):
+        trial.set_user_attr("worker", WORKER)  # who ran it
+        if _past_budget(study, trial.number, settings.trials):
+            trial.set_user_attr("reason", "not needed: other workers took the last trials of the budget")
+            raise _NotNeeded()
+        return _run_trial(trial, space, objective, settings, pareto)
+
     while True:
+        optuna.storages.fail_stale_trials(study)
         trials = study.get_trials(deepcopy=False)
-        spent, live = sum(_spent(t) for t in trials), _live(study, settings, exclusive=False)
-        if spent >= settings.trials or (spent + len(live) >= settings.trials):
+        spent, live = sum(_spent(t) for t in trials), sum(t.state == TrialState.RUNNING for t in trials)
+        if spent >= settings.trials or (spent + live >= settings.trials):
             if not live or spent >= settings.trials:
                 break
             time.sleep(POLL_S)  # others are running the last trials: their results decide the best
@@ -225,20 +151,14 @@ def tune(name: str, space: dict[str, Any], objective: Callable[[dict, Callable[[
         if settings.timeout is not None and time.monotonic() - start > settings.timeout:
             log.warning("%s: tune.timeout=%ss reached", name, settings.timeout)
             break
-        trial = study.ask()
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who ran it
-        heartbeat = _Heartbeat(study, trial, settings.grace_s / 3)
-        try:
-            if _past_budget(study, trial.number, settings.trials):
-                trial.set_user_attr("reason", "not needed: other workers took the last trials of the budget")
-                study.tell(trial, state=TrialState.FAIL)
-                continue
-            _run_trial(study, trial, space, objective, settings, pareto)
-        finally:
-            heartbeat.close()
+        study.optimize(run, n_trials=1, catch=(_NotNeeded, Failed))
         if on_trial:
             on_trial(_outcome(study.get_trials(deepcopy=False)[-1]))
     return summarize(study, space, settings)
+
+
+class _NotNeeded(Exception):
+    """Another worker took the last trial of the budget."""
 
 
 def _past_budget(study: optuna.Study, number: int, budget: int) -> bool:
@@ -248,7 +168,7 @@ def _past_budget(study: optuna.Study, number: int, budget: int) -> bool:
     return number in counted[budget:]
 
 
-def _run_trial(study, trial, space, objective, settings, pareto) -> None:
+def _run_trial(trial, space, objective, settings, pareto):
     params = suggest(trial, space)
 
     def report(epoch: int, value: float) -> None:
@@ -261,21 +181,21 @@ def _run_trial(study, trial, space, objective, settings, pareto) -> None:
         value = objective(params, report)
     except Pruned as e:
         trial.set_user_attr("reason", str(e))
-        study.tell(trial, state=TrialState.PRUNED)
+        raise
     except Failed as e:
         trial.set_user_attr("failure", str(e))
-        study.tell(trial, state=TrialState.FAIL)
-    else:
-        study.tell(trial, list(value) if pareto else value)
+        raise
+    return list(value) if pareto else value
 
 
 def _outcome(t: optuna.trial.FrozenTrial) -> dict:
     return {"number": t.number, "state": t.state.name, "params": dict(t.params),
             "values": list(t.values) if t.values else None,
-            "reason": t.user_attrs.get("reason") or t.user_attrs.get("failure") or t.user_attrs.get("killed", "")}
+            "reason": t.user_attrs.get("reason") or t.user_attrs.get("failure") or (
+                KILLED if t.state == TrialState.FAIL else "")}
 
 
-def summarize(study: optuna.Study, space: dict[str, Any], settings: TuneSettings) -> Tuned:
+def summarize(study: optuna.Study, space: dict[str, Any], settings: TuneConfig) -> Tuned:
     """Best params (fixed entries of the space included), front, importances, edge flags."""
     trials = [_outcome(t) for t in study.get_trials(deepcopy=False)]
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -295,7 +215,7 @@ def summarize(study: optuna.Study, space: dict[str, Any], settings: TuneSettings
     return result
 
 
-def _importance(study: optuna.Study, settings: TuneSettings) -> tuple[dict[str, float], str]:
+def _importance(study: optuna.Study, settings: TuneConfig) -> tuple[dict[str, float], str]:
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if len(complete) < 2 or not any(t.distributions for t in complete):
         return {}, f"fANOVA needs >= 2 complete trials with searched params (have {len(complete)})"
@@ -311,12 +231,3 @@ def _importance(study: optuna.Study, settings: TuneSettings) -> tuple[dict[str, 
         return found, ""
     except (RuntimeError, ValueError, ImportError) as e:  # e.g. every trial sampled the same values
         return {}, f"fANOVA not computed: {e}"
-
-
-def clear_dead(name: str, store: optuna.storages.BaseStorage) -> None:
-    """Fail every RUNNING trial of study `name`, if it exists: for a caller that knows nobody runs them."""
-    try:
-        study = optuna.load_study(study_name=name, storage=store)
-    except KeyError:
-        return
-    _live(study, TuneSettings(trials=0), exclusive=True)

@@ -3,7 +3,7 @@
 Local storage (no storage=): one process owns the study folder at a time (an exclusive `flock` on
 `<out>/.run.lock`); a second run of the same folder refuses with a clear message instead of
 interleaving writes. `workers=N` starts N child processes of the same command under that lock:
-they share the folder's ledger (claims, records) and the Optuna journal, each child gets its share of
+they share the folder's Optuna storage (optuna.db: trials, runs, records), each child gets its share of
 the CPU threads, or its own GPU (CUDA_VISIBLE_DEVICES) when there are GPUs; the parent shows one
 progress bar for them all and renders the report when they are done. With storage=URL every worker
 is started by hand (or by SLURM) on any machine with the same command; the database coordinates.
@@ -17,12 +17,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from tqdm import tqdm
 
 from bench import store
 from bench.errors import BenchError
-from bench.ledger import DONE, Ledger
 
 CHILD_ENV = "RNNBENCH_WORKER_OF"     # set on a workers=N child: the parent holds the folder's lock
 THREADS_ENV = "RNNBENCH_THREADS"     # torch threads for a child: the CPU split between the workers
@@ -69,8 +69,8 @@ def _gpus(device) -> list[str]:
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
-def spawn(argv: list[str], n: int, device, out: Path, ledger: Ledger, total: int) -> int:
-    """Run N workers of the same command; one progress bar; the highest exit code."""
+def spawn(argv: list[str], n: int, device, out: Path, done: Callable[[], int], total: int) -> int:
+    """Run N workers of the same command; one progress bar (`done()` counts finished runs); the highest exit code."""
     gpus = _gpus(device)
     threads = max(1, (os.cpu_count() or 1) // n)
     procs = []
@@ -87,10 +87,10 @@ def spawn(argv: list[str], n: int, device, out: Path, ledger: Ledger, total: int
     try:
         with tqdm(total=total, desc=f"runs ({n} workers)", unit="run", file=sys.stderr) as bar:
             while any(p.poll() is None for p in procs):
-                bar.n = sum(state == DONE for state in ledger.status().values())
+                bar.n = done()
                 bar.refresh()
                 time.sleep(1.0)
-            bar.n = sum(state == DONE for state in ledger.status().values())
+            bar.n = done()
             bar.refresh()
     except KeyboardInterrupt:
         for p in procs:

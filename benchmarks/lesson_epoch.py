@@ -33,7 +33,6 @@ from bench import data
 from bench.config import load_study
 from bench.data.tokenizer import basic_english
 from bench.models import ModelSize, build
-from bench.run import params_of
 from bench.data.batching import batches
 from bench.train import fit, model_size, seed_everything
 from bench.variants import parse
@@ -104,7 +103,7 @@ def main() -> None:
     raw = data.DATASETS["ag_news"].read(study.data)
     texts, labels = raw.train_texts[: len(splits.train)], raw.train_labels[: len(splits.train)]
     stoi = {token: i for i, token in enumerate(splits.itos)}
-    params = params_of(study)
+    params = study.train
     rows, seeds = len(texts), range(args.seeds)
     print(f"{rows:,} training rows, vocabulary {len(stoi):,}, batch {params.batch_size}, {torch.get_num_threads()} "
           f"threads, {args.seeds} seed(s); each cell: seconds per epoch (training pass), running train accuracy")

@@ -16,7 +16,7 @@ def test_base_include_and_overrides_apply():
     study = load_study(["study=packing", "train.lr=3.0e-3", "train.epochs=4", "measure.seeds=[3,5]",
                         "data.root=/some/where", "data.max_train=500", "out=/tmp/x", "device=cpu"])
     assert (study.train.lr, study.train.epochs, study.seeds) == (3e-3, 4, [3, 5])
-    assert study.model.hidden_size == 64  # from _base.yaml
+    assert study.train.hidden_size == 64  # from _base.yaml
     assert (study.data.root, study.data.max_train, str(study.out_dir), study.device) == ("/some/where", 500, "/tmp/x", "cpu")
     assert load_study(["study=packing", "measure.seeds=3"]).seeds == [0, 1, 2]
 
@@ -42,9 +42,10 @@ def test_axes_on_the_command_line_replace_the_study_values():
     (["study=packing", "train.patience=0"], "train.patience=0 is not allowed: use a whole number >= 1"),
     (["study=packing", "measure.timing_steps=-1"], "measure.timing_steps=-1 is not allowed"),
     (["study=packing", "train.lr=-1.0"], "train.lr=-1.0 is not allowed"),
-    (["study=packing", "model.hidden_size=-4"], "model.hidden_size=-4 is not allowed"),
+    (["study=packing", "train.hidden_size=-4"], "train.hidden_size=-4 is not allowed"),
+    (["study=packing", "model.hidden_size=4"], "'model.hidden_size' was removed: every trainable-run setting is in train: now: use train.hidden_size"),
     (["study=packing", "train.batch_size=0"], "train.batch_size=0 is not allowed"),
-    (["study=packing", "model.dropout=1.5"], "model.dropout=1.5 is not allowed"),
+    (["study=packing", "train.dropout=1.5"], "train.dropout=1.5 is not allowed"),
     (["study=packing", "train.epochs=abc"], "train.epochs='abc': Value 'abc' of type 'str' could not be converted"),
     (["study=packing", "measure.seeds=0"], "measure.seeds=0 is not allowed"),
     (["study=packing", "device=tpu"], "device='tpu' is not allowed"),

@@ -47,7 +47,8 @@ def test_cuda_allocator_peak():
 def test_cuda_fit_packed_matches_padded_true_last_and_runs():
     import bench.data as data
     from bench.config import DataConfig, SyntheticConfig
-    from bench.train import Params, fit
+    from bench.config import Params
+    from bench.train import fit
     from bench.variants import Variant
     splits = data.load(DataConfig(name="synthetic", cache=False, synthetic=SyntheticConfig(n_train=200, n_test=40)))
     result = fit(Variant("lstm", "packed", True, 2), Params(epochs=1, hidden_size=16, embed_dim=8), splits, 0,
@@ -62,7 +63,8 @@ def test_training_steps_do_not_sync_with_the_host():
 
     import bench.data as data
     from bench.config import DataConfig, SyntheticConfig
-    from bench.train import Params, fit
+    from bench.config import Params
+    from bench.train import fit
     from bench.variants import Variant
 
     def syncs(n_train, variant):

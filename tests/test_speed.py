@@ -44,11 +44,11 @@ def test_speed_study_measures_every_point_and_resumes(tmp_path, capsys):
     page = (out / "index.html").read_text()
     assert "Packed against padded" in page and page.count("data:image/svg+xml;base64,") == 2
     assert run.main(argv) == 0 and len((out / "speed.jsonl").read_text().splitlines()) == 8
-    assert "8 already measured" in capsys.readouterr().out
+    assert "resuming: 8 run(s) already in" in capsys.readouterr().out
     assert "train.sparse_embedding=False" in page
     # other train settings: not mixed into this folder, but measured (and shown) in a fresh one
     assert run.main([*argv, "train.sparse_embedding=true"]) == 2
-    assert "holds speed records made with other settings" in capsys.readouterr().err
+    assert "holds results made with other settings" in capsys.readouterr().err
     assert run.main([*argv, "train.sparse_embedding=true", "resume=false"]) == 0
     fresh = [json.loads(line) for line in (tmp_path / "speed-2" / "speed.jsonl").read_text().splitlines()]
     assert len(fresh) == 8 and {r["sparse_embedding"] for r in fresh} == {True}

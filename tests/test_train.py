@@ -1,11 +1,12 @@
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
 import bench.data as data
-from bench.config import DataConfig, SyntheticConfig
-from bench.train import Diverged, Params, fit
+from bench.config import DataConfig, Params, SyntheticConfig
+from bench.train import Diverged, fit
 from bench.variants import Variant, parse
 
 CPU = torch.device("cpu")
@@ -30,8 +31,8 @@ def test_same_seed_same_result_to_the_last_digit(splits):
 
 
 def test_history_curve_timing_and_memory(splits):
-    result = fit(Variant("lstm", "padded", readout="true_last"), PARAMS, splits, seed=0, device=CPU, curve_every=64,
-                 eval_batch_size=8)
+    result = fit(Variant("lstm", "padded", readout="true_last"), replace(PARAMS, curve_every=64, eval_batch_size=8),
+                 splits, seed=0, device=CPU)
     assert [e.epoch for e in result.epochs] == [1, 2]
     first = result.epochs[0]
     assert first.samples == len(splits.train) == 240

@@ -13,10 +13,18 @@ import pytest
 
 import bench.run as run
 from bench.config import BUDGETS, load_study
-from bench.tune import Failed, Pruned, TuneSettings, edges, storage, tune
+from bench import runs
+from bench.config import TuneConfig
+from bench.tune import Failed, Pruned, edges, tune
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = {"lr": {"low": 1e-4, "high": 1e-1, "log": True}, "hidden_size": [16, 32, 64], "clip": 1.0}
+
+
+def storage(folder: Path):
+    """Optuna's storage in `folder` (made if new), as a study run uses it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return runs.open_storage(None, folder, lease=120)
 
 
 def quadratic(params, report):
@@ -29,26 +37,27 @@ def quadratic(params, report):
 
 
 def test_same_seed_same_best_params(tmp_path):
-    settings = TuneSettings(trials=8, seed=3, epochs=3)
-    a = tune("s/a", SPACE, quadratic, settings, storage(None, str(tmp_path / "a.journal")))
-    b = tune("s/a", SPACE, quadratic, settings, storage(None, str(tmp_path / "b.journal")))
+    settings = TuneConfig(trials=8, seed=3, epochs=3)
+    a = tune("s/a", SPACE, quadratic, settings, storage(tmp_path / "a.journal"))
+    b = tune("s/a", SPACE, quadratic, settings, storage(tmp_path / "b.journal"))
     assert a.best == b.best and a.best_value == b.best_value
     assert a.best["clip"] == 1.0 and len(a.trials) == 8  # fixed entries carried into the best params
     assert set(a.importance) <= {"lr", "hidden_size"} and a.importance  # fANOVA ran
 
 
 def test_resume_adds_no_trials_and_a_killed_trial_is_failed_and_respent(tmp_path):
-    journal = str(tmp_path / "j.journal")
-    settings = TuneSettings(trials=5, epochs=3)
-    tune("s/v", SPACE, quadratic, settings, storage(None, journal))
+    journal = tmp_path / "j"
+    settings = TuneConfig(trials=5, epochs=3)
+    tune("s/v", SPACE, quadratic, settings, storage(journal))
     calls = []
-    tune("s/v", SPACE, lambda p, r: calls.append(p) or 0.5, settings, storage(None, journal))
+    tune("s/v", SPACE, lambda p, r: calls.append(p) or 0.5, settings, storage(journal))
     assert calls == []  # the budget was already spent
     # a trial left RUNNING, as by a process killed mid-trial
-    study = optuna.load_study(study_name="s/v", storage=storage(None, journal))
+    study = optuna.load_study(study_name="s/v", storage=storage(journal))
     study.ask()
-    result = tune("s/v", SPACE, lambda p, r: calls.append(p) or 0.5, TuneSettings(trials=6, epochs=3),
-                  storage(None, journal))
+    runs.fail_running(storage(journal), "s")  # what a run holding the folder's lock does first
+    result = tune("s/v", SPACE, lambda p, r: calls.append(p) or 0.5, TuneConfig(trials=6, epochs=3),
+                  storage(journal))
     states = [t["state"] for t in result.trials]
     assert states.count("FAIL") == 1 and "worker running it died" in result.trials[5]["reason"]
     assert len(calls) == 1 and states.count("COMPLETE") + states.count("PRUNED") == 6
@@ -64,7 +73,7 @@ def test_pruned_diverged_and_failed_trials_spend_budget_with_reasons(tmp_path):
         if kind == "oom":
             raise Failed("out of memory with batch_size=128")
         return 0.5
-    result = tune("s/f", SPACE, objective, TuneSettings(trials=4, epochs=3), storage(None, str(tmp_path / "f")))
+    result = tune("s/f", SPACE, objective, TuneConfig(trials=4, epochs=3), storage(tmp_path / "f"))
     assert [t["state"] for t in result.trials] == ["COMPLETE", "PRUNED", "FAIL", "COMPLETE"]
     assert "diverged" in result.trials[1]["reason"] and "out of memory" in result.trials[2]["reason"]
 
@@ -75,16 +84,16 @@ def test_median_pruner_prunes_bad_trials(tmp_path):
         for epoch in (1, 2, 3):
             report(epoch, value)
         return value
-    settings = TuneSettings(trials=12, epochs=3, sampler="random", pruner="median")
-    result = tune("s/p", SPACE, objective, settings, storage(None, str(tmp_path / "p")))
+    settings = TuneConfig(trials=12, epochs=3, sampler="random", pruner="median")
+    result = tune("s/p", SPACE, objective, settings, storage(tmp_path / "p"))
     assert any(t["state"] == "PRUNED" and "pruned by median" in t["reason"] for t in result.trials)
 
 
 def test_pareto_objective_stores_the_front(tmp_path):
     def objective(params, report):
         return params["hidden_size"] / 64, params["hidden_size"] / 10  # bigger: more accurate and slower
-    result = tune("s/m", SPACE, objective, TuneSettings(trials=6, objective="pareto", epochs=1),
-                  storage(None, str(tmp_path / "m")))
+    result = tune("s/m", SPACE, objective, TuneConfig(trials=6, objective="pareto", epochs=1),
+                  storage(tmp_path / "m"))
     assert result.front and result.front[0]["val_acc"] == max(f["val_acc"] for f in result.front)
     assert result.best_value == result.front[0]["val_acc"]
 
@@ -136,8 +145,7 @@ def test_study_tunes_then_measures_and_a_rerun_adds_nothing(tmp_path, capsys):
         best = tuning[r["variant"]]["best"]
         assert all(r["hyperparameters"][k] == v for k, v in best.items())
     def trials():
-        journal = storage(None, str(out / "optuna.journal"))
-        return [len(optuna.load_study(study_name=f"smoke/{v}", storage=journal).trials) for v in sorted(tuning)]
+        return [len(optuna.load_study(study_name=f"smoke/{v}", storage=storage(out)).trials) for v in sorted(tuning)]
     before = trials()
     capsys.readouterr()
     started = time.monotonic()
@@ -172,15 +180,16 @@ def test_sigkill_mid_study_then_rerun_keeps_one_record_per_run(tmp_path):
     keys = [(r["variant"], r["seed"]) for r in records]
     assert sorted(keys) == sorted({(v, s) for v in ("rnn-packed-l1-true_last", "lstm-packed-l1-true_last",
                                                      "gru-packed-l1-true_last") for s in (0, 1)})
-    study = optuna.load_study(study_name="smoke/rnn-packed-l1-true_last", storage=storage(None, str(out / "optuna.journal")))
+    study = optuna.load_study(study_name="smoke/rnn-packed-l1-true_last", storage=storage(out))
     spent = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
     assert len(spent) == 3
 
 
 def test_any_sqlalchemy_url_works_as_storage(tmp_path):
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
-    first = tune("s/sql", SPACE, quadratic, TuneSettings(trials=3, epochs=3), storage(url, "unused"))
-    again = tune("s/sql", SPACE, lambda p, r: 1 / 0, TuneSettings(trials=3, epochs=3), storage(url, "unused"))
+    first = tune("s/sql", SPACE, quadratic, TuneConfig(trials=3, epochs=3), runs.open_storage(url, tmp_path, 120))
+    again = tune("s/sql", SPACE, lambda p, r: 1 / 0, TuneConfig(trials=3, epochs=3),
+                 runs.open_storage(url, tmp_path, 120))
     assert first.best == again.best and len(again.trials) == 3  # resumed from the database, nothing re-run
 
 
@@ -210,28 +219,3 @@ def test_sweep_runs_one_sub_study_per_point_and_tabulates(tmp_path, capsys):
     assert "distance-3" in table and "rnn-packed-l1" in table
     assert "test_acc_mean across the sweep" in capsys.readouterr().out
     assert "distance-0" in (out / "index.html").read_text()
-
-
-def test_shared_storage_retries_a_table_race_but_not_a_schema_mismatch(monkeypatch):
-    """Workers starting together race to CREATE TABLE version_info: retried. Optuna's own schema check: final."""
-    from bench.errors import BenchError
-    calls = []
-
-    def racing(url):
-        calls.append(url)
-        if len(calls) < 3:
-            raise RuntimeError('(psycopg.errors.UniqueViolation) duplicate key value violates unique constraint '
-                               '"pg_type_typname_nsp_index" [SQL: CREATE TABLE version_info (...)]')
-        return "storage"
-    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
-    monkeypatch.setattr("bench.tune.time.sleep", lambda s: None)
-    assert storage("postgresql+psycopg://u:secret@h/db", "unused") == "storage" and len(calls) == 3
-
-    def outdated(url):
-        calls.append(url)
-        raise RuntimeError("The runtime optuna version 5.0 is no longer compatible with the table schema")
-    monkeypatch.setattr(optuna.storages, "RDBStorage", outdated)
-    calls.clear()
-    with pytest.raises(BenchError, match="no longer compatible") as error:
-        storage("postgresql+psycopg://u:secret@h/db", "unused")
-    assert len(calls) == 1 and "secret" not in str(error.value)

@@ -15,8 +15,8 @@ import optuna
 import pytest
 
 import bench.run as run
-from bench import store
-from bench.ledger import SqlLedger, sql_url
+from bench import runs, store
+from bench.runs import sql_url
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ["study=smoke", "data.synthetic.n_train=300", "data.synthetic.n_test=60", "tune.trials=3", "measure.seeds=2",
@@ -35,11 +35,12 @@ def _trials(url: str, study: str) -> dict[str, Counter]:
     storage = optuna.storages.RDBStorage(sql_url(url))
     return {s.study_name: Counter(t.state.name for t in optuna.load_study(study_name=s.study_name, storage=storage)
                                   .get_trials(deepcopy=False))
-            for s in optuna.get_all_study_summaries(storage) if s.study_name.startswith(study + "/")}
+            for s in optuna.get_all_study_summaries(storage) if s.study_name.startswith(study + "/")
+            and not s.study_name.endswith("/seeds")}
 
 
 def _check_complete(url: str, study: str, seeds: int = 2) -> list[dict]:
-    records = SqlLedger(sql_url(url), study, 60).records()
+    records = runs.records(runs.open_storage(url, Path("."), 60), study)
     pairs = Counter((r["variant"], r["seed"]) for r in records)
     assert len(pairs) == VARIANTS * seeds and set(pairs.values()) == {1}, "each (variant, seed) exactly once"
     trials = _trials(url, study)
@@ -87,14 +88,13 @@ def test_a_killed_worker_leaves_its_run_to_the_others(postgres, tmp_path):
     procs = [_start([*argv, f"out={tmp_path / f'w{i}'}"], tmp_path / f"w{i}.log", tmp_path / "cache")
              for i in range(3)]
     victim = procs[0]
-    ledger = SqlLedger(sql_url(postgres), study, 60)
-    import sqlalchemy as sa
+    storage = runs.open_storage(postgres, Path("."), 60)
     deadline, killed = time.monotonic() + 300, False
     while time.monotonic() < deadline and victim.poll() is None:
-        with ledger.engine.connect() as c:
-            held = c.execute(sa.select(ledger.claims.c.variant).where(
-                (ledger.claims.c.study == study) & (ledger.claims.c.state == "running")
-                & ledger.claims.c.worker.endswith(f":{victim.pid}"))).first()
+        held = [t for name in runs.names(storage, study, "seeds")
+                for t in optuna.load_study(study_name=name, storage=storage).get_trials(
+                    deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+                if t.user_attrs.get("worker", "").endswith(f":{victim.pid}")]
         if held:
             victim.send_signal(signal.SIGKILL)
             killed = True
@@ -121,9 +121,9 @@ def test_workers_on_one_machine_share_the_folder(tmp_path):
     assert {r["cpu_threads"] for r in records} == {1}, "the cores were split between the workers"
     for i in (0, 1):  # both workers ran the study (how the runs fall between them depends on timing)
         assert "study smoke" in (out / f"worker-{i}.log").read_text()
-    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(out / "optuna.journal")))
-    for summary in optuna.get_all_study_summaries(journal):
-        states = Counter(t.state.name for t in optuna.load_study(study_name=summary.study_name, storage=journal)
+    storage = runs.open_storage(None, out, 60)
+    for name in runs.names(storage, "smoke"):
+        states = Counter(t.state.name for t in optuna.load_study(study_name=name, storage=storage)
                          .get_trials(deepcopy=False))
         assert states["COMPLETE"] + states["PRUNED"] == 3 and states["RUNNING"] == 0, states
     assert (out / "index.html").is_file()
@@ -147,14 +147,16 @@ def test_a_second_run_of_a_busy_folder_refuses_and_changes_nothing(tmp_path, cap
     assert json.loads((out / "study.json").read_text())["name"] == "smoke"
 
 
-def test_a_claim_left_by_a_killed_local_run_does_not_hold_up_the_next(tmp_path, monkeypatch):
+def test_a_run_left_running_by_a_killed_local_run_does_not_hold_up_the_next(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNBENCH_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "left"
-    out.mkdir()
     argv = ["study=smoke", "data.synthetic.n_train=80", "data.synthetic.n_test=20", "tune.trials=0", "measure.seeds=1",
             "cell=lstm", "packing=packed", f"out={out}"]
-    until = time.time() + 3600  # a lease that would hold for an hour, from a run killed a moment ago
-    (out / "claims.json").write_text(json.dumps({"lstm-packed-l1-true_last|0": {"worker": "gone:1", "until": until}}))
+    out.mkdir()
+    storage = runs.open_storage(None, out, lease=3600)  # a heartbeat that would hold for an hour
+    left = optuna.create_study(study_name="smoke/lstm-packed-l1-true_last/seeds", storage=storage)
+    left.enqueue_trial({}, user_attrs={"job": json.dumps({"seed": 0})})
+    left.ask()  # claimed by a run killed a moment ago
     start = time.monotonic()
     assert run.main(argv) == 0
     assert time.monotonic() - start < 60 and len(store.load(out)) == 1

@@ -11,10 +11,10 @@ leaderboard.md and a self-contained index.html. The tables are pure functions of
 only lays them out (.page).
 """
 
-from bench.report.cli import main
+from bench.report.cli import main, render_any
 from bench.report.index import write_index
 from bench.report.speed import render_speed
 from bench.report.study import banner, caveats, facts, render
 from bench.report.sweep import render_sweep
 
-__all__ = ["banner", "caveats", "facts", "main", "render", "render_speed", "render_sweep", "write_index"]
+__all__ = ["banner", "caveats", "facts", "main", "render", "render_any", "render_speed", "render_sweep", "write_index"]

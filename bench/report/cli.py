@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bench import store
+from bench import runs, store
 from bench.config import parse_overrides
 from bench.errors import BenchError
 from bench.report.index import studies, write_index
-from bench.report.speed import SPEED_RECORDS, render_speed
+from bench.report.speed import render_speed
 from bench.report.study import render
 from bench.report.sweep import SWEEP, render_sweep
 
@@ -23,7 +23,7 @@ def refresh_index(out: Path) -> None:
 
 
 def render_any(out: Path) -> str:
-    if (out / SPEED_RECORDS).is_file():
+    if (out / store.SPEED_RECORDS).is_file():
         return render_speed(out)
     return render_sweep(out) if (out / SWEEP).is_file() else render(out)
 
@@ -38,9 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.get("storage"):
             if not args.get("study"):
                 raise BenchError("storage=URL needs study=NAME: the database can hold several studies")
-            from bench.ledger import SqlLedger, sql_url
             out = Path(args["out"]) if args.get("out") else REPORTS / str(args["study"])
-            count = SqlLedger(sql_url(str(args["storage"])), str(args["study"]), lease_s=1).export(out)
+            count = runs.export(runs.open_storage(str(args["storage"]), out, lease=120), str(args["study"]), out)
             if not count:
                 raise BenchError(f"the database holds no finished run of study '{args['study']}' yet")
             args["out"] = str(out)
@@ -54,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rendered {len(found)} study folder(s); wrote {write_index(REPORTS)}")
         return 0
     out = Path(args["out"]) if args.get("out") else REPORTS / str(args.get("study", ""))
-    if not any((out / name).is_file() for name in (store.RECORDS, SWEEP, SPEED_RECORDS)):
+    if not any((out / name).is_file() for name in (store.RECORDS, SWEEP, store.SPEED_RECORDS)):
         print(f"error: no records in '{out}': give study=NAME (reports/NAME) or out=FOLDER of a finished run",
               file=sys.stderr)
         return 2

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from bench import store
 from bench.report.html import document, esc
-from bench.report.speed import SPEED_RECORDS
 from bench.report.sweep import SWEEP
 
 
@@ -16,10 +15,10 @@ def studies(root: Path) -> list[dict]:
     entries = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
         sweep = (folder / SWEEP).is_file()
-        if (folder / SPEED_RECORDS).is_file():
+        if (folder / store.SPEED_RECORDS).is_file():
             study = store.load_study(folder)
             entries.append({"folder": folder.name, "kind": "speed", "description": study.get("description", ""),
-                            "runs": len((folder / SPEED_RECORDS).read_text().splitlines()), "planned": None,
+                            "runs": len((folder / store.SPEED_RECORDS).read_text().splitlines()), "planned": None,
                             "budget": "-", "device": "-", "partial": False, "finished": ""})
             continue
         if not sweep and not (folder / store.RECORDS).is_file():

@@ -11,14 +11,13 @@ from bench.config import SPEED_SETTINGS
 from bench.report.html import document, esc, facts, figure, table, warnings
 from bench.report.plots import Plot
 
-SPEED_RECORDS = "speed.jsonl"
 SHOWN = ["sweep", "batch_size", "seq_len", "train_ms", "train_ms_q1", "train_ms_q3", "infer_ms",
          "real_tokens_per_s", "padded_tokens_per_s", "pad_fraction", "train_flops_per_token", "train_gflops_per_s",
          "infer_gflops_per_s", "peak_mem_mb", "memory_kind"]
 
 
 def load(out: Path) -> pd.DataFrame:
-    return pd.DataFrame(store.load(out, SPEED_RECORDS))
+    return pd.DataFrame(store.load(out, store.SPEED_RECORDS))
 
 
 def crossover(frame: pd.DataFrame) -> pd.DataFrame:

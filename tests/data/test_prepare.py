@@ -55,7 +55,8 @@ def test_empty_split_is_an_error(tmp_path):
 
 
 def test_unknown_dataset():
-    with pytest.raises(DataError, match="use one of ag_news, csv, synthetic"):
+    from bench.errors import ConfigError
+    with pytest.raises(ConfigError, match="use one of ag_news, csv, synthetic"):
         data.load(DataConfig(name="imdb"))
 
 
@@ -65,3 +66,8 @@ def test_shared_ag_news_lesson_mode():
     assert (len(splits.train), len(splits.val), len(splits.test)) == (10_429, 0, 7_600)
     assert splits.pad_index == splits.unk_index == 0 and splits.itos[:3] == ["<unk>", ".", "the"]
     assert splits.info["partial"]
+
+
+def test_every_dataset_the_config_allows_has_a_loader():
+    from bench.config import DATASETS
+    assert tuple(data.DATASETS) == DATASETS

@@ -54,7 +54,7 @@ def test_reports_index_lists_every_study_and_sweep(tmp_path, monkeypatch):
         (reports / name).mkdir(parents=True)
         store.save_study(reports / name, {"name": name, "description": f"question {name}",
                                           "planned": {"variants": ["lstm-packed-l1"], "seeds": [0, 1]}})
-        store.append(reports / name, record("lstm-packed-l1", 0))
+        store.write_records(reports / name, [*store.load(reports / name), record("lstm-packed-l1", 0)])
     (reports / "empty").mkdir()
     monkeypatch.chdir(tmp_path)
     assert report.main([]) == 0
@@ -72,7 +72,7 @@ def test_sweep_page_has_one_table_and_an_accuracy_curve(tmp_path):
         (out / slug).mkdir(parents=True)
         store.save_study(out / slug, {"name": "longrange", "description": "Does the RNN forget?"})
         for seed in (0, 1):
-            store.append(out / slug, record("rnn-packed-l1", seed, test_acc=acc - seed / 100))
+            store.write_records(out / slug, [*store.load(out / slug), record("rnn-packed-l1", seed, test_acc=acc - seed / 100)])
     store.write_atomic(out / "sweep.json", json.dumps(points))
     assert report.main([f"out={out}"]) == 0
     page = (out / "index.html").read_text()
@@ -95,7 +95,7 @@ def test_render_is_quick_on_a_big_study(tmp_path):
     names = [f"{c}-{p}-l{n}" for c in ("rnn", "lstm", "gru") for p in ("padded", "packed") for n in (1, 2, 3, 4)]
     for name in names:
         for seed in range(5):
-            store.append(out, record(name, seed, test_acc=0.5 + seed / 100))
+            store.write_records(out, [*store.load(out), record(name, seed, test_acc=0.5 + seed / 100)])
     start = time.perf_counter()
     report.render(out)
     assert time.perf_counter() - start < 30 and (out / "effects.csv").read_text().count("\n") > 24

@@ -1,0 +1,230 @@
+"""Optuna's storage, the one thing that coordinates work: tuning trials, measured runs, the study's documents.
+
+One storage per study: `<out>/optuna.db` (SQLite) by default, or `storage=URL` (PostgreSQL) shared by
+workers on several machines. In it, for study S:
+
+    S                     no trials; user attribute "study": the study's document (study.json)
+    S/<variant>           the variant's tuning trials (bench.tune); user attribute "tuning": their summary
+    S/<variant>/<kind>    one trial per measured run ("seeds": one per seed; "speed": one per sweep point)
+
+A measured run is a *job*: a trial enqueued with the job in its user attributes. Claiming a run is
+asking for a trial (Optuna hands each WAITING trial to exactly one worker); finishing it is telling it
+COMPLETE with the run's record as a user attribute. A worker that dies is found by Optuna's own
+heartbeat (RDBStorage's `heartbeat_interval`, lease / 3, and `grace_period`, the lease): the next worker
+fails its stale trial (`optuna.storages.fail_stale_trials`) and enqueues the job again. A worker that
+comes back after its trial was failed cannot tell it (Optuna refuses to finish a finished trial): its late
+result is dropped. A job failed for a reason (e.g. a diverging loss) is not retried by the worker that
+saw it fail; the next command retries it.
+
+Why SQLite and not Optuna's journal file for the local default: the journal has no heartbeat in
+Optuna 5, so a killed worker's trial would stay RUNNING for ever under `workers=N`; SQLite through
+RDBStorage has the heartbeat, needs no server and is one file. A run that holds its folder's lock also
+fails every RUNNING trial at its start (`fail_running`): nobody else can be running them.
+
+`records.jsonl` (and `speed.jsonl`, `study.json`, `tuning.json`) is the folder's export of the storage
+(`export`), rewritten whole after every finished run: the report reads only the folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import socket
+import time
+import warnings
+from pathlib import Path
+from typing import Callable, Iterable
+
+import optuna
+import sqlalchemy
+from optuna.trial import TrialState
+
+from bench import store
+from bench.errors import BenchError, StorageError
+
+log = logging.getLogger(__name__)
+optuna.logging.set_verbosity(optuna.logging.ERROR)  # failed trials are reported by us, with their reason
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeat: stable since 2.9
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+DB = "optuna.db"
+FILES = {"seeds": store.RECORDS, "speed": store.SPEED_RECORDS}
+POLL_S = 1.0
+
+
+class Skip(Exception):
+    """This trial will not run its job (nothing was waiting, or another trial holds the same job)."""
+
+
+class RunFailed(Exception):
+    """The job ran and failed for a reason worth recording (e.g. the loss diverged)."""
+
+
+def sql_url(url: str) -> str:
+    """`postgresql://` means psycopg (version 3, the `postgres` extra) unless a driver is named."""
+    return "postgresql+psycopg://" + url.removeprefix("postgresql://") if url.startswith("postgresql://") else url
+
+
+def open_storage(url: str | None, out: Path, lease: float) -> optuna.storages.RDBStorage:
+    """RDBStorage with Optuna's heartbeat on `url`, or on `<out>/optuna.db`; workers starting together may race
+    to make Optuna's tables, so that is retried; a wrong URL or an unreachable server is one line."""
+    url = sql_url(url) if url else f"sqlite:///{out / DB}"
+    local = url.startswith("sqlite")
+    kwargs = {"connect_args": {"timeout": 60}} if local else {"pool_pre_ping": True}
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs, heartbeat_interval=max(1, round(lease / 3)),
+                                              grace_period=max(2, round(lease)))
+        except ImportError as e:
+            raise BenchError(f"storage={store.mask_secrets(url)} needs a database driver ({e.name}): "
+                             "pip install -e '.[postgres]'") from None
+        except Exception as e:  # noqa: BLE001 - SQLAlchemy's errors, or Optuna's version check
+            reason = store.mask_secrets(str(getattr(e, "orig", None) or e).strip().splitlines()[0])
+            where = store.mask_secrets(url)
+            if "no longer compatible" in str(e):
+                raise BenchError(f"the database at {where} holds Optuna tables of another Optuna release: use a new "
+                                 "database (or another out=FOLDER), or the Optuna release that made it") from None
+            if attempt == 4 or "connection" in reason.lower() or "Could not parse" in str(e):
+                if local:
+                    raise lost(e, None, out) from None
+                raise BenchError(f"cannot use the database at {where}: {reason}; check the host, port, user and "
+                                 "password, or drop storage= to keep everything in the study's folder") from None
+            time.sleep(0.2 * (attempt + 1))  # another worker is making the tables right now
+    raise AssertionError("unreachable")
+
+
+LOST = (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError)  # what `lost` explains
+
+
+def lost(e: Exception, url: str | None, out: Path) -> StorageError:
+    """A database error mid-run (the server went away, the disk filled up) as one line, no password."""
+    e = e.__cause__ or e if isinstance(e, optuna.exceptions.StorageInternalError) else e
+    reason = store.mask_secrets((str(getattr(e, "orig", None) or e).strip().splitlines() or [type(e).__name__])[0])
+    if url:
+        return StorageError(f"lost the database at {store.mask_secrets(sql_url(url))}: {reason}; finished runs are "
+                            "kept there: the same command resumes once it is back")
+    return StorageError(f"cannot write {out / DB}: {reason}; free some space or choose another out=FOLDER (finished "
+                        "runs are kept: the same command resumes)")
+
+
+@functools.lru_cache(maxsize=4096)
+def _load(storage, name: str) -> optuna.Study:
+    """Optuna study `name`, made if new; one object per name, so its cache of finished trials is reused."""
+    return optuna.create_study(study_name=name, storage=storage, load_if_exists=True)
+
+
+def _attrs(storage, name: str, existing: list[str]) -> dict:
+    """The user attributes of Optuna study `name`, without making it when it does not exist."""
+    return _load(storage, name).user_attrs if name in existing else {}
+
+
+def names(storage, study: str, kind: str | None = None) -> list[str]:
+    """The Optuna studies of bench study `study`: its variants' tuning studies, or their `kind` job studies."""
+    found = [n for n in optuna.get_all_study_names(storage) if n.startswith(study + "/")]
+    if kind is None:
+        return [n for n in found if n.count("/") == study.count("/") + 1]
+    return [n for n in found if n.endswith("/" + kind)]
+
+
+def fail_running(storage, study: str) -> None:
+    """Fail every RUNNING trial of bench study `study`: for a caller holding the folder's lock (they are dead)."""
+    for name in optuna.get_all_study_names(storage):
+        if name.startswith(study + "/"):
+            optuna_study = _load(storage, name)
+            for trial in optuna_study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                optuna_study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+
+
+def put(storage, name: str, key: str, doc: dict) -> None:
+    """A document as a user attribute of Optuna study `name` (the bench study's own, or a variant's)."""
+    _load(storage, name).set_user_attr(key, json.loads(json.dumps(store.masked(doc), default=str)))
+
+
+def _key(job: dict) -> str:
+    return json.dumps(job, sort_keys=True)
+
+
+def _jobs_of(trials: Iterable[optuna.trial.FrozenTrial], states: tuple) -> set[str]:
+    return {t.user_attrs["job"] for t in trials if t.state in states and "job" in t.user_attrs}
+
+
+def run_jobs(storage, name: str, jobs: list[dict], measure: Callable[[dict], dict], *, wait: bool,
+             skipped: set[tuple[str, str]], on_done: Callable[[], None] = lambda: None) -> list[str]:
+    """Run the jobs of Optuna study `name` that nobody finished, holds or (here) saw fail; with `wait`, also
+    wait for the jobs other workers hold, taking over those whose worker died. `measure(job)` returns the
+    record, or raises RunFailed. Returns the failures seen here, one line each."""
+    study = _load(storage, name)
+    failures: list[str] = []
+    wanted = {_key(job) for job in jobs}
+
+    def objective(trial: optuna.Trial) -> float:
+        job = trial.user_attrs.get("job")
+        if job is None:
+            raise Skip("nothing was waiting (another worker took the last job)")
+        trial.set_user_attr("worker", WORKER)
+        earlier = [t for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING,
+                                                                        TrialState.COMPLETE))
+                   if t.user_attrs.get("job") == job and t.number < trial.number]
+        if earlier:  # two workers enqueued the same job at once: the lower trial number runs it
+            raise Skip(f"trial {earlier[0].number} holds the same job")
+        try:
+            record = measure(json.loads(job))
+        except RunFailed as e:
+            skipped.add((name, job))
+            failures.append(str(e))
+            trial.set_user_attr("failure", str(e))
+            raise
+        trial.set_user_attr("record", {**record, "worker": WORKER})
+        return float(record.get("test_acc") or 0.0)
+
+    while True:
+        optuna.storages.fail_stale_trials(study)  # a dead worker's job comes back
+        trials = study.get_trials(deepcopy=False)
+        held = _jobs_of(trials, (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE))
+        for job in sorted(wanted - held - {job for where, job in skipped if where == name}):
+            study.enqueue_trial({}, user_attrs={"job": job})
+        waiting = any(t.state == TrialState.WAITING for t in study.get_trials(deepcopy=False))
+        if not waiting:
+            running = _jobs_of(study.get_trials(deepcopy=False), (TrialState.RUNNING,)) & wanted
+            if not (wait and running):
+                return failures
+            time.sleep(POLL_S)
+            continue
+        try:
+            study.optimize(objective, n_trials=1, catch=(Skip, RunFailed))
+        except ValueError as e:
+            if not str(e).startswith("Cannot tell a"):
+                raise
+            log.warning("%s: this worker's run was taken over by another (its heartbeat stopped); the other's "
+                        "result is kept, this one dropped", name)
+        on_done()
+
+
+def records(storage, study: str, kind: str = "seeds") -> list[dict]:
+    """The finished runs' records, one per job (the lowest trial number, should a race have made two)."""
+    found = []
+    for name in sorted(names(storage, study, kind)):
+        seen = set()
+        for trial in _load(storage, name).get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if "record" in trial.user_attrs and trial.user_attrs["job"] not in seen:
+                seen.add(trial.user_attrs["job"])
+                found.append(trial.user_attrs["record"])
+    return found
+
+
+def done_count(storage, study: str, kind: str = "seeds") -> int:
+    return len(records(storage, study, kind))
+
+
+def export(storage, study: str, out: Path, kind: str = "seeds") -> int:
+    """Write the study's records and documents into `out`, where the report reads them; the record count."""
+    out.mkdir(parents=True, exist_ok=True)
+    found = records(storage, study, kind)
+    store.write_records(out, found, FILES[kind])
+    existing = optuna.get_all_study_names(storage)
+    summaries = {n: _attrs(storage, n, existing) for n in ([study] + names(storage, study))}
+    store.save_study(out, summaries[study].get("study", {}))
+    if kind == "seeds":
+        store.save_tuning(out, {n.split("/")[-1]: a["tuning"] for n, a in summaries.items() if "tuning" in a})
+    return len(found)
