@@ -135,3 +135,14 @@ def test_profile_writes_a_chrome_trace_of_a_few_steps(tmp_path):
     steps = {e["name"] for e in events if e.get("name", "").startswith("train_step_")}
     assert steps == {f"train_step_{i}" for i in range(8)}
     assert any("lstm" in e.get("name", "") or "rnn" in e.get("name", "") for e in events)
+
+
+def test_a_folder_made_by_the_journal_and_claims_release_is_refused(tmp_path, capsys):
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "optuna.journal").write_text("")
+    assert run.main([*TINY, f"out={out}"]) == 2
+    assert capsys.readouterr().err == (f"error: {out} was made by an earlier rnnbench (a journal file and a claims "
+                                       "file): add resume=false to start over in a fresh folder, or choose another "
+                                       "out=FOLDER\n")
+    assert sorted(p.name for p in out.iterdir()) == ["optuna.journal"], "nothing written"

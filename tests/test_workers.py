@@ -49,7 +49,11 @@ def _check_complete(url: str, study: str, seeds: int = 2) -> list[dict]:
         assert states["COMPLETE"] + states["PRUNED"] == 3, f"{name}: the budget is spent exactly: {states}"
         assert states["RUNNING"] == 0, f"{name}: a trial is left running: {states}"
     every = sum(trials.values(), Counter())
-    print(f"\n{study}: trials {dict(every)}; runs {len(records)} of {VARIANTS * seeds}, duplicates "
+    storage = runs.open_storage(url, Path("."), 60)
+    seed_trials = Counter(t.state.name for name in runs.names(storage, study, "seeds")
+                          for t in optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False))
+    assert seed_trials["RUNNING"] == 0 and seed_trials["COMPLETE"] >= VARIANTS * seeds
+    print(f"\n{study}: tuning trials {dict(every)}; seed-run trials {dict(seed_trials)}; runs {len(records)} of {VARIANTS * seeds}, duplicates "
           f"{sum(pairs.values()) - len(pairs)}, lost {VARIANTS * seeds - len(pairs)}; runs per worker "
           f"{sorted(Counter(r['worker'].rsplit(':', 1)[1] for r in records).values())}")
     return records
@@ -88,18 +92,23 @@ def test_a_killed_worker_leaves_its_run_to_the_others(postgres, tmp_path):
     procs = [_start([*argv, f"out={tmp_path / f'w{i}'}"], tmp_path / f"w{i}.log", tmp_path / "cache")
              for i in range(3)]
     victim = procs[0]
-    storage = runs.open_storage(postgres, Path("."), 60)
+    import sqlalchemy as sa
+    engine = sa.create_engine(sql_url(postgres))
+    holding = sa.text("SELECT count(*) FROM trials t JOIN studies s ON s.study_id = t.study_id "
+                      "JOIN trial_user_attributes a ON a.trial_id = t.trial_id WHERE t.state = 'RUNNING' "
+                      "AND s.study_name LIKE :seeds AND a.key = 'worker' AND a.value_json LIKE :victim")
     deadline, killed = time.monotonic() + 300, False
-    while time.monotonic() < deadline and victim.poll() is None:
-        held = [t for name in runs.names(storage, study, "seeds")
-                for t in optuna.load_study(study_name=name, storage=storage).get_trials(
-                    deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-                if t.user_attrs.get("worker", "").endswith(f":{victim.pid}")]
+    while time.monotonic() < deadline and victim.poll() is None:  # one cheap query: Optuna's own tables
+        try:
+            with engine.connect() as c:
+                held = c.execute(holding, {"seeds": f"{study}/%/seeds", "victim": f'%:{victim.pid}"'}).scalar()
+        except sa.exc.ProgrammingError:  # the workers have not made Optuna's tables yet
+            held = 0
         if held:
             victim.send_signal(signal.SIGKILL)
             killed = True
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     assert killed, "the victim never held a run: " + (tmp_path / "w0.log").read_text()[-2000:]
     assert victim.wait() == -signal.SIGKILL
     assert [p.wait(timeout=400) for p in procs[1:]] == [0, 0]
