@@ -15,22 +15,19 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from bench.config import Params
 from bench.variants import Variant
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 @dataclass(frozen=True)
-class ModelSize:
-    """The model's hyperparameters (tuned or fixed per study), apart from the variant."""
+class Shape:
+    """What the data fixes about a model (its sizes and settings come from the run's Params)."""
 
     vocab_size: int
     n_classes: int
-    embed_dim: int = 64
-    hidden_size: int = 32
-    dropout: float = 0.0
     padding_idx: int | None = None  # a zero, frozen pad embedding; None when pad = unk (lesson)
-    sparse: bool = False            # sparse embedding gradients, for torch.optim.SparseAdam (train.sparse_embedding)
 
 
 class RecurrentClassifier(nn.Module):
@@ -49,16 +46,16 @@ class RecurrentClassifier(nn.Module):
     A padded bidirectional backward direction always reads the pads first: only packing avoids it.
     """
 
-    def __init__(self, variant: Variant, size: ModelSize):
+    def __init__(self, variant: Variant, params: Params, shape: Shape):
         super().__init__()
-        self.variant, self.size = variant, size
-        self.embedding = _embedding(variant, size)  # shifted: randn - 0.5, as the lesson's LSTMs
+        self.variant, self.params = variant, params
+        self.embedding = _embedding(variant, params, shape)  # shifted: randn - 0.5, as the lesson's LSTMs
         self.rnn = CELLS[variant.cell](
-            size.embed_dim, size.hidden_size, num_layers=variant.layers, batch_first=True,
-            bidirectional=variant.bidirectional, dropout=size.dropout if variant.layers > 1 else 0.0)
+            params.embed_dim, params.hidden_size, num_layers=variant.layers, batch_first=True,
+            bidirectional=variant.bidirectional, dropout=params.dropout if variant.layers > 1 else 0.0)
         self.directions = 2 if variant.bidirectional else 1
-        self.dropout = nn.Dropout(size.dropout)
-        self.head = nn.Linear(self.directions * size.hidden_size, size.n_classes)
+        self.dropout = nn.Dropout(params.dropout)
+        self.head = nn.Linear(self.directions * params.hidden_size, shape.n_classes)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         x = self.dropout(self.embedding(tokens))  # (B, T, E)
@@ -87,7 +84,7 @@ class RecurrentClassifier(nn.Module):
             return out.mean(dim=1)
         lengths = to_device(lengths, out.device)
         if readout == "true_last":
-            hidden = self.size.hidden_size
+            hidden = self.params.hidden_size
             index = (lengths - 1).view(-1, 1, 1).expand(-1, 1, hidden)  # (B, 1, H)
             forward = out[:, :, :hidden].gather(1, index).squeeze(1)
             if self.directions == 1:
@@ -125,13 +122,14 @@ def _mask(tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return torch.arange(tokens.shape[1], device=tokens.device)[None, :] < lengths[:, None]
 
 
-def _embedding(variant: Variant, size: ModelSize) -> nn.Embedding:
-    embedding = nn.Embedding(size.vocab_size, size.embed_dim, padding_idx=size.padding_idx, sparse=size.sparse)
+def _embedding(variant: Variant, params: Params, shape: Shape) -> nn.Embedding:
+    embedding = nn.Embedding(shape.vocab_size, params.embed_dim, padding_idx=shape.padding_idx,
+                             sparse=params.sparse_embedding)
     if variant.embed_init == "shifted":
         with torch.no_grad():
             embedding.weight.copy_(torch.randn_like(embedding.weight) - 0.5)
-            if size.padding_idx is not None:
-                embedding.weight[size.padding_idx].zero_()
+            if shape.padding_idx is not None:
+                embedding.weight[shape.padding_idx].zero_()
     return embedding
 
 
@@ -139,12 +137,12 @@ class BagClassifier(nn.Module):
     """Mean of the word embeddings over the real tokens -> dropout -> linear: the order-blind model the lesson
     series teaches right before RNNs. `hidden_size` does not apply."""
 
-    def __init__(self, variant: Variant, size: ModelSize):
+    def __init__(self, variant: Variant, params: Params, shape: Shape):
         super().__init__()
-        self.variant, self.size = variant, size
-        self.embedding = _embedding(variant, size)
-        self.dropout = nn.Dropout(size.dropout)
-        self.head = nn.Linear(size.embed_dim, size.n_classes)
+        self.variant, self.params = variant, params
+        self.embedding = _embedding(variant, params, shape)
+        self.dropout = nn.Dropout(params.dropout)
+        self.head = nn.Linear(params.embed_dim, shape.n_classes)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         mask = _mask(tokens, lengths)[..., None]                             # (B, T, 1)
@@ -157,29 +155,29 @@ class TransformerClassifier(nn.Module):
     mask; heads: 4, or fewer when embed_dim is not divisible; feed-forward width = hidden_size) -> masked mean
     over the real tokens -> dropout -> linear. Sinusoidal positions need no maximum length."""
 
-    def __init__(self, variant: Variant, size: ModelSize):
+    def __init__(self, variant: Variant, params: Params, shape: Shape):
         super().__init__()
-        self.variant, self.size = variant, size
-        self.embedding = _embedding(variant, size)
-        heads = next(h for h in (4, 2, 1) if size.embed_dim % h == 0)
-        layer = nn.TransformerEncoderLayer(size.embed_dim, heads, dim_feedforward=size.hidden_size,
-                                           dropout=size.dropout, batch_first=True, norm_first=True)
+        self.variant, self.params = variant, params
+        self.embedding = _embedding(variant, params, shape)
+        heads = next(h for h in (4, 2, 1) if params.embed_dim % h == 0)
+        layer = nn.TransformerEncoderLayer(params.embed_dim, heads, dim_feedforward=params.hidden_size,
+                                           dropout=params.dropout, batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, variant.layers, enable_nested_tensor=False)
-        self.dropout = nn.Dropout(size.dropout)
-        self.head = nn.Linear(size.embed_dim, size.n_classes)
+        self.dropout = nn.Dropout(params.dropout)
+        self.head = nn.Linear(params.embed_dim, shape.n_classes)
 
     def positions(self, length: int, device: torch.device) -> torch.Tensor:
         """(T, E) sin/cos positions (Vaswani et al. 2017)."""
-        half = self.size.embed_dim // 2
+        half = self.params.embed_dim // 2
         position = torch.arange(length, device=device, dtype=torch.float32)[:, None]
         rate = torch.exp(-math.log(10000.0) * torch.arange(half, device=device, dtype=torch.float32) / max(half, 1))
-        table = torch.zeros(length, self.size.embed_dim, device=device)
+        table = torch.zeros(length, self.params.embed_dim, device=device)
         table[:, 0:2 * half:2], table[:, 1:2 * half:2] = torch.sin(position * rate), torch.cos(position * rate)
         return table
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         mask = _mask(tokens, lengths)                                        # (B, T)
-        x = self.embedding(tokens) * math.sqrt(self.size.embed_dim) + self.positions(tokens.shape[1], tokens.device)
+        x = self.embedding(tokens) * math.sqrt(self.params.embed_dim) + self.positions(tokens.shape[1], tokens.device)
         x = self.encoder(self.dropout(x), src_key_padding_mask=~mask)        # (B, T, E)
         mean = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
         return self.head(self.dropout(mean))
@@ -188,8 +186,8 @@ class TransformerClassifier(nn.Module):
 BASELINES: dict[str, type[nn.Module]] = {"bag": BagClassifier, "transformer": TransformerClassifier}
 
 
-def build(variant: Variant, size: ModelSize) -> nn.Module:
-    return BASELINES.get(variant.cell, RecurrentClassifier)(variant, size)
+def build(variant: Variant, params: Params, shape: Shape) -> nn.Module:
+    return BASELINES.get(variant.cell, RecurrentClassifier)(variant, params, shape)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import math
 import statistics
+from dataclasses import replace
 
 import torch
 
 from bench.config import SPEED_SETTINGS, Params
 from bench.data.batching import Batch
 from bench.measure import peak_memory_mb, reset_peak_memory, time_each
-from bench.models import ModelSize, to_device
+from bench.models import Shape, to_device
 from bench.train import trainer
 from bench.variants import Variant
 
@@ -62,8 +63,7 @@ def measure_point(variant: Variant, params: Params, vocab: int, batch_size: int,
     """Train-step and inference-step times (ms, every sample) for one variant at one (batch, length):
     the very step `bench.train.fit` runs (host-to-device copy included)."""
     torch.manual_seed(0)
-    size = ModelSize(vocab, 4, params.embed_dim, params.hidden_size, 0.0, 0, sparse=params.sparse_embedding)
-    model, step, _ = trainer(variant, params, size, device)
+    model, step, _ = trainer(variant, replace(params, dropout=0.0), Shape(vocab, 4, 0), device)
     data = fixed_batches(batch_size, seq_len, vocab, warmup + repeats)
     reset_peak_memory(device)
     train_ms = time_each(step, data, warmup, device)

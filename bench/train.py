@@ -21,7 +21,7 @@ from bench.config import Params
 from bench.data import Splits
 from bench.data.batching import Encoded, batches
 from bench.measure import WARMUP_EVAL_BATCHES, clock, peak_memory_mb, reset_peak_memory, time_each
-from bench.models import ModelSize, build, count_parameters, to_device
+from bench.models import Shape, build, count_parameters, to_device
 from bench.optim import clip_grad_norm, optimizers
 from bench.variants import Variant
 
@@ -95,16 +95,15 @@ def evaluate(model: nn.Module, data: Encoded, pad_index: int, batch_size: int, d
     return correct.item() / len(data)
 
 
-def model_size(params: Params, splits: Splits) -> ModelSize:
-    return ModelSize(splits.vocab_size, len(splits.label_names), params.embed_dim, params.hidden_size,
-                     params.dropout, None if splits.pad_index == splits.unk_index else splits.pad_index,
-                     sparse=params.sparse_embedding)
+def shape_of(splits: Splits) -> Shape:
+    return Shape(splits.vocab_size, len(splits.label_names),
+                 None if splits.pad_index == splits.unk_index else splits.pad_index)
 
 
-def trainer(variant: Variant, params: Params, size: ModelSize, device: torch.device):
+def trainer(variant: Variant, params: Params, shape: Shape, device: torch.device):
     """The model, one training step (batch -> labels, logits, summed loss) and the optimizer's name:
     what `fit`, `trace` and the speed study all time."""
-    model = build(variant, size).to(device)
+    model = build(variant, params, shape).to(device)
     steppers, optimizer_name = optimizers(model, params.lr, params.weight_decay, params.sparse_embedding, device)
     forward = torch.compile(model) if params.compile else model
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
@@ -151,7 +150,7 @@ def trace(variant: Variant, params: Params, splits: Splits, device: torch.device
     from torch.profiler import ProfilerActivity, profile, record_function
 
     seed_everything(0)
-    _, step, _ = trainer(variant, params, model_size(params, splits), device)
+    _, step, _ = trainer(variant, params, shape_of(splits), device)
     order = _endless(variant, params, splits, seed=0)
     for _ in range(warmup):
         step(next(order))
@@ -178,7 +177,7 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
     seed_everything(seed)
     if params.compile:
         torch.compiler.reset()  # each fit compiles afresh, as a user's script would
-    model, step, optimizer_name = trainer(variant, params, model_size(params, splits), device)
+    model, step, optimizer_name = trainer(variant, params, shape_of(splits), device)
     shuffle = torch.Generator().manual_seed(seed)
     reset_peak_memory(device)
     has_val = len(splits.val) > 0
@@ -241,7 +240,7 @@ def time_steps(variant: Variant, params: Params, splits: Splits, device: torch.d
     CPU) and the peak memory. The effects table compares variants at one shared set of sizes with this, so
     a time ratio is not a ratio of two differently tuned models."""
     seed_everything(seed)
-    model, step, _ = trainer(variant, params, model_size(params, splits), device)
+    model, step, _ = trainer(variant, params, shape_of(splits), device)
     order = _endless(variant, params, splits, seed)
     taken = [next(order) for _ in range(warmup + steps)]
     reset_peak_memory(device)

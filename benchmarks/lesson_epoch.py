@@ -32,16 +32,17 @@ from torch.utils.data import DataLoader
 from bench import data
 from bench.config import load_study
 from bench.data.tokenizer import basic_english
-from bench.models import ModelSize, build
+from bench.config import Params
+from bench.models import Shape, build
 from bench.data.batching import batches
-from bench.train import fit, model_size, seed_everything
+from bench.train import fit, seed_everything, shape_of
 from bench.variants import parse
 
 
 def lesson_epoch(variant, texts: list[str], labels: list[int], stoi: dict[str, int], seed: int) -> tuple[float, float]:
     """The lesson's training loop for one epoch: (seconds, running train accuracy)."""
     torch.manual_seed(seed)
-    model = build(variant, ModelSize(len(stoi), 4, 64, 32, 0.0, None))
+    model = build(variant, Params(embed_dim=64, hidden_size=32), Shape(len(stoi), 4, None))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)  # the default, as in the lesson
     loss_fn = nn.CrossEntropyLoss()
 
@@ -69,7 +70,7 @@ def floor_epoch(variant, params, splits, seed: int) -> tuple[float, float]:
     """The minimal loop over pre-built batches: (seconds, running train accuracy)."""
     order = list(batches(splits.train, params.batch_size, splits.pad_index, torch.Generator().manual_seed(seed)))
     seed_everything(seed)
-    model = build(variant, model_size(params, splits))
+    model = build(variant, params, shape_of(splits))
     optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, fused=True)
     loss_fn = nn.CrossEntropyLoss()
     correct = torch.zeros((), dtype=torch.long)

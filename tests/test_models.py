@@ -2,12 +2,13 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from bench.models import CELLS, ModelSize, RecurrentClassifier
+from bench.config import Params
+from bench.models import CELLS, RecurrentClassifier, Shape
 from bench.variants import READOUTS, Variant, expand
 
 ALL = expand({"cell": list(CELLS), "packing": ["padded", "packed"], "bidirectional": [False, True],
               "layers": [1, 2], "readout": list(READOUTS)})
-SIZE = ModelSize(vocab_size=30, n_classes=4, embed_dim=8, hidden_size=6, padding_idx=0)
+SIZE = (Params(embed_dim=8, hidden_size=6), Shape(vocab_size=30, n_classes=4, padding_idx=0))
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def batch():
 @pytest.mark.parametrize("variant", ALL, ids=lambda v: v.name)
 def test_forward_shape_and_gradients(variant, batch):
     torch.manual_seed(1)
-    model = RecurrentClassifier(variant, SIZE)
+    model = RecurrentClassifier(variant, *SIZE)
     logits = model(*batch)
     assert logits.shape == (4, 4) and torch.isfinite(logits).all()
     logits.sum().backward()
@@ -32,8 +33,8 @@ def test_forward_shape_and_gradients(variant, batch):
 
 def _pair(cell, bidirectional, readout_padded):
     torch.manual_seed(2)
-    packed = RecurrentClassifier(Variant(cell, "packed", bidirectional, readout="last"), SIZE)
-    padded = RecurrentClassifier(Variant(cell, "padded", bidirectional, readout=readout_padded), SIZE)
+    packed = RecurrentClassifier(Variant(cell, "packed", bidirectional, readout="last"), *SIZE)
+    padded = RecurrentClassifier(Variant(cell, "padded", bidirectional, readout=readout_padded), *SIZE)
     padded.load_state_dict(packed.state_dict())
     return packed.eval(), padded.eval()
 
@@ -52,9 +53,9 @@ def test_padded_last_reads_the_pads(cell, batch):
 
 @pytest.mark.parametrize("cell", list(CELLS))
 def test_bidirectional_packed_readout_equals_hand_computed(cell, batch):
-    model = RecurrentClassifier(Variant(cell, "packed", True, 2), SIZE).eval()
+    model = RecurrentClassifier(Variant(cell, "packed", True, 2), *SIZE).eval()
     tokens, lengths = batch
-    h = SIZE.hidden_size
+    h = SIZE[0].hidden_size
     with torch.no_grad():
         x = model.embedding(tokens)
         out, _ = model.rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
@@ -71,7 +72,7 @@ def test_bidirectional_packed_readout_equals_hand_computed(cell, batch):
 def test_pooled_readouts_follow_their_definitions(batch):
     tokens, lengths = batch
     torch.manual_seed(3)
-    model = RecurrentClassifier(Variant("gru", "padded", readout="mean"), SIZE).eval()
+    model = RecurrentClassifier(Variant("gru", "padded", readout="mean"), *SIZE).eval()
     with torch.no_grad():
         out, _ = model.rnn(model.embedding(tokens))
         mask = (torch.arange(7)[None, :] < lengths[:, None]).unsqueeze(-1)
@@ -84,11 +85,11 @@ def test_pooled_readouts_follow_their_definitions(batch):
 
 def test_shifted_init_and_frozen_pad():
     torch.manual_seed(0)
-    model = RecurrentClassifier(Variant("lstm", embed_init="shifted"), ModelSize(2000, 4, 64, 8, padding_idx=0))
+    model = RecurrentClassifier(Variant("lstm", embed_init="shifted"), Params(embed_dim=64, hidden_size=8), Shape(2000, 4, padding_idx=0))
     weights = model.embedding.weight[1:]
     assert abs(weights.mean().item() + 0.5) < 0.02 and abs(weights.std().item() - 1) < 0.02
     assert model.embedding.weight[0].abs().sum() == 0
-    lesson = RecurrentClassifier(Variant("lstm", embed_init="shifted"), ModelSize(2000, 4, 64, 8, padding_idx=None))
+    lesson = RecurrentClassifier(Variant("lstm", embed_init="shifted"), Params(embed_dim=64, hidden_size=8), Shape(2000, 4, padding_idx=None))
     assert lesson.embedding.padding_idx is None and lesson.embedding.weight[0].abs().sum() > 0
 
 
@@ -97,7 +98,7 @@ def test_baselines_share_the_signature_and_ignore_the_pads(name, batch):
     from bench.models import BASELINES, build
     from bench.variants import parse
     torch.manual_seed(1)
-    model = build(parse(name), SIZE)
+    model = build(parse(name), *SIZE)
     assert isinstance(model, BASELINES[name.split("-")[0]])
     logits = model(*batch)
     assert logits.shape == (4, 4) and torch.isfinite(logits).all()
@@ -113,7 +114,7 @@ def test_baselines_share_the_signature_and_ignore_the_pads(name, batch):
 def test_bag_is_the_mean_of_the_real_tokens_embeddings(batch):
     from bench.models import build
     from bench.variants import parse
-    model = build(parse("bag"), SIZE).eval()
+    model = build(parse("bag"), *SIZE).eval()
     tokens, lengths = batch
     means = torch.stack([model.embedding(tokens[i, :n]).mean(0) for i, n in enumerate(lengths.tolist())])
     torch.testing.assert_close(model(tokens, lengths), model.head(means))

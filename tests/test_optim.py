@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from bench.models import ModelSize, build
+from bench.config import Params
+from bench.models import Shape, build
 from bench.optim import clip_grad_norm, optimizers
 from bench.variants import parse
 
@@ -13,7 +14,7 @@ CPU = torch.device("cpu")
 
 def _model(sparse: bool) -> nn.Module:
     torch.manual_seed(0)
-    return build(parse("lstm-packed-l1"), ModelSize(60, 4, 8, 8, 0.0, 0, sparse=sparse))
+    return build(parse("lstm-packed-l1"), Params(embed_dim=8, hidden_size=8, sparse_embedding=sparse), Shape(60, 4, 0))
 
 
 def test_dense_training_steps_with_torch_fused_adam():

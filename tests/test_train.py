@@ -62,8 +62,8 @@ def test_nan_loss_raises_diverged(splits, monkeypatch):
     import bench.train as train
     original = train.build
 
-    def poisoned(variant, size):  # a weight that is already NaN: the loss must come out NaN
-        model = original(variant, size)
+    def poisoned(variant, params, shape):  # a weight that is already NaN: the loss must come out NaN
+        model = original(variant, params, shape)
         with torch.no_grad():
             model.head.bias[0] = float("nan")
         return model
@@ -87,18 +87,18 @@ def test_the_harness_step_is_the_textbook_step(splits):
     textbook loop (for-loop Adam, mean cross-entropy) from the same seed and batches: equal weights within
     float noise after 15 steps."""
     from bench.data.batching import batches
-    from bench.models import ModelSize, build
+    from bench.models import Shape, build
     from bench.train import trainer
 
     variant, params = parse("lstm-packed-l1"), Params(lr=1e-2, batch_size=8, embed_dim=8, hidden_size=8, clip=1.0)
-    size = ModelSize(splits.vocab_size, len(splits.label_names), 8, 8, 0.0, None)
+    size = Shape(splits.vocab_size, len(splits.label_names), None)
     order = list(batches(splits.train, 8, splits.pad_index, torch.Generator().manual_seed(0)))[:15]
     torch.manual_seed(0)
     harness, step, name = trainer(variant, params, size, CPU)
     for batch in order:
         step(batch)
     torch.manual_seed(0)
-    textbook = build(variant, size)
+    textbook = build(variant, params, size)
     optimizer = torch.optim.Adam(textbook.parameters(), lr=1e-2, foreach=False)
     for batch in order:
         optimizer.zero_grad()
