@@ -219,6 +219,17 @@ class Runner:
                     leave=False, position=2, file=sys.stderr)
 
 
+def _interrupted(e: BaseException | None) -> bool:
+    """Whether a KeyboardInterrupt is behind `e` (its cause or the exception it interrupted)."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def _label(job: dict) -> str:
     return " ".join(f"{k} {v}" for k, v in job.items())
 
@@ -343,16 +354,27 @@ def _run(argv, study: Study, device, variants, splits, key: str, storage, lock) 
                 except BenchError:
                     raise  # the folder or database cannot be written: stop, say so
                 except Exception as e:  # noqa: BLE001 - one variant's crash must not stop the others
+                    if _interrupted(e):  # Ctrl-C inside a library's clean-up, which then failed itself
+                        raise KeyboardInterrupt from e
                     log.debug("variant %s failed", variant.name, exc_info=True)
                     runner.failures.append(f"{variant.name}: {_crash(e)}")
             runner.sweep_up()
+    except Exception as e:
+        if not _interrupted(e):
+            raise
+        return _interrupt(study, storage, out)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished trials and runs are kept in {out}; run the same command again to resume",
-              file=sys.stderr)
-        if runs.export(storage, study.name, out, kind):
-            report.render_any(out)  # the partial report says which runs are missing
-        return 130
+        return _interrupt(study, storage, out)
     return _finish(study, storage, runner.failures)
+
+
+def _interrupt(study: Study, storage, out: Path) -> int:
+    """Ctrl-C: what finished is kept (and rendered); the same command resumes."""
+    print(f"\ninterrupted: finished trials and runs are kept in {out}; run the same command again to resume",
+          file=sys.stderr)
+    if runs.export(storage, study.name, out, _kind(study)):
+        report.render_any(out)  # the partial report says which runs are missing
+    return 130
 
 
 def _finish(study: Study, storage, failures: list[str]) -> int:

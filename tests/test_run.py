@@ -146,3 +146,16 @@ def test_a_folder_made_by_the_journal_and_claims_release_is_refused(tmp_path, ca
                                        "file): add resume=false to start over in a fresh folder, or choose another "
                                        "out=FOLDER\n")
     assert sorted(p.name for p in out.iterdir()) == ["optuna.journal"], "nothing written"
+
+
+def test_ctrl_c_inside_a_librarys_clean_up_still_counts_as_an_interrupt():
+    """Optuna's optimize() can fail in its own `finally` when Ctrl-C lands in its bookkeeping (an
+    UnboundLocalError whose context is the KeyboardInterrupt): that is an interrupt, not a failed variant."""
+    try:
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise UnboundLocalError("cannot access local variable 'updated_state'")
+    except UnboundLocalError as e:
+        assert run._interrupted(e)
+    assert not run._interrupted(ValueError("a real failure"))
