@@ -10,6 +10,7 @@ command line (`cell=gru`, `layers=[1,2]`) replace the study's values for that ax
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
@@ -43,6 +44,16 @@ def _whole(key: str, value: Any, low: int = 1, null: bool = False) -> None:
              f"{key}={value} is not allowed: use a whole number >= {low}{', or null' if null else ''}")
 
 
+def _finite(key: str, value: Any, low: float = 0.0, strict: bool = True, null: bool = False) -> None:
+    """`key` holds a finite number > low (>= low when not `strict`), or None when `null`."""
+    if null and value is None:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
+        value > low if strict else value >= low)
+    _require(ok, f"{key}={value} is not allowed: use a finite number {'>' if strict else '>='} {low:g}"
+                 f"{', or null' if null else ''}")
+
+
 def _one_of(key: str, value: Any, allowed: tuple) -> None:
     _require(value in allowed, f"{key}={value!r} is not allowed: use one of {', '.join(map(str, allowed))}")
 
@@ -68,6 +79,12 @@ class CsvConfig:
     header: bool = False
     delimiter: Optional[str] = None     # none: tab for .tsv, else comma
     test_fraction: float = 0.2
+
+    def __post_init__(self) -> None:
+        _require(self.delimiter is None or len(self.delimiter) == 1,
+                 f"data.csv.delimiter={self.delimiter!r} is not allowed: use one character, e.g. ',' or '\\t'")
+        _require(isinstance(self.test_fraction, (int, float)) and 0 < self.test_fraction < 1,
+                 f"data.csv.test_fraction={self.test_fraction} is not allowed: use a fraction between 0 and 1")
 
 
 @dataclass
@@ -122,9 +139,9 @@ class Params:
         for key in ("embed_dim", "hidden_size", "epochs", "batch_size", "curve_every", "eval_batch_size"):
             _whole(f"train.{key}", getattr(self, key))
         _require(0 <= self.dropout < 1, f"train.dropout={self.dropout} is not allowed: use 0 <= dropout < 1")
-        _require(self.lr > 0, f"train.lr={self.lr} is not allowed: the learning rate must be > 0, e.g. train.lr=1.0e-3")
-        _require(self.weight_decay >= 0, f"train.weight_decay={self.weight_decay} is not allowed: use a value >= 0")
-        _require(self.clip is None or self.clip > 0, f"train.clip={self.clip} is not allowed: use a value > 0, or null")
+        _finite("train.lr", self.lr)
+        _finite("train.weight_decay", self.weight_decay, strict=False)
+        _finite("train.clip", self.clip, null=True)
         _require(self.patience is None or self.patience >= 1,
                  f"train.patience={self.patience} is not allowed: use a whole number >= 1 (epochs without a better "
                  "validation accuracy before stopping), or null to run every epoch")
@@ -183,8 +200,7 @@ class TuneConfig:
     def __post_init__(self) -> None:
         _require(self.trials >= 0, f"tune.trials={self.trials} is not allowed: use 0 (no tuning) or more")
         _whole("tune.epochs", self.epochs)
-        _require(self.timeout is None or self.timeout > 0,
-                 f"tune.timeout={self.timeout} is not allowed: use seconds > 0")
+        _finite("tune.timeout", self.timeout, null=True)
         _one_of("tune.sampler", self.sampler, SAMPLERS)
         _one_of("tune.pruner", self.pruner, PRUNERS)
         _one_of("tune.objective", self.objective, OBJECTIVES)
@@ -304,10 +320,20 @@ def _load_yaml(path: Path, seen: tuple[Path, ...] = ()) -> Any:
         node = OmegaConf.load(path)
     except Exception as e:  # yaml errors carry several lines: keep the first
         raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from e
+    if not OmegaConf.is_dict(node):
+        raise ConfigError(f"{path}: a study file is a mapping of keys (name: value), not a list or a value")
+    for key, shape, is_shape in [(k, "a mapping (key: value)", OmegaConf.is_dict) for k in OPEN_KEYS] + [
+            (k, "a list", OmegaConf.is_list) for k in ("exclude", "variants")]:
+        if node.get(key) is not None and not is_shape(node[key]):
+            raise ConfigError(f"{path}: {key}: give {shape}, not {node[key]!r}")
     includes = node.pop("include", None) or []
     merged = OmegaConf.create()
     for name in [includes] if isinstance(includes, str) else includes:
         merged = OmegaConf.merge(merged, _load_yaml(path.parent / name, (*seen, path)))
+    for key in OPEN_KEYS:  # an entry given again replaces the included one (a range may become a list)
+        for sub in node.get(key) or {}:
+            if key in merged and sub in merged[key]:
+                del merged[key][sub]
     return OmegaConf.merge(merged, node)
 
 
@@ -339,11 +365,15 @@ def parse_overrides(argv: list[str]) -> dict[str, Any]:
         try:
             override = parser.parse_overrides([arg])[0]
         except HydraException as e:
-            raise ConfigError(f"cannot read '{arg}': {_one_line(e)}") from e
+            why = ("a value with characters other than letters, digits and _-.:/ must be quoted, e.g. "
+                   "name='ü'" if "LexerNoViableAlt" in str(e) else _one_line(e))
+            raise ConfigError(f"cannot read '{arg}': {why}") from None
         if override.is_sweep_override() or override.is_delete() or override.is_add():
             raise ConfigError(f"'{arg}': sweeps and +/~ prefixes are not supported; give key=value or key=[a,b]")
         key, value = override.key_or_group, override.value()
         check_key(key)
+        if key in parsed:
+            raise ConfigError(f"{key} is given twice ({parsed[key]!r} and {value!r}): give it once")
         parsed[key] = value
     return parsed
 
@@ -375,7 +405,11 @@ def load_study(argv: list[str]) -> Study:
         raise ConfigError(f"no study given: python -m bench.run study=NAME, with NAME one of "
                           f"{', '.join(list_studies())}")
     overrides.pop("help", None)
-    node = OmegaConf.merge(OmegaConf.structured(Study), _checked(_load_yaml(_study_path(str(name)))))
+    path = _study_path(str(name))
+    try:
+        node = OmegaConf.merge(OmegaConf.structured(Study), _checked(_load_yaml(path)))
+    except OmegaConfBaseException as e:  # a YAML value of the wrong type: the same line as on the command line
+        raise ConfigError(f"{path}: {e.full_key or 'the file'}: {_one_line(e)}") from None
     node.budget = overrides.pop("budget", node.budget)  # budget=null: the file's values, no preset
     if node.budget is not None:
         if node.budget not in BUDGETS:
@@ -413,6 +447,26 @@ def _dotted(node: Any, prefix: str = "") -> list[str]:
     return keys
 
 
+def _flat(tree: dict, prefix: str = "") -> dict:
+    """{'train': {'lr': [..]}} -> {'train.lr': [..]}."""
+    flat: dict = {}
+    for key, value in tree.items():
+        flat.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value})
+    return flat
+
+
+def _tunable_value(base: Params, name: str, value: Any) -> None:
+    """A value tuning may give `train.<name>`: of the field's type and inside its range."""
+    kind = int if name in ("batch_size", "embed_dim", "hidden_size") else float
+    ok_type = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+        kind is float or isinstance(value, int)) or (value is None and name == "clip")
+    _require(ok_type, f"nuisance.{name}: {value!r} is not a {'whole number' if kind is int else 'number'}")
+    try:
+        replace(base, **{name: value})
+    except ConfigError as e:
+        raise ConfigError(f"nuisance.{name}: {e}") from None
+
+
 # ---- what involves several sections (each dataclass checks its own fields) ------------------------
 
 def validate(study: Study) -> None:
@@ -427,8 +481,17 @@ def validate(study: Study) -> None:
     _require(re.fullmatch(r"auto|cpu|cuda(:\d+)?", study.device) is not None,
              f"device={study.device!r} is not allowed: use auto, cpu, cuda or cuda:N")
     _one_of("mode", study.mode, ("study", "speed"))
-    _whole("workers", study.workers)
-    _require(study.lease >= 1, f"lease={study.lease} is not allowed: use seconds >= 1 (default 120)")
+    cores = os.cpu_count() or 1
+    _require(isinstance(study.workers, int) and 1 <= study.workers <= max(cores, 1),
+             f"workers={study.workers} is not allowed: use 1 to {cores} (this machine's CPU cores)")
+    _finite("lease", study.lease, low=1, strict=False)
+    _require(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", study.name) is not None and ".." not in study.name,
+             f"name={study.name!r} is not allowed: use letters, digits, '_', '-' and '.', no '/' (the study's "
+             "folder is reports/NAME; out=FOLDER puts it anywhere)")
+    for rule in study.exclude:
+        _require(isinstance(rule, dict), f"exclude: each rule is a mapping of axes, e.g. {{cell: rnn, layers: 3}}, "
+                                         f"not {rule!r}")
+    study.sweep = _flat(study.sweep) if study.sweep else study.sweep  # sweep.train.lr=[..] nests on the command line
     for key, values in (study.sweep or {}).items():
         _require(key not in AXES, f"sweep.{key}: variant axes belong in scientific:, not sweep:")
         check_key(key)
@@ -445,6 +508,9 @@ def validate(study: Study) -> None:
                          "(and A > 0 when log)")
         elif isinstance(spec, list):
             _require(len(spec) > 0, f"nuisance.{name}: an empty list; give the values to choose from")
+        for value in (spec["low"], spec["high"]) if isinstance(spec, dict) else spec if isinstance(spec, list) \
+                else [spec]:
+            _tunable_value(study.train, name, value)
     if study.tune.trials and study.data.val_fraction == 0:
         raise ConfigError("tuning reads the validation split, and data.val_fraction=0 leaves none: "
                           "set data.val_fraction=0.1, or tune.trials=0")

@@ -75,31 +75,38 @@ def command_line(argv: list[str]) -> str:
 
 
 def _prepare(study: Study):
-    """Everything that can fail on bad input, before anything is written (the study itself is loaded once,
-    by `main`)."""
+    """Everything that can fail on bad input, before anything is written, the data cache included (the study
+    itself is loaded once, by `main`)."""
     device = resolve_device(study.device)
     if study.train.precision != "fp32" and device.type != "cuda":
         raise BenchError(f"train.precision={study.train.precision} runs on CUDA only (mixed precision through "
                          f"autocast), and this run is on {device}: use train.precision=fp32, or device=cuda")
     variants = study.expand()
-    splits = data.load(study.data) if study.mode == "study" else None  # the speed study makes its own batches
     if not study.resume:
         if study.storage:
             raise BenchError("resume=false starts over in a fresh local folder, but storage= names a shared "
                              "database whose Optuna studies would be resumed: drop storage= or use a new database")
         study.out = str(store.fresh_folder(study.out_dir))
-    key = fingerprint(study, splits.info["cache_key"] if splits else "none", str(device))
-    store.check_writable(study.out_dir)
-    if not study.storage and any((study.out_dir / old).exists() for old in ("claims.json", "optuna.journal")):
-        raise BenchError(f"{study.out_dir} was made by an earlier rnnbench (a journal file and a claims file): add "
+    out = study.out_dir
+    store.check_writable(out)
+    if not study.storage and any((out / old).exists() for old in ("claims.json", "optuna.journal")):
+        raise BenchError(f"{out} was made by an earlier rnnbench (a journal file and a claims file): add "
                          "resume=false to start over in a fresh folder, or choose another out=FOLDER")
+    splits = data.load(study.data, keep=False) if study.mode == "study" else None  # read and checked, not cached
+    key = fingerprint(study, splits.info["cache_key"] if splits else "none", str(device))
     storage = None
-    if study.storage or (study.out_dir / runs.DB).exists():  # a new local folder stays empty until the checks pass
-        storage = runs.open_storage(study.storage, study.out_dir, study.lease)
+    if study.storage or (out / runs.DB).exists():  # a new local folder stays empty until the checks pass
+        storage = runs.open_storage(study.storage, out, study.lease)
+        others = [] if study.storage else runs.other_studies(storage, study.name)
+        if others:
+            raise BenchError(f"{out} holds study '{others[0]}', not '{study.name}': choose another out=FOLDER, or "
+                             "add resume=false to start over in a fresh folder")
         if {r.get("fingerprint") for r in runs.records(storage, study.name, _kind(study))} - {key}:
-            where = f"the database's study '{study.name}'" if study.storage else str(study.out_dir)
+            where = f"the database's study '{study.name}'" if study.storage else str(out)
             raise BenchError(f"{where} holds results made with other settings: add resume=false to start over in "
                              "a fresh folder, or choose another out=FOLDER (or another study name / database)")
+    if splits:
+        data.save_cache(splits, study.data)  # every check has passed: the next run need not tokenize again
     return study, device, variants, splits, key, storage
 
 
@@ -379,14 +386,18 @@ def _interrupt(study: Study, storage, out: Path) -> int:
 
 def _finish(study: Study, storage, failures: list[str]) -> int:
     out = study.out_dir
-    runs.export(storage, study.name, out, _kind(study))
-    print(report.render_any(out))
-    refresh_index(out)
+    finished = runs.export(storage, study.name, out, _kind(study))
+    if finished:
+        print(report.render_any(out))
+        refresh_index(out)
     for failure in failures:
         print(f"FAILED {failure}")
-    table = "speed.csv" if study.mode == "speed" else "results.csv"
-    print(f"\nwrote {out / table} and {out / 'index.html'}")
-    return 1 if failures else 0
+    table = out / ("speed.csv" if study.mode == "speed" else "results.csv")
+    if finished:
+        print(f"\nwrote {table} and {out / 'index.html'}")
+    else:
+        print(f"\nno run finished: no report written (the trials are kept in {study.storage and 'the database' or out})")
+    return 1 if failures or not finished else 0
 
 
 if __name__ == "__main__":

@@ -127,6 +127,11 @@ def names(storage, study: str, kind: str | None = None) -> list[str]:
     return [n for n in found if n.endswith("/" + kind)]
 
 
+def other_studies(storage, study: str) -> list[str]:
+    """The bench studies other than `study` that this storage holds (a study folder holds one)."""
+    return sorted({n.split("/")[0] for n in optuna.get_all_study_names(storage)} - {study})
+
+
 def fail_running(storage, study: str) -> None:
     """Fail every RUNNING trial of bench study `study`: for a caller holding the folder's lock (they are dead)."""
     for name in optuna.get_all_study_names(storage):

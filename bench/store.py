@@ -9,6 +9,7 @@ fsynced through a temporary file and a rename: a kill leaves the old file or the
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -27,15 +28,24 @@ TUNING = "tuning.json"  # per variant: best params, edges, importances, Pareto f
 
 
 def _cannot_write(path: Path, e: OSError) -> StorageError:
-    return StorageError(f"cannot write {path}: {e.strerror or e}; free some space or choose another out=FOLDER "
-                        "(finished runs are kept: the same command resumes)")
+    fix = "free some space or choose another out=FOLDER" if e.errno in (errno.ENOSPC, errno.EDQUOT) else \
+        "choose another out=FOLDER, or make this one writable"
+    return StorageError(f"cannot write {path}: {e.strerror or e}; {fix} (finished runs are kept: the same command "
+                        "resumes)")
 
 
 def check_writable(out: Path) -> None:
-    """Fail early, before any work, when the study folder cannot be written."""
-    probe = out / f".write-test-{os.getpid()}"
+    """Fail early, before any work, when the study folder cannot be written; makes nothing (a probe file in
+    the folder, or in its nearest existing parent, is written and removed)."""
+    if out.exists() and not out.is_dir():
+        raise StorageError(f"out={out} is a file, not a folder: choose another out=FOLDER")
+    where = out
+    while not where.exists():
+        where = where.parent
+    if not where.is_dir():
+        raise StorageError(f"out={out}: {where} is a file, not a folder: choose another out=FOLDER")
+    probe = where / f".write-test-{os.getpid()}"
     try:
-        out.mkdir(parents=True, exist_ok=True)
         probe.write_bytes(b"ok")
         probe.unlink()
     except OSError as e:
@@ -47,17 +57,41 @@ def write_records(out: Path, records: list[dict], name: str = RECORDS) -> None:
     write_atomic(out / name, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
 
 
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise StorageError(f"{path} is damaged (not UTF-8 text at byte {e.start}): re-export the folder "
+                           "(python -m bench.run with the same command, or bench.report storage=URL)") from None
+
+
+def _number(value) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
 def load(out: Path, name: str = RECORDS) -> list[dict]:
-    """All complete records; a torn last line (killed mid-write) is ignored."""
+    """All records; a torn last line (a file cut short) is skipped, any other line that is not a record is a
+    one-line error naming it."""
     path = out / name
     if not path.is_file():
         return []
+    lines = _text(path).splitlines()
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(lines, 1):
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
-            continue
+            if number == len(lines):
+                continue
+            record = None
+        shaped = isinstance(record, dict) and isinstance(record.get("variant"), str) and (
+            name != RECORDS or (isinstance(record.get("seed"), int)
+                                and all(_number(record.get(k)) for k in ("test_acc", "val_acc", "train_acc"))))
+        if not shaped:
+            raise StorageError(f"{path}:{number}: not a record this rnnbench writes (a JSON object with a variant, "
+                               "a seed and numeric accuracies): the file is damaged; re-export the folder "
+                               "(python -m bench.run with the same command)")
+        records.append(record)
     return records
 
 
@@ -99,7 +133,16 @@ def save_study(out: Path, study: dict) -> None:
 
 
 def _load_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        doc = json.loads(_text(path))
+    except json.JSONDecodeError as e:
+        doc = e
+    if not isinstance(doc, dict):
+        raise StorageError(f"{path} is damaged (not a JSON object): re-export the folder (python -m bench.run with "
+                           "the same command)")
+    return doc
 
 
 def load_study(out: Path) -> dict:

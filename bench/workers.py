@@ -36,6 +36,7 @@ def is_child() -> bool:
 def lock_folder(out: Path):
     """Own `out` for the life of this process, or refuse: another run is using it."""
     store.check_writable(out)
+    out.mkdir(parents=True, exist_ok=True)  # every check has passed: the folder may be made now
     handle = open(out / ".run.lock", "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

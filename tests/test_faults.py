@@ -1,5 +1,6 @@
-"""Faults and bad input, table-driven: each case gives the exact one-line message expected, and every
-case runs against a folder that already holds a finished study, which must come out unchanged."""
+"""Faults and bad input, table-driven: each case gives the exact one-line message expected. Every case runs
+twice: into a new folder, which must not be made, and into a folder that already holds a finished study,
+which must come out unchanged; the data cache must not change either."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 
 import bench.run as run
 from bench import store
-from tests.conftest import run_study
+from tests.conftest import over, run_study
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["study=smoke", "data.synthetic.n_train=80", "data.synthetic.n_test=20", "tune.trials=0", "measure.seeds=1",
@@ -44,6 +45,23 @@ def _gz(folder: Path, truncate: bool) -> list[str]:
     (folder / "train.csv.gz").write_bytes(packed[:30] if truncate else packed)
     (folder / "test.csv.gz").write_bytes(packed)
     return ["study=packing", "budget=smoke", f"data.root={folder}"]
+
+
+def _gz_damaged(folder: Path) -> list[str]:
+    """A gzip damaged mid-stream (stored blocks, one comma flipped): the CSV reader meets a short row before
+    gzip meets the bad checksum at the end."""
+    folder.mkdir(parents=True, exist_ok=True)
+    packed = bytearray(gzip.compress(GOOD.encode(), compresslevel=0))
+    packed[packed.index(b'",', len(packed) // 2)] = ord(";")
+    packed[packed.index(b'1,"title', len(packed) // 2) + 1] = ord(";")
+    (folder / "train.csv.gz").write_bytes(bytes(packed))
+    (folder / "test.csv.gz").write_bytes(gzip.compress(GOOD.encode()))
+    return ["study=packing", "budget=smoke", f"data.root={folder}"]
+
+
+def _study(folder: Path, text: str) -> str:
+    """A study file `s.yaml` in `folder`: smoke's settings plus `text`."""
+    return _file(folder, "s.yaml", f"include: {ROOT}/studies/smoke.yaml\n{text}\n")
 
 
 def _only_train(folder: Path) -> list[str]:
@@ -76,12 +94,11 @@ CASES = {
     "no patience": (lambda t: [*TINY, "train.patience=0"],
                     "train.patience=0 is not allowed: use a whole number >= 1 (epochs without a better validation "
                     "accuracy before stopping), or null to run every epoch"),
-    "out of range": (lambda t: [*TINY, "train.lr=-1"],
-                     "train.lr=-1.0 is not allowed: the learning rate must be > 0, e.g. train.lr=1.0e-3"),
-    "unknown cell": (lambda t: [*TINY, "cell=foo"], "cell='foo' is not allowed: use one of rnn, lstm, gru, bag, transformer"),
+    "out of range": (lambda t: [*TINY, "train.lr=-1"], "train.lr=-1.0 is not allowed: use a finite number > 0"),
+    "unknown cell": (lambda t: over(TINY, "cell=foo"), "cell='foo' is not allowed: use one of rnn, lstm, gru, bag, transformer"),
     "include loop": (lambda t: [f"study={_file(t, 'a.yaml', 'include: b.yaml')}"] if _file(t, "b.yaml", "include: a.yaml")
                      else [], "{t}/a.yaml: include cycle through ['a.yaml', 'b.yaml']"),
-    "axis without values": (lambda t: [*TINY, "cell=[]"], "cell=[] has no values: give at least one, e.g. cell=[lstm,gru]"),
+    "axis without values": (lambda t: over(TINY, "cell=[]"), "cell=[] has no values: give at least one, e.g. cell=[lstm,gru]"),
     "empty product": (lambda t: [f"study={_file(t, 'ex.yaml', f'include: {ROOT}/studies/smoke.yaml' + chr(10) + 'exclude: [{cell: [rnn, lstm, gru]}]')}"],
                       "study 'ex' has no variants left after its exclude rules"),
     "mixed precision on the CPU": (lambda t: [*TINY, "train.precision=bf16", "device=cpu"],
@@ -92,8 +109,9 @@ CASES = {
                       "harness kernels are gone): drop the key"),
     "unknown precision": (lambda t: [*TINY, "train.precision=fp8"],
                           "train.precision='fp8' is not allowed: use one of fp32, bf16, fp16"),
-    "bad workers": (lambda t: [*TINY, "workers=0"], "workers=0 is not allowed: use a whole number >= 1"),
-    "sparse embedding with weight decay": (lambda t: [*TINY, "train.sparse_embedding=true", "tune.trials=2"],
+    "bad workers": (lambda t: [*TINY, "workers=0"], f"workers=0 is not allowed: use 1 to {os.cpu_count()} (this "
+                                                    "machine's CPU cores)"),
+    "sparse embedding with weight decay": (lambda t: over(TINY, "train.sparse_embedding=true", "tune.trials=2"),
                                            "train.sparse_embedding=true cannot go with nuisance.weight_decay: sparse "
                                            "Adam moves only the rows a batch used, so weight decay would shrink only "
                                            "those; set train.weight_decay=0 and remove it from the study's nuisance "
@@ -117,12 +135,76 @@ CASES = {
     "truncated gz": (lambda t: _gz(t / "gz", truncate=True),
                      "{t}/gz/train.csv.gz: cannot read it as gzip CSV text (Compressed file ended before the "
                      "end-of-stream marker was reached)"),
+    # issue 13, class 2: labels that would silently change the task
+    "a header read as data": (lambda t: _csv(t / "h", "label,title,text\n" + GOOD, GOOD),
+                              "{t}/h/train.csv:1: looks like a header (label 'label', every other label a number): "
+                              "set data.csv.header=true, or remove that line"),
+    "an empty label": (lambda t: _csv(t / "el", GOOD + ',"title","text"\n', GOOD),
+                       "{t}/el/train.csv:41: the label (column 0) is empty: fill it in or remove that row"),
+    "a single class": (lambda t: _csv(t / "one", GOOD.replace("2,", "1,").replace("3,", "1,").replace("4,", "1,"),
+                                      GOOD.splitlines(keepends=True)[0]),
+                       "{t}/one/train.csv: every row has the label '1': a classifier needs two or more classes; check "
+                       "data.csv.label_col"),
+    "one number written two ways": (lambda t: _csv(t / "01", GOOD + '01,"t","x"\n', GOOD),
+                                    "{t}/01/train.csv: labels '01' and '1' are one number written two ways: write it "
+                                    "the same way in every row"),
+    "a header-only training file": (lambda t: _csv(t / "ho", "label,title,text\n", GOOD) + ["data.csv.header=true"],
+                                    "{t}/ho/train.csv: no data rows after the header: check the file"),
+    # class 3: settings, on the command line and in a study file alike
+    "a two-character delimiter": (lambda t: [*TINY, "data.csv.delimiter=ab"],
+                                  "data.csv.delimiter='ab' is not allowed: use one character, e.g. ',' or '\\t'"),
+    "a test fraction above 1": (lambda t: [*TINY, "data.csv.test_fraction=1.5"],
+                                "data.csv.test_fraction=1.5 is not allowed: use a fraction between 0 and 1"),
+    "a test fraction below 0": (lambda t: [*TINY, "data.csv.test_fraction=-0.5"],
+                                "data.csv.test_fraction=-0.5 is not allowed: use a fraction between 0 and 1"),
+    "a YAML value of the wrong type": (lambda t: [f"study={_study(t, 'train: {lr: fast}')}"],
+                                       "{t}/s.yaml: train.lr: Value 'fast' of type 'str' could not be converted to "
+                                       "Float"),
+    "a YAML list for a mapping": (lambda t: [f"study={_study(t, 'scientific: [cell]')}"],
+                                  "{t}/s.yaml: scientific: give a mapping (key: value), not ['cell']"),
+    "a YAML file that is a list": (lambda t: [f"study={_file(t, 'l.yaml', '- a' + chr(10) + '- b' + chr(10))}"],
+                                   "{t}/l.yaml: a study file is a mapping of keys (name: value), not a list or a "
+                                   "value"),
+    "a YAML string for a list": (lambda t: [f"study={_study(t, 'exclude: rnn')}"],
+                                 "{t}/s.yaml: exclude: give a list, not 'rnn'"),
+    "an exclude rule that is not a mapping": (lambda t: [f"study={_study(t, 'exclude: [rnn]')}"],
+                                              "exclude: each rule is a mapping of axes, e.g. {{cell: rnn, layers: 3}}, "
+                                              "not 'rnn'"),
+    "a nuisance value of the wrong type": (lambda t: [f"study={_study(t, 'nuisance: {lr: fast}')}"],
+                                           "nuisance.lr: 'fast' is not a number"),
+    "a nuisance range outside the field's": (lambda t: [f"study={_study(t, 'nuisance: {dropout: [0.1, 1.5]}')}"],
+                                             "nuisance.dropout: train.dropout=1.5 is not allowed: use 0 <= dropout < 1"),
+    # class 6: numbers and bounds
+    "an infinite learning rate": (lambda t: [*TINY, "train.lr=inf"],
+                                  "train.lr=inf is not allowed: use a finite number > 0"),
+    "too many workers": (lambda t: [*TINY, "workers=1000"],
+                         f"workers=1000 is not allowed: use 1 to {os.cpu_count()} (this machine's CPU cores)"),
+    # class 7: paths
+    "a name that leaves reports/": (lambda t: [*TINY, "name=../../x"],
+                                    "name='../../x' is not allowed: use letters, digits, '_', '-' and '.', no '/' (the "
+                                    "study's folder is reports/NAME; out=FOLDER puts it anywhere)"),
+    # class 8: lines that named the wrong thing
+    "a sweep key on the command line": (lambda t: [*TINY, "sweep.train.hidden_size=[8,16]", "sweep.cell=[rnn]"],
+                                        "sweep.cell: variant axes belong in scientific:, not sweep:"),
+    "a gzip damaged mid-stream": (lambda t: _gz_damaged(t / "cut"),
+                                  "{t}/cut/train.csv.gz: the gzip file is damaged or cut short ({gzip_error}): copy "
+                                  "or download it again"),
+    "data.root is a file": (lambda t: ["study=packing", "budget=smoke", f"data.root={_file(t, 'f.csv', GOOD)}"],
+                            "AG News not found in data.root='{t}/f.csv' (it is a file, not a folder): fix the path, or "
+                            "provide it one of three ways: data.root=FOLDER on the command line, the environment "
+                            "variable RNNBENCH_AG_NEWS=FOLDER, or the cache folder {cache}/ag_news (filled by a "
+                            "download when the network allows); FOLDER holds train.csv[.gz] and test.csv[.gz]"),
+    "a non-ASCII value": (lambda t: [*TINY, "name=ü"],
+                          "cannot read 'name=ü': a value with characters other than letters, digits and _-.:/ must be "
+                          "quoted, e.g. name='ü'"),
+    "a key given twice": (lambda t: [*TINY, "train.lr=0.1", "train.lr=0.2"],
+                          "train.lr is given twice (0.1 and 0.2): give it once"),
     "CSV row with wrong field count": (lambda t: _csv(t / "f", GOOD + "1,2\n", GOOD),
                                        "{t}/f/train.csv:41: expected 3 fields, found 2: fix or remove that row"),
     "unknown label": (lambda t: _csv(t / "l", GOOD, GOOD + "9,x,y\n"),
                       "{t}/l/test.csv: labels ['9'] never occur in the training file: remove those rows or add "
                       "training examples"),
-    "empty split": (lambda t: _csv(t / "e", GOOD, ""), "the test split of csv is empty: check the data files"),
+    "empty split": (lambda t: _csv(t / "e", GOOD, ""), "{t}/e/test.csv: no data rows: check the file"),
     "text column all empty": (lambda t: _csv(t / "x", "".join(f"{1 + i % 4},,\n" for i in range(40)), GOOD),
                               "every text of the train split of csv is empty: check which columns hold the text "
                               "(data.csv.text_cols for a CSV)"),
@@ -148,21 +230,39 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")}
 
 
+def _gzip_error(folder: Path) -> str:
+    """What gzip itself says of the damaged file (its checksums are in the message)."""
+    try:
+        with gzip.open(folder / "cut" / "train.csv.gz") as f:
+            f.read()
+    except (OSError, EOFError) as e:
+        return str(e)
+    return ""
+
+
+def _cache() -> dict[str, bytes]:
+    root = Path(os.environ["RNNBENCH_CACHE"])
+    return {str(p): p.read_bytes() for p in root.rglob("*") if p.is_file()} if root.is_dir() else {}
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_is_one_line_exit_2_and_nothing_changes(case, finished, tmp_path, capsys):
-    before = _snapshot(finished)
+    before, cache = _snapshot(finished), _cache()
     make, expected = CASES[case]
     argv = make(tmp_path)
-    assert run.main([*argv, f"out={finished}"]) == 2
-    err = capsys.readouterr().err
-    expected = expected.format(t=tmp_path, cache=os.environ["RNNBENCH_CACHE"])
-    assert err == f"error: {expected}\n"
+    expected = expected.format(t=tmp_path, cache=os.environ["RNNBENCH_CACHE"], gzip_error=_gzip_error(tmp_path))
+    for out in (tmp_path / "new" / "study", finished):
+        assert run.main([*argv, f"out={out}"]) == 2
+        err = capsys.readouterr().err
+        assert err == f"error: {expected}\n"
+        assert "hunter2" not in err
+    assert not (tmp_path / "new").exists(), "a folder was made for a run that never started"
     assert _snapshot(finished) == before, "an earlier result was altered"
-    assert "hunter2" not in err
+    assert _cache() == cache, "the data cache was written by a run that never started"
 
 
 def test_the_fault_table_covers_every_kind():
-    assert len(CASES) >= 19
+    assert len(CASES) >= 45
 
 
 def _disk_full(monkeypatch, after: int):
@@ -212,8 +312,8 @@ def test_a_read_only_output_folder_is_refused_before_any_work(tmp_path, capsys):
     try:
         assert run.main([*TINY, f"out={where}/study"]) == 2
         err = capsys.readouterr().err
-        assert err == (f"error: cannot write {where}/study: Read-only file system; free some space or choose another "
-                       "out=FOLDER (finished runs are kept: the same command resumes)\n")
+        assert err == (f"error: cannot write {where}/study: Read-only file system; choose another out=FOLDER, or make "
+                       "this one writable (finished runs are kept: the same command resumes)\n")
     finally:
         subprocess.run(["umount", str(where)])
 

@@ -14,6 +14,7 @@ import pytest
 import bench.run as run
 from bench.config import BUDGETS, load_study
 from bench import runs
+from tests.conftest import over
 from bench.config import TuneConfig
 from bench.tune import Failed, Pruned, edges, tune
 
@@ -157,7 +158,7 @@ def test_study_tunes_then_measures_and_a_rerun_adds_nothing(tmp_path, capsys):
 
 def test_resume_false_starts_a_fresh_folder(tmp_path):
     out = tmp_path / "f"
-    argv = [*TINY, "tune.trials=1", "measure.seeds=1", "cell=rnn"]
+    argv = over(TINY, "tune.trials=1", "measure.seeds=1", "cell=rnn")
     assert run.main([*argv, f"out={out}"]) == 0
     assert run.main([*argv, f"out={out}", "resume=false"]) == 0
     assert (tmp_path / "f-2" / "records.jsonl").is_file() and len((out / "records.jsonl").read_text().splitlines()) == 1
@@ -165,8 +166,8 @@ def test_resume_false_starts_a_fresh_folder(tmp_path):
 
 def test_sigkill_mid_study_then_rerun_keeps_one_record_per_run(tmp_path):
     out = tmp_path / "k"
-    argv = [sys.executable, "-m", "bench.run", *TINY, "data.synthetic.n_train=1500", "tune.trials=3",
-            "train.epochs=2", "cell=[rnn,lstm,gru]", f"out={out}"]
+    argv = [sys.executable, "-m", "bench.run", *over(TINY, "data.synthetic.n_train=1500", "tune.trials=3",
+            "train.epochs=2", "cell=[rnn,lstm,gru]"), f"out={out}"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -202,7 +203,7 @@ def test_a_crashing_variant_does_not_stop_the_others(tmp_path, monkeypatch, caps
         return real_fit(variant, *args, **kwargs)
     monkeypatch.setattr(run, "fit", fit)
     out = tmp_path / "c"
-    assert run.main([*TINY, "tune.trials=1", "measure.seeds=1", f"out={out}"]) == 1
+    assert run.main([*over(TINY, "tune.trials=1", "measure.seeds=1"), f"out={out}"]) == 1
     printed = capsys.readouterr().out
     assert "FAILED rnn-packed-l1-true_last: ValueError: boom in the rnn variant" in printed
     records = [json.loads(l) for l in (out / "records.jsonl").read_text().splitlines()]

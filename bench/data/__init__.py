@@ -9,6 +9,7 @@ and every preprocessing setting, so a second load does not tokenize again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -97,12 +98,19 @@ def _dataset(cfg):
     return DATASETS[cfg.name]
 
 
-def load(cfg) -> Splits:
-    """The data stage: Splits for `cfg` (a DataConfig), from the tensor cache when it has them."""
-    module = _dataset(cfg)
-    key_src = json.dumps({"dataset": cfg.name, "source": module.fingerprint(cfg), **_settings(cfg)}, sort_keys=True)
-    key = hashlib.sha256(key_src.encode()).hexdigest()[:20]
-    path = cache_dir() / "tensors" / f"{cfg.name}-{key}.pt"
+def key(cfg) -> str:
+    """What the tensors depend on: the data files' names and contents (or the generator's settings) and every
+    preprocessing setting. Finds the files (a missing one is a DataError) without reading them as data."""
+    source = json.dumps({"dataset": cfg.name, "source": _dataset(cfg).fingerprint(cfg), **_settings(cfg)},
+                        sort_keys=True)
+    return hashlib.sha256(source.encode()).hexdigest()[:20]
+
+
+def load(cfg, keep: bool = True) -> Splits:
+    """The data stage: Splits for `cfg` (a DataConfig), from the tensor cache when it has them; `keep=False`
+    leaves the cache for `save_cache()` to write (once every other check of a run has passed)."""
+    module, key_ = _dataset(cfg), key(cfg)
+    path = cache_dir() / "tensors" / f"{cfg.name}-{key_}.pt"
     if cfg.cache and path.is_file():
         try:
             state = torch.load(path, weights_only=True)
@@ -114,15 +122,30 @@ def load(cfg) -> Splits:
             log.warning("ignoring unreadable tensor cache %s (%s)", path, e)
     splits = prepare(module.read(cfg), cfg)
     splits.info["cache"] = "miss"
-    splits.info["cache_key"] = key
-    if cfg.cache:
+    splits.info["cache_key"] = key_
+    if keep:
+        save_cache(splits, cfg)
+    return _with_majority(splits)
+
+
+def save_cache(splits: Splits, cfg) -> None:
+    """Cache freshly made tensors for the next run; a cache folder that cannot be written costs the next run the
+    tokenizing, nothing more (a warning, not an error)."""
+    if not cfg.cache or splits.info.get("cache") != "miss":
+        return
+    path = cache_dir() / "tensors" / f"{cfg.name}-{splits.info['cache_key']}.pt"
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
         torch.save({"train": splits.train.state(), "val": splits.val.state(), "test": splits.test.state(),
                     "itos": splits.itos, "pad_index": splits.pad_index, "unk_index": splits.unk_index,
                     "label_names": splits.label_names, "info": splits.info}, tmp)
         os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache file
-    return _with_majority(splits)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        log.warning("cannot write the tensor cache %s (%s): the next run tokenizes again; set RNNBENCH_CACHE to a "
+                    "writable folder", path.parent, e.strerror or e)
 
 
 def _with_majority(splits: Splits) -> Splits:

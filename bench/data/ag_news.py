@@ -59,7 +59,8 @@ def locate(root: str | None, url: str | None = None, download: bool = True) -> d
         found = _files_in(Path(root).expanduser())
         if not found:
             folder = Path(root).expanduser()
-            what = "the folder does not exist" if not folder.is_dir() else "no " + " and no ".join(
+            what = "it is a file, not a folder" if folder.is_file() else "the folder does not exist" \
+                if not folder.is_dir() else "no " + " and no ".join(
                 f"{split}.csv[.gz]" for split in SPLITS if not _find(folder, split)) + " in it"
             raise DataError(f"AG News not found in data.root='{root}' ({what}): fix the path, or "
                             f"{_how_to_provide(cache)}")
@@ -128,7 +129,7 @@ def fetch(base_url: str, dest: Path, checksums: dict[str, dict[str, str]]) -> No
 
 def fingerprint(cfg) -> dict:
     files = locate(cfg.root, cfg.url, cfg.download)
-    return {split: file_sha256(path) for split, path in files.items()}
+    return {split: [path.name, file_sha256(path)] for split, path in files.items()}
 
 
 def _read_split(path: Path) -> tuple[list[str], list[int]]:

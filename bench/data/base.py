@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import io
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -50,8 +51,20 @@ def file_sha256(path: Path) -> str:
 def open_text(path: Path) -> io.TextIOBase:
     """Open a .csv or .csv.gz (any suffix + .gz) as text."""
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")  # -sig: a byte-order mark is not part of the first field
+
+
+def _check_gzip(path: Path) -> None:
+    """A DataError when `path` is a damaged or truncated gzip file."""
+    if path.suffix != ".gz":
+        return
+    try:
+        with gzip.open(path, "rb") as f:
+            while f.read(1 << 20):
+                pass
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise DataError(f"{path}: the gzip file is damaged or cut short ({e}): copy or download it again") from None
 
 
 def read_rows(path: Path, delimiter: str = ",", n_fields: int | None = None) -> Iterator[tuple[int, list[str]]]:
@@ -66,6 +79,7 @@ def read_rows(path: Path, delimiter: str = ",", n_fields: int | None = None) -> 
                 if n_fields is None:
                     n_fields = len(row)
                 if len(row) != n_fields:
+                    _check_gzip(path)  # a file cut short ends in a short row: say that, not "a row with N fields"
                     raise DataError(f"{path}:{reader.line_num}: expected {n_fields} fields, found {len(row)}: "
                                     "fix or remove that row")
                 yield reader.line_num, row

@@ -37,7 +37,7 @@ def _files(cfg) -> dict[str, Path | None]:
 def fingerprint(cfg) -> dict:
     files = _files(cfg)
     spec = {k: getattr(cfg.csv, k) for k in ("text_cols", "label_col", "header", "delimiter", "test_fraction")}
-    return {"files": {k: file_sha256(p) if p else None for k, p in files.items()}, "spec": spec}
+    return {"files": {k: [p.name, file_sha256(p)] if p else None for k, p in files.items()}, "spec": spec}
 
 
 def _column(spec, header: list[str] | None, path: Path) -> int:
@@ -55,21 +55,49 @@ def _read(path: Path, cfg) -> tuple[list[str], list[str]]:
     header = next(rows)[1] if cfg.csv.header else None
     text_cols = [_column(c, header, path) for c in cfg.csv.text_cols]
     label_col = _column(cfg.csv.label_col, header, path)
-    texts, labels = [], []
+    texts, labels, lines = [], [], []
     for line, row in rows:
         if max(text_cols + [label_col]) >= len(row):
             raise DataError(f"{path}:{line}: has {len(row)} fields, but columns up to "
                             f"{max(text_cols + [label_col])} are asked for: fix data.csv.text_cols / label_col")
+        label = row[label_col].strip()
+        if not label:
+            raise DataError(f"{path}:{line}: the label (column {cfg.csv.label_col!r}) is empty: fill it in or remove "
+                            "that row")
         texts.append(" ".join(row[c] for c in text_cols))
-        labels.append(row[label_col].strip())
+        labels.append(label)
+        lines.append(line)
+    if not texts:
+        raise DataError(f"{path}: no data rows{' after the header' if header else ''}: check the file")
+    if not cfg.csv.header and len(labels) > 2 and labels.count(labels[0]) == 1 and not _numeric(labels[0]) \
+            and all(_numeric(y) for y in labels[1:]):
+        raise DataError(f"{path}:{lines[0]}: looks like a header (label {labels[0]!r}, every other label a number): "
+                        "set data.csv.header=true, or remove that line")
     return texts, labels
 
 
-def _label_order(labels: set[str]) -> list[str]:
+def _numeric(label: str) -> bool:
     try:
-        return [str(x) for x in sorted(int(label) for label in labels)]
+        int(label)
+        return True
     except ValueError:
+        return False
+
+
+def _label_order(labels: set[str], path: Path) -> list[str]:
+    """The labels as classes 0..K-1: by value when all are whole numbers, else alphabetically."""
+    if len(labels) < 2:
+        raise DataError(f"{path}: every row has the label {next(iter(labels))!r}: a classifier needs two or more "
+                        "classes; check data.csv.label_col")
+    if not all(_numeric(y) for y in labels):
         return sorted(labels)
+    by_value: dict[int, str] = {}
+    for label in sorted(labels):
+        if int(label) in by_value:
+            raise DataError(f"{path}: labels {by_value[int(label)]!r} and {label!r} are one number written two ways: "
+                            "write it the same way in every row")
+        by_value[int(label)] = label
+    return [by_value[v] for v in sorted(by_value)]
 
 
 def read(cfg) -> RawDataset:
@@ -83,7 +111,7 @@ def read(cfg) -> RawDataset:
         test_raw = [y for i, y in enumerate(train_raw) if i in test_idx]
         train_texts = [t for i, t in enumerate(train_texts) if i not in test_idx]
         train_raw = [y for i, y in enumerate(train_raw) if i not in test_idx]
-    names = _label_order(set(train_raw))
+    names = _label_order(set(train_raw), files["train"])
     index = {name: i for i, name in enumerate(names)}
     unseen = sorted(set(test_raw) - set(index))
     if unseen:

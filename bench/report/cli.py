@@ -30,34 +30,49 @@ def render_any(out: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = parse_overrides(sys.argv[1:] if argv is None else argv)
-        unknown = set(args) - {"study", "out", "storage"}
-        if unknown:
-            raise BenchError(f"unknown key(s) {', '.join(sorted(unknown))}: python -m bench.report takes "
-                             "study=NAME or out=FOLDER (or nothing: every study under reports/), and storage=URL")
-        if args.get("storage"):
-            if not args.get("study"):
-                raise BenchError("storage=URL needs study=NAME: the database can hold several studies")
-            out = Path(args["out"]) if args.get("out") else REPORTS / str(args["study"])
-            count = runs.export(runs.open_storage(str(args["storage"]), out, lease=120), str(args["study"]), out)
-            if not count:
-                raise BenchError(f"the database holds no finished run of study '{args['study']}' yet")
-            args["out"] = str(out)
+        print(_main(sys.argv[1:] if argv is None else argv))
+        return 0
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def _render_checked(out: Path) -> str:
+    """render_any, with records of the wrong shape (a hand-edited or foreign file) as one line."""
+    try:
+        return render_any(out)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise BenchError(f"{out}: its records lack what this rnnbench writes ({type(e).__name__}: {e}); re-export "
+                         "the folder (python -m bench.run with the same command)") from None
+
+
+def _main(argv: list[str]) -> str:
+    args = parse_overrides(argv)
+    unknown = set(args) - {"study", "out", "storage"}
+    if unknown:
+        raise BenchError(f"unknown key(s) {', '.join(sorted(unknown))}: python -m bench.report takes "
+                         "study=NAME or out=FOLDER (or nothing: every study under reports/), and storage=URL")
+    if args.get("storage"):
+        if not args.get("study"):
+            raise BenchError("storage=URL needs study=NAME: the database can hold several studies")
+        out = Path(args["out"]) if args.get("out") else REPORTS / str(args["study"])
+        count = runs.export(runs.open_storage(str(args["storage"]), out, lease=120), str(args["study"]), out)
+        if not count:
+            raise BenchError(f"the database holds no finished run of study '{args['study']}' yet")
+        args["out"] = str(out)
     if not args:
         found = studies(REPORTS)
+        if not found:
+            raise BenchError(f"no study folders under {REPORTS}/: run a study first (python -m bench.run study=smoke)")
         for entry in found:
-            render_any(REPORTS / entry["folder"])
-        print(f"rendered {len(found)} study folder(s); wrote {write_index(REPORTS)}")
-        return 0
+            _render_checked(REPORTS / entry["folder"])
+        return f"rendered {len(found)} study folder(s); wrote {write_index(REPORTS)}"
     out = Path(args["out"]) if args.get("out") else REPORTS / str(args.get("study", ""))
     if not any((out / name).is_file() for name in (store.RECORDS, SWEEP, store.SPEED_RECORDS)):
-        print(f"error: no records in '{out}': give study=NAME (reports/NAME) or out=FOLDER of a finished run",
-              file=sys.stderr)
-        return 2
-    print(render_any(out))
+        raise BenchError(f"no records in '{out}': give study=NAME (reports/NAME) or out=FOLDER of a finished run")
+    if (out / store.RECORDS).is_file() and not store.load(out):
+        raise BenchError(f"{out / store.RECORDS} holds no record: nothing to render (the page and tables there, if "
+                         "any, are older than it); run the study again")
+    text = _render_checked(out)
     refresh_index(out)
-    print(f"\nwrote {out / 'index.html'}")
-    return 0
+    return f"{text}\n\nwrote {out / 'index.html'}"
