@@ -199,6 +199,14 @@ CASES = {
                           "quoted, e.g. name='ü'"),
     "a key given twice": (lambda t: [*TINY, "train.lr=0.1", "train.lr=0.2"],
                           "train.lr is given twice (0.1 and 0.2): give it once"),
+    "out= names a file": (lambda t: [*TINY, f"out={_file(t, 'taken', 'x')}"],
+                          "out={t}/taken is a file, not a folder: choose another out=FOLDER"),
+    # class 9: another study file over a finished folder (smoke's settings, another name)
+    "another study in a finished folder": (lambda t: [f"study={_study(t, '')}", "tune.trials=0", "measure.seeds=1",
+                                                      "cell=lstm", "packing=packed", "data.synthetic.n_train=80",
+                                                      "data.synthetic.n_test=20", "out=FINISHED"],
+                                           "{finished} holds study 'smoke', not 's': choose another out=FOLDER, or "
+                                           "add resume=false to start over in a fresh folder"),
     "CSV row with wrong field count": (lambda t: _csv(t / "f", GOOD + "1,2\n", GOOD),
                                        "{t}/f/train.csv:41: expected 3 fields, found 2: fix or remove that row"),
     "unknown label": (lambda t: _csv(t / "l", GOOD, GOOD + "9,x,y\n"),
@@ -250,9 +258,12 @@ def test_bad_input_is_one_line_exit_2_and_nothing_changes(case, finished, tmp_pa
     before, cache = _snapshot(finished), _cache()
     make, expected = CASES[case]
     argv = make(tmp_path)
-    expected = expected.format(t=tmp_path, cache=os.environ["RNNBENCH_CACHE"], gzip_error=_gzip_error(tmp_path))
-    for out in (tmp_path / "new" / "study", finished):
-        assert run.main([*argv, f"out={out}"]) == 2
+    expected = expected.format(t=tmp_path, cache=os.environ["RNNBENCH_CACHE"], gzip_error=_gzip_error(tmp_path),
+                               finished=finished)
+    pinned = [a for a in argv if a.startswith("out=")]  # a case about its own out= runs once, as given
+    for out in [None] if pinned else (tmp_path / "new" / "study", finished):
+        argv_out = [a.replace("out=FINISHED", f"out={finished}") for a in argv] + ([] if pinned else [f"out={out}"])
+        assert run.main(argv_out) == 2
         err = capsys.readouterr().err
         assert err == f"error: {expected}\n"
         assert "hunter2" not in err
@@ -397,3 +408,61 @@ def test_a_tampered_tensor_cache_is_not_unpickled(tmp_path, monkeypatch, caplog)
     assert run.main([*TINY, f"out={tmp_path / 'b'}"]) == 0
     assert not Path("/tmp/rnnbench-pwned").exists(), "the cache was unpickled with arbitrary objects"
     assert "ignoring unreadable tensor cache" in caplog.text
+
+
+def test_a_crashed_seed_run_is_a_failed_line_and_the_others_go_on(tmp_path, monkeypatch, capsys):
+    """Issue 13, class 1: any error in a measured run (here the CPU allocator's) fails that run, not the study."""
+    real = run.fit
+
+    def fit(variant, params, splits, seed, device, evaluate_test=True, **kw):
+        if variant.cell == "rnn" and evaluate_test:  # a measured run (tuning never reads test)
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 4000000000 bytes")
+        return real(variant, params, splits, seed, device, evaluate_test=evaluate_test, **kw)
+    monkeypatch.setattr(run, "fit", fit)
+    out = tmp_path / "crash"
+    assert run.main([*over(TINY, "cell=[rnn,lstm]", "measure.seeds=2"), f"out={out}"]) == 1
+    printed = capsys.readouterr().out
+    for seed in (0, 1):
+        assert (f"FAILED rnn-packed-l1-true_last seed {seed}: RuntimeError: DefaultCPUAllocator: can't allocate memory: "
+                "you tried to allocate 4000000000 bytes (test_faults.py:") in printed
+    assert sorted((r["variant"], r["seed"]) for r in store.load(out)) == [("lstm-packed-l1-true_last", 0),
+                                                                        ("lstm-packed-l1-true_last", 1)]
+    assert (out / "index.html").is_file() and f"wrote {out / 'results.csv'}" in printed
+
+
+def test_a_study_where_no_run_finished_claims_no_report(tmp_path, monkeypatch, capsys):
+    """Class 6: no 'wrote results.csv and index.html' for files that do not exist."""
+    from bench.train import Diverged
+
+    def diverges(*args, **kwargs):
+        raise Diverged("training loss is nan in epoch 1")
+    monkeypatch.setattr(run, "fit", diverges)
+    out = tmp_path / "none"
+    assert run.main([*TINY, f"out={out}"]) == 1
+    printed = capsys.readouterr().out
+    assert "FAILED lstm-packed-l1-true_last seed 0: training loss is nan in epoch 1" in printed
+    assert "wrote" not in printed and "no run finished: no report written" in printed
+    assert not (out / "index.html").exists() and not (out / "results.csv").exists()
+
+
+def test_an_unwritable_cache_folder_is_a_warning_not_a_traceback(tmp_path, monkeypatch, caplog):
+    """Class 5: the cache saves time; a folder that cannot hold it costs that time, not the run."""
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("RNNBENCH_CACHE", str(tmp_path / "file" / "cache"))
+    assert run.main([*TINY, f"out={tmp_path / 'out'}"]) == 0
+    assert any("cannot write the tensor cache" in r.getMessage() for r in caplog.records)
+
+
+def test_a_cache_hit_never_stands_in_for_another_file(tmp_path, capsys):
+    """Class 5: the same bytes under another name (a plain-text file named .gz) are not the cached file."""
+    folder = tmp_path / "ag"
+    _file(folder, "train.csv", GOOD)
+    _file(folder, "test.csv", GOOD)
+    argv = ["study=packing", "budget=smoke", "cell=lstm", "packing=packed", "readout=last", "tune.trials=0",
+            "measure.seeds=1", f"data.root={folder}", "measure.timing_steps=0"]
+    assert run.main([*argv, f"out={tmp_path / 'a'}"]) == 0
+    (folder / "train.csv").rename(folder / "train.csv.gz")  # plain text, named as gzip
+    capsys.readouterr()
+    assert run.main([*argv, f"out={tmp_path / 'b'}"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {folder}/train.csv.gz: cannot read it as gzip CSV text")
+    assert not (tmp_path / "b").exists()

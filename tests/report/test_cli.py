@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 import time
+
+import pytest
 from pathlib import Path
 
 import bench.report as report
@@ -99,3 +101,68 @@ def test_render_is_quick_on_a_big_study(tmp_path):
     start = time.perf_counter()
     report.render(out)
     assert time.perf_counter() - start < 30 and (out / "effects.csv").read_text().count("\n") > 24
+
+
+def _damage(out: Path, name: str, content: bytes) -> Path:
+    (out / name).write_bytes(content)
+    return out
+
+
+GOOD_LINE = json.dumps(record("lstm-packed-l1", 0)).encode() + b"\n"
+# issue 13, class 4: a damaged folder -> (what to write, the line expected after "error: " with {out})
+DAMAGED = {
+    "a record line of the wrong shape": (
+        "records.jsonl", b"[1, 2, 3]\n" + GOOD_LINE,
+        "{out}/records.jsonl:1: not a record this rnnbench writes (a JSON object with a variant, a seed and numeric "
+        "accuracies): the file is damaged; re-export the folder (python -m bench.run with the same command)"),
+    "a non-numeric test accuracy": (
+        "records.jsonl", GOOD_LINE + json.dumps(record("lstm-packed-l1", 1, test_acc="high")).encode() + b"\n",
+        "{out}/records.jsonl:2: not a record this rnnbench writes (a JSON object with a variant, a seed and numeric "
+        "accuracies): the file is damaged; re-export the folder (python -m bench.run with the same command)"),
+    "garbage records": (
+        "records.jsonl", b"garbage\nmore garbage\n",
+        "{out}/records.jsonl:1: not a record this rnnbench writes (a JSON object with a variant, a seed and numeric "
+        "accuracies): the file is damaged; re-export the folder (python -m bench.run with the same command)"),
+    "empty records": (
+        "records.jsonl", b"",
+        "{out}/records.jsonl holds no record: nothing to render (the page and tables there, if any, are older than "
+        "it); run the study again"),
+    "records that are not UTF-8": (
+        "records.jsonl", GOOD_LINE + b"\xff\xfe\n",
+        "{out}/records.jsonl is damaged (not UTF-8 text at byte " + str(len(GOOD_LINE)) + "): re-export the folder "
+        "(python -m bench.run with the same command, or bench.report storage=URL)"),
+    "a truncated study.json": (
+        "study.json", b'{"name": "t", "desc',
+        "{out}/study.json is damaged (not a JSON object): re-export the folder (python -m bench.run with the same "
+        "command)"),
+    "a list-valued study.json": (
+        "study.json", b"[1, 2]",
+        "{out}/study.json is damaged (not a JSON object): re-export the folder (python -m bench.run with the same "
+        "command)"),
+    "a record without its history": (
+        "records.jsonl", json.dumps({k: v for k, v in record("lstm-packed-l1", 0).items() if k != "history"}).encode(),
+        "{out}: its records lack what this rnnbench writes (KeyError: 'history'); re-export the folder (python -m "
+        "bench.run with the same command)"),
+}
+
+
+@pytest.mark.parametrize("case", list(DAMAGED))
+def test_a_damaged_folder_is_one_line_and_no_claimed_write(case, tmp_path, capsys):
+    out = tmp_path / "s"
+    out.mkdir()
+    store.write_records(out, [record("lstm-packed-l1", 0)])
+    store.save_study(out, {"name": "t", "planned": {"variants": ["lstm-packed-l1"], "seeds": [0]}})
+    name, content, expected = DAMAGED[case]
+    _damage(out, name, content)
+    before = sorted(p.name for p in out.iterdir())
+    assert report.main([f"out={out}"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"error: {expected.format(out=out)}\n" and "wrote" not in captured.out
+    assert sorted(p.name for p in out.iterdir()) == before, "nothing written"
+
+
+def test_no_arguments_and_no_reports_folder_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert report.main([]) == 2
+    assert capsys.readouterr().err == ("error: no study folders under reports/: run a study first (python -m bench.run "
+                                       "study=smoke)\n")
