@@ -378,6 +378,12 @@ def parse_overrides(argv: list[str]) -> dict[str, Any]:
     return parsed
 
 
+def replaced(argv: list[str], *changes: str) -> list[str]:
+    """`argv` with `changes` (key=value) in place of the same keys: a command line's key may be given once."""
+    keys = {c.split("=", 1)[0] for c in changes}
+    return [a for a in argv if a.split("=", 1)[0] not in keys] + list(changes)
+
+
 def _nest(key: str, value: Any) -> dict:
     for part in reversed(key.split(".")):
         value = {part: value}

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from bench import data, report, runs, speed, store, workers
 from bench.classical import reference
-from bench.config import KEYS, Params, Study, list_studies, load_study
+from bench.config import KEYS, Params, Study, list_studies, load_study, replaced
 from bench.errors import BenchError
 from bench.report.cli import refresh_index
 from bench.measure import environment, resolve_device
@@ -266,7 +266,8 @@ def sweep(argv: list[str], study: Study) -> int:
     slugs = ["_".join(f"{k.split('.')[-1]}-{v}" for k, v in p.items()) for p in points]
     codes = []
     for point, slug in zip(points, slugs):
-        point_argv = [*argv, *(f"{k}={v}" for k, v in point.items()), f"out={study.out_dir / slug}", "sweep=null"]
+        point_argv = replaced(argv, *(f"{k}={v}" for k, v in point.items()), f"out={study.out_dir / slug}",
+                              "sweep=null")
         try:
             codes.append(run_study(point_argv, load_study(point_argv)))
         except BenchError as e:  # bad input: said once, by the first sub-study

@@ -22,6 +22,7 @@ from typing import Callable
 from tqdm import tqdm
 
 from bench import store
+from bench.config import replaced
 from bench.errors import BenchError
 
 CHILD_ENV = "RNNBENCH_WORKER_OF"     # set on a workers=N child: the parent holds the folder's lock
@@ -80,7 +81,8 @@ def spawn(argv: list[str], n: int, device, out: Path, done: Callable[[], int], t
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
         log = open(out / f"worker-{i}.log", "w")
-        procs.append(subprocess.Popen([sys.executable, "-m", "bench.run", *argv, "workers=1"], env=env,
+        procs.append(subprocess.Popen([sys.executable, "-m", "bench.run",
+                                       *replaced(argv, "workers=1", f"out={out}", "resume=true")], env=env,
                                       stdout=log, stderr=subprocess.STDOUT))
         log.close()
     where = f"GPU {', '.join(gpus)}" if gpus else f"{threads} CPU thread(s) each"

@@ -96,5 +96,5 @@ def run_study(tmp_path_factory, argv: list[str], parent: str, name: str = "study
 
 def over(base: list[str], *changes: str) -> list[str]:
     """`base` key=value arguments with `changes` replacing the same keys (the CLI refuses a key given twice)."""
-    keys = {c.split("=", 1)[0] for c in changes}
-    return [a for a in base if a.split("=", 1)[0] not in keys] + list(changes)
+    from bench.config import replaced
+    return replaced(base, *changes)

@@ -10,7 +10,7 @@ import pytest
 
 import bench.run as run
 from bench import store
-from tests.conftest import SHARED_AG_NEWS, needs_shared
+from tests.conftest import SHARED_AG_NEWS, needs_shared, over
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["study=smoke", "data.synthetic.n_train=120", "data.synthetic.n_test=40", "train.epochs=1",
@@ -19,7 +19,7 @@ TINY = ["study=smoke", "data.synthetic.n_train=120", "data.synthetic.n_test=40",
 
 def test_smoke_study_writes_records_results_curves_and_html(tmp_path, capsys):
     out = tmp_path / "smoke"
-    assert run.main([*TINY, f"out={out}", "measure.seeds=2", "train.curve_every=32"]) == 0
+    assert run.main([*over(TINY, "measure.seeds=2", "train.curve_every=32"), f"out={out}"]) == 0
     results = pd.read_csv(out / "results.csv")
     assert len(results) == 8 and sorted(results["variant"].unique()) == ["gru-packed-l1-true_last",
                                                                           "gru-padded-l1-true_last",

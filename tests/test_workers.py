@@ -17,6 +17,7 @@ import pytest
 import bench.run as run
 from bench import runs, store
 from bench.runs import sql_url
+from tests.conftest import over
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ["study=smoke", "data.synthetic.n_train=300", "data.synthetic.n_test=60", "tune.trials=3", "measure.seeds=2",
@@ -86,7 +87,7 @@ def test_a_killed_worker_leaves_its_run_to_the_others(postgres, tmp_path):
     study = f"k{time.time_ns()}"
     # runs long enough (~1 s each) for the poll below to catch the victim holding one: every epoch runs
     # (no early stopping, which ends these easy runs after 2-3 epochs)
-    argv = [*SMOKE, "data.synthetic.n_train=2000", "train.epochs=5", "train.patience=null", f"storage={postgres}",
+    argv = [*over(SMOKE, "data.synthetic.n_train=2000", "train.epochs=5", "train.patience=null"), f"storage={postgres}",
             "lease=3",
             f"name={study}"]
     procs = [_start([*argv, f"out={tmp_path / f'w{i}'}"], tmp_path / f"w{i}.log", tmp_path / "cache")
@@ -140,13 +141,13 @@ def test_workers_on_one_machine_share_the_folder(tmp_path):
 
 def test_a_second_run_of_a_busy_folder_refuses_and_changes_nothing(tmp_path, capsys):
     out = tmp_path / "busy"
-    first = _start([*SMOKE, "data.synthetic.n_train=900", "train.epochs=3", f"out={out}"], tmp_path / "first.log",
+    first = _start([*over(SMOKE, "data.synthetic.n_train=900", "train.epochs=3"), f"out={out}"], tmp_path / "first.log",
                    tmp_path / "cache")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not ((out / ".run.lock").is_file() and (out / ".run.lock").read_text()):
         time.sleep(0.05)
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.name in ("study.json",)}
-    assert run.main([*SMOKE, "data.synthetic.n_train=900", "train.epochs=3", f"out={out}"]) == 2
+    assert run.main([*over(SMOKE, "data.synthetic.n_train=900", "train.epochs=3"), f"out={out}"]) == 2
     err = capsys.readouterr().err
     assert f"is in use by another run (pid {first.pid})" in err and err.count("\n") == 1
     assert {p: (out / p).read_bytes() for p in before} == before

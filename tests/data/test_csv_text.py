@@ -32,3 +32,11 @@ def test_wrong_field_count_and_missing_file(tmp_path):
         csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "t.csv"))))
     with pytest.raises(DataError, match="no such file"):
         csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "nope.csv"))))
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_label(tmp_path):
+    """Issue 13, class 2: a UTF-8 BOM (Excel writes one) used to make a fifth class '\\ufeff3'."""
+    rows = "".join(f"{1 + i % 4},text {i}\n" for i in range(20))
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + rows.encode())
+    raw = csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "bom.csv"), text_cols=[1])))
+    assert sorted(raw.label_names) == ["1", "2", "3", "4"]
