@@ -25,7 +25,7 @@ from bench.variants import AXES, Variant, check_value, expand, parse
 
 # train.* keys that change how fast a step runs, not what it computes: the speed study applies and stores them
 SPEED_SETTINGS = ("precision", "cudnn_benchmark", "compile", "sparse_embedding")
-DATASETS = ("ag_news", "csv", "synthetic")  # bench.data's loaders (tests/data keeps the two lists equal)
+DATASETS = ("ag_news", "csv", "imdb", "synthetic")  # bench.data's loaders (tests/data keeps the two lists equal)
 SAMPLERS, PRUNERS, OBJECTIVES = ("tpe", "random"), ("median", "hyperband", "none"), ("accuracy", "pareto")
 
 STUDIES_DIR = Path(os.environ.get("RNNBENCH_STUDIES", Path(__file__).resolve().parent.parent / "studies"))
@@ -89,7 +89,7 @@ class CsvConfig:
 
 @dataclass
 class DataConfig:
-    name: str = "ag_news"               # ag_news | csv | synthetic
+    name: str = "ag_news"               # ag_news | csv | imdb | synthetic
     root: Optional[str] = None          # folder holding the dataset's files
     url: Optional[str] = None           # download mirror (ag_news); none: the built-in one
     download: bool = True
@@ -99,6 +99,7 @@ class DataConfig:
     min_freq: int = 1
     max_vocab: Optional[int] = None
     max_len: Optional[int] = None       # truncate texts to this many tokens
+    truncate: str = "head"              # which tokens max_len keeps: head | tail | both (half of each end)
     shared_pad_unk: bool = False        # the lesson's quirk: <pad> and <unk> are both index 0
     cache: bool = True                  # cache the numericalized tensors on disk
     csv: CsvConfig = field(default_factory=CsvConfig)
@@ -106,6 +107,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _one_of("data.name", self.name, DATASETS)
+        _one_of("data.truncate", self.truncate, ("head", "tail", "both"))
         _whole("data.min_freq", self.min_freq)
         for key in ("max_train", "max_vocab", "max_len"):
             _whole(f"data.{key}", getattr(self, key), null=True)

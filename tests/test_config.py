@@ -51,7 +51,8 @@ def test_axes_on_the_command_line_replace_the_study_values():
     (["study=packing", "device=tpu"], "device='tpu' is not allowed"),
     (["study=packing", "train.lr"], "arguments are key=value"),
     (["study=packing", "cell=[lstm"], "cannot read 'cell=\\[lstm'"),
-    (["study=packing", "data.name=imdb"], "data.name='imdb' is not allowed: use one of ag_news, csv, synthetic"),
+    (["study=packing", "data.name=yelp"], "data.name='yelp' is not allowed: use one of ag_news, csv, imdb, synthetic"),
+    (["study=packing", "data.truncate=middle"], "data.truncate='middle' is not allowed: use one of head, tail, both"),
 ])
 def test_bad_input_is_one_line_naming_the_fix(argv, message):
     with pytest.raises(ConfigError, match=message) as info:

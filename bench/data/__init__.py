@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from bench.data import ag_news, csv_text, synthetic
+from bench.data import ag_news, csv_text, imdb, synthetic
 from bench.data.base import cache_dir
 from bench.data.batching import Encoded
 from bench.data.split import stratified_take
@@ -29,7 +29,7 @@ from bench.errors import DataError
 
 log = logging.getLogger(__name__)
 
-DATASETS = {"ag_news": ag_news, "csv": csv_text, "synthetic": synthetic}
+DATASETS = {"ag_news": ag_news, "csv": csv_text, "imdb": imdb, "synthetic": synthetic}
 
 
 @dataclass
@@ -50,13 +50,24 @@ class Splits:
 
 def _settings(cfg) -> dict:
     return {"max_train": cfg.max_train, "val_fraction": cfg.val_fraction, "split_seed": cfg.split_seed,
-            "min_freq": cfg.min_freq, "max_vocab": cfg.max_vocab, "max_len": cfg.max_len,
+            "min_freq": cfg.min_freq, "max_vocab": cfg.max_vocab, "max_len": cfg.max_len, "truncate": cfg.truncate,
             "shared_pad_unk": cfg.shared_pad_unk, "tokenizer": TOKENIZER}
 
 
-def _tokenize(texts: list[str], max_len: int | None) -> list[list[str]]:
+def _cut(tokens: list[str], max_len: int | None, keep: str) -> list[str]:
+    """At most `max_len` tokens: the first ones (head), the last ones (tail), or half of each end (both)."""
+    if max_len is None or len(tokens) <= max_len:
+        return tokens
+    if keep == "head":
+        return tokens[:max_len]
+    if keep == "tail":
+        return tokens[-max_len:]
+    return tokens[:(max_len + 1) // 2] + tokens[len(tokens) - max_len // 2:]
+
+
+def _tokenize(texts: list[str], max_len: int | None, keep: str = "head") -> list[list[str]]:
     # An empty text would give a length-0 sequence, which packing rejects: read it as one <unk>.
-    return [basic_english(t)[:max_len] or ["<unk>"] for t in texts]
+    return [_cut(basic_english(t), max_len, keep) or ["<unk>"] for t in texts]
 
 
 def prepare(raw, cfg) -> Splits:
@@ -78,13 +89,13 @@ def prepare(raw, cfg) -> Splits:
     if len(val_idx) == len(train_labels):
         raise DataError(f"data.val_fraction={cfg.val_fraction} leaves no training rows: use a value below 1")
     fit_idx = [i for i in range(len(train_labels)) if i not in val_idx]
-    tokens = _tokenize(train_texts, cfg.max_len)
+    tokens = _tokenize(train_texts, cfg.max_len, cfg.truncate)
     vocab = build_vocab((tokens[i] for i in fit_idx), cfg.min_freq, cfg.max_vocab, cfg.shared_pad_unk)
 
     def encode(token_lists, labels, index) -> Encoded:
         return Encoded.from_lists([vocab.encode(token_lists[i]) for i in index], [labels[i] for i in index])
 
-    test_tokens = _tokenize(raw.test_texts, cfg.max_len)
+    test_tokens = _tokenize(raw.test_texts, cfg.max_len, cfg.truncate)
     info = {"dataset": raw.name, "rows_read": rows_read, "partial": raw.partial, "notes": list(raw.notes),
             "rows": {"train": len(fit_idx), "val": len(val_idx), "test": len(test_tokens)}}
     return Splits(encode(tokens, train_labels, fit_idx), encode(tokens, train_labels, sorted(val_idx)),

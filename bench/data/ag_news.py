@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from bench.data.base import RawDataset, cache_dir, file_sha256, read_rows
+from bench.data.base import RawDataset, Source, file_sha256, read_rows
 from bench.errors import DataError
 
 ENV_ROOT = "RNNBENCH_AG_NEWS"
@@ -34,54 +34,14 @@ CHECKSUMS = {
 TIMEOUT_S = 60
 
 
-def _find(folder: Path, split: str) -> Path | None:
-    for name in (f"{split}.csv", f"{split}.csv.gz"):
-        if (folder / name).is_file():
-            return folder / name
-    return None
-
-
-def _files_in(folder: Path) -> dict[str, Path] | None:
-    found = {split: _find(folder, split) for split in SPLITS}
-    return found if all(found.values()) else None  # type: ignore[return-value]
-
-
-def _how_to_provide(cache: Path) -> str:
-    return (f"provide it one of three ways: data.root=FOLDER on the command line, "
-            f"the environment variable {ENV_ROOT}=FOLDER, or the cache folder {cache} "
-            f"(filled by a download when the network allows); FOLDER holds train.csv[.gz] and test.csv[.gz]")
+SOURCE = Source("AG News", "ag_news", ENV_ROOT, SPLITS)
 
 
 def locate(root: str | None, url: str | None = None, download: bool = True) -> dict[str, Path]:
-    """Return {'train': path, 'test': path}, downloading into the cache when nothing has them."""
-    cache = cache_dir() / "ag_news"
-    if root:
-        found = _files_in(Path(root).expanduser())
-        if not found:
-            folder = Path(root).expanduser()
-            what = "it is a file, not a folder" if folder.is_file() else "the folder does not exist" \
-                if not folder.is_dir() else "no " + " and no ".join(
-                f"{split}.csv[.gz]" for split in SPLITS if not _find(folder, split)) + " in it"
-            raise DataError(f"AG News not found in data.root='{root}' ({what}): fix the path, or "
-                            f"{_how_to_provide(cache)}")
-        return found
-    if os.environ.get(ENV_ROOT):
-        found = _files_in(Path(os.environ[ENV_ROOT]).expanduser())
-        if not found:
-            raise DataError(f"AG News not found in {ENV_ROOT}='{os.environ[ENV_ROOT]}' (no train.csv[.gz] "
-                            f"and test.csv[.gz] there): fix it, or {_how_to_provide(cache)}")
-        return found
-    found = _files_in(cache)
-    if found:
-        return found
-    if not download:
-        raise DataError(f"AG News not found and data.download=false: {_how_to_provide(cache)}")
-    base = url or os.environ.get(ENV_URL) or MIRROR
-    try:
-        fetch(base, cache, CHECKSUMS)
-    except DataError as e:
-        raise DataError(f"AG News not found locally and the download failed ({e}): {_how_to_provide(cache)}") from e
-    return _files_in(cache)  # type: ignore[return-value]
+    """{'train': path, 'test': path} from data.root, $RNNBENCH_AG_NEWS or the cache, downloaded when none has them."""
+    def get(dest: Path) -> None:
+        fetch(url or os.environ.get(ENV_URL) or MIRROR, dest, CHECKSUMS)
+    return SOURCE.locate(root, get if download else None)
 
 
 def git_blob_id(path: Path) -> str:

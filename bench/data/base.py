@@ -70,6 +70,7 @@ def _check_gzip(path: Path) -> None:
 def read_rows(path: Path, delimiter: str = ",", n_fields: int | None = None) -> Iterator[tuple[int, list[str]]]:
     """Yield (line number, fields) per CSV record; every record must have the same number of
     fields (`n_fields`, else the first record's). Blank lines are skipped."""
+    csv.field_size_limit(2**31 - 1)  # a long document is data (data.max_len decides what a model reads)
     try:
         with open_text(path) as f:
             reader = csv.reader(f, delimiter=delimiter)
@@ -85,3 +86,57 @@ def read_rows(path: Path, delimiter: str = ",", n_fields: int | None = None) -> 
                 yield reader.line_num, row
     except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, csv.Error) as e:
         raise DataError(f"{path}: cannot read it as {'gzip ' if path.suffix == '.gz' else ''}CSV text ({e})") from e
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a dataset's `train.csv[.gz]` and `test.csv[.gz]` come from, first hit wins: `data.root`, then the
+    environment variable `env`, then the per-user cache `<cache>/<folder>`, then a download into that cache."""
+    title: str
+    folder: str
+    env: str
+    splits: tuple[str, ...] = ("train", "test")
+
+    @staticmethod
+    def find(folder: Path, split: str) -> Path | None:
+        return next((folder / n for n in (f"{split}.csv", f"{split}.csv.gz") if (folder / n).is_file()), None)
+
+    def files_in(self, folder: Path) -> dict[str, Path] | None:
+        found = {split: self.find(folder, split) for split in self.splits}
+        return found if all(found.values()) else None  # type: ignore[return-value]
+
+    def how_to_provide(self) -> str:
+        return (f"provide it one of three ways: data.root=FOLDER on the command line, the environment variable "
+                f"{self.env}=FOLDER, or the cache folder {cache_dir() / self.folder} (filled by a download when the "
+                "network allows); FOLDER holds train.csv[.gz] and test.csv[.gz]")
+
+    def locate(self, root: str | None, download) -> dict[str, Path]:
+        """{split: path}; `download(dest)` fills the cache folder when nothing has the files (None: not allowed)."""
+        cache = cache_dir() / self.folder
+        if root:
+            folder = Path(root).expanduser()
+            found = self.files_in(folder)
+            if not found:
+                what = "it is a file, not a folder" if folder.is_file() else "the folder does not exist" \
+                    if not folder.is_dir() else "no " + " and no ".join(
+                        f"{split}.csv[.gz]" for split in self.splits if not self.find(folder, split)) + " in it"
+                raise DataError(f"{self.title} not found in data.root='{root}' ({what}): fix the path, or "
+                                f"{self.how_to_provide()}")
+            return found
+        if os.environ.get(self.env):
+            found = self.files_in(Path(os.environ[self.env]).expanduser())
+            if not found:
+                raise DataError(f"{self.title} not found in {self.env}='{os.environ[self.env]}' (no train.csv[.gz] "
+                                f"and test.csv[.gz] there): fix it, or {self.how_to_provide()}")
+            return found
+        found = self.files_in(cache)
+        if found:
+            return found
+        if download is None:
+            raise DataError(f"{self.title} not found and data.download=false: {self.how_to_provide()}")
+        try:
+            download(cache)
+        except DataError as e:
+            raise DataError(f"{self.title} not found locally and the download failed ({e}): "
+                            f"{self.how_to_provide()}") from e
+        return self.files_in(cache)  # type: ignore[return-value]

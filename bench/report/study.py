@@ -116,9 +116,17 @@ def facts(records: list[dict], study: dict, summary: pd.DataFrame) -> list[tuple
                           else ""))),
         ("dataset", esc(f"{first['dataset']}: {first['dataset_rows']:,} train rows read, {first['test_rows']:,} test "
                         f"rows; used train {first['train_rows']:,} / validation {first['val_rows']:,} / "
-                        f"test {first['test_rows']:,}" + (" (PARTIAL split)" if first["partial_data"] else ""))),
+                        f"test {first['test_rows']:,}" + (" (PARTIAL split)" if first["partial_data"] else "")
+                        + _text_settings(study.get("data", {})))),
         ("runs", esc(f"{len(records)} of {total} planned ({summary.shape[0]} variant(s))")),
     ]
+
+
+def _text_settings(cfg: dict) -> str:
+    """What a model reads of each text: accuracy and speed depend on it (long texts above all)."""
+    cut = f"at most {cfg['max_len']:,} tokens ({cfg.get('truncate', 'head')})" if cfg.get("max_len") else "every token"
+    vocab = f"at most {cfg['max_vocab']:,} words" if cfg.get("max_vocab") else "every word"
+    return f"; read: {cut}; vocabulary: {vocab} seen at least {cfg.get('min_freq', 1)} time(s) in training"
 
 
 def _seeds(records: list[dict], order: list[str]) -> pd.DataFrame:

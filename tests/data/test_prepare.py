@@ -56,8 +56,8 @@ def test_empty_split_is_an_error(tmp_path):
 
 def test_unknown_dataset():
     from bench.errors import ConfigError
-    with pytest.raises(ConfigError, match="use one of ag_news, csv, synthetic"):
-        data.load(DataConfig(name="imdb"))
+    with pytest.raises(ConfigError, match="use one of ag_news, csv, imdb, synthetic"):
+        data.load(DataConfig(name="yelp"))
 
 
 @needs_shared
