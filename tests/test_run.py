@@ -159,3 +159,18 @@ def test_ctrl_c_inside_a_librarys_clean_up_still_counts_as_an_interrupt():
     except UnboundLocalError as e:
         assert run._interrupted(e)
     assert not run._interrupted(ValueError("a real failure"))
+
+
+def test_imdb_packing_runs_end_to_end_on_a_tiny_imdb(tmp_path, capsys):
+    words = ["good", "great", "fine", "bad", "awful", "dull"]
+    rows = [f'"{1 + (i % 2)}","","{" ".join(words[(i % 2) * 3 + j % 3] for j in range(5 + i % 30))}<br />end"'
+            for i in range(120)]
+    for split in ("train", "test"):
+        (tmp_path / f"{split}.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "imdb"
+    argv = ["study=imdb_packing", f"data.root={tmp_path}", "budget=null", "tune.trials=0", "measure.seeds=1",
+            "train.epochs=1", "measure.timing_steps=3", "data.max_len=20", "data.min_freq=1", f"out={out}"]
+    assert run.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "lstm-packed-l1-bucketed" in printed and "IMDB rows: train 120" in printed
+    assert "read: at most 20 tokens (head)" in (out / "index.html").read_text()
