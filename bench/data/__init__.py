@@ -83,6 +83,8 @@ def prepare(raw, cfg) -> Splits:
                             "text (data.csv.text_cols for a CSV)")
     rng = random.Random(cfg.split_seed)
     if cfg.max_train is not None and cfg.max_train < len(train_texts):
+        raw.notes.append(f"training rows capped at {cfg.max_train:,} of {len(train_texts):,} (data.max_train, "
+                         "stratified): figures are for this subset")
         keep = stratified_take(train_labels, cfg.max_train, rng)
         train_texts, train_labels = [train_texts[i] for i in keep], [train_labels[i] for i in keep]
     val_idx = set(stratified_take(train_labels, float(cfg.val_fraction), rng)) if cfg.val_fraction else set()

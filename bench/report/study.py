@@ -123,10 +123,12 @@ def facts(records: list[dict], study: dict, summary: pd.DataFrame) -> list[tuple
 
 
 def _text_settings(cfg: dict) -> str:
-    """What a model reads of each text: accuracy and speed depend on it (long texts above all)."""
+    """What a model reads of each text, and of the training split: accuracy and speed depend on both."""
     cut = f"at most {cfg['max_len']:,} tokens ({cfg.get('truncate', 'head')})" if cfg.get("max_len") else "every token"
     vocab = f"at most {cfg['max_vocab']:,} words" if cfg.get("max_vocab") else "every word"
-    return f"; read: {cut}; vocabulary: {vocab} seen at least {cfg.get('min_freq', 1)} time(s) in training"
+    capped = (f"; training rows capped at {cfg['max_train']:,} (data.max_train, stratified; a budget caps long-text "
+              "data)" if cfg.get("max_train") else "")
+    return f"; read: {cut}; vocabulary: {vocab} seen at least {cfg.get('min_freq', 1)} time(s) in training{capped}"
 
 
 def _seeds(records: list[dict], order: list[str]) -> pd.DataFrame:
