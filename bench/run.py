@@ -121,7 +121,6 @@ class Runner:
         self.skipped: set[tuple[str, str]] = set()   # (Optuna study, job) that failed here: not retried here
         self.ready: dict[str, Callable[[bool], None]] = {}  # variant -> runs its jobs (wait: for all of them)
         self.profiled = False
-        self.settings = study.tune
 
     def variant(self, variant: Variant, bars: tqdm) -> None:
         params = self.study.train
@@ -180,15 +179,15 @@ class Runner:
 
     def _tune(self, variant: Variant, base: Params):
         name = f"{self.study.name}/{variant.name}"
-        trial_params = replace(base, epochs=self.settings.epochs)
-        pareto = self.settings.objective == "pareto"
+        trial_params = replace(base, epochs=self.study.tune.epochs)
+        pareto = self.study.tune.objective == "pareto"
 
         def objective(chosen: dict, report) -> float | tuple[float, float]:
             params = replace(trial_params, **chosen)
             with self._bar(f"{variant.name} trial", params.epochs) as bar:
                 try:
-                    result = fit(variant, params, self.splits, self.settings.seed, self.device, evaluate_test=False, on_step=bar.update,
-                                 on_epoch=lambda e: report(e.epoch, e.val_acc))
+                    result = fit(variant, params, self.splits, self.study.tune.seed, self.device, evaluate_test=False,
+                                 on_step=bar.update, on_epoch=lambda e: report(e.epoch, e.val_acc))
                 except Diverged as e:
                     raise Pruned(f"diverged: {e}") from e
                 except RuntimeError as e:
@@ -200,9 +199,9 @@ class Runner:
             epoch_s = statistics.median(e.time_s for e in result.epochs)
             return (result.best_val, epoch_s) if pareto else result.best_val  # the kept epoch's
 
-        with tqdm(total=self.settings.trials, desc=f"tune {variant.name}", unit="trial", leave=False,
+        with tqdm(total=self.study.tune.trials, desc=f"tune {variant.name}", unit="trial", leave=False,
                   position=1, file=sys.stderr) as trials:
-            tuned = tune(name, self.study.nuisance, objective, self.settings, self.storage,
+            tuned = tune(name, self.study.nuisance, objective, self.study.tune, self.storage,
                          on_trial=lambda outcome: trials.update())
         runs.put(self.storage, name, "tuning", {**asdict(tuned), "budget": self.study.budget, "optuna_study": name})
         return tuned

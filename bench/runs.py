@@ -189,21 +189,27 @@ def run_jobs(storage, name: str, jobs: list[dict], measure: Callable[[dict], dic
         held = _jobs_of(trials, (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE))
         for job in sorted(wanted - held - {job for where, job in skipped if where == name}):
             study.enqueue_trial({}, user_attrs={"job": job})
-        waiting = any(t.state == TrialState.WAITING for t in study.get_trials(deepcopy=False))
-        if not waiting:
-            running = _jobs_of(study.get_trials(deepcopy=False), (TrialState.RUNNING,)) & wanted
-            if not (wait and running):
+        trials = study.get_trials(deepcopy=False)  # with what was just enqueued
+        if not any(t.state == TrialState.WAITING for t in trials):
+            if not (wait and _jobs_of(trials, (TrialState.RUNNING,)) & wanted):
                 return failures
             time.sleep(POLL_S)
             continue
-        try:
-            study.optimize(objective, n_trials=1, catch=(Skip, RunFailed))
-        except ValueError as e:
-            if not str(e).startswith("Cannot tell a"):
-                raise
-            log.warning("%s: this worker's run was taken over by another (its heartbeat stopped); the other's "
-                        "result is kept, this one dropped", name)
+        optimize_once(study, objective, (Skip, RunFailed))
         on_done()
+
+
+def optimize_once(study: optuna.Study, objective: Callable, catch: tuple) -> None:
+    """One trial under Optuna's heartbeat (`study.optimize`, which also fails stale trials first). A worker whose
+    trial was failed meanwhile (its heartbeat had stopped) cannot tell it: its late result is dropped."""
+    try:
+        study.optimize(objective, n_trials=1, catch=catch)
+    except (ValueError, AssertionError) as e:  # Optuna's own clean-up may assert after the refused tell
+        refused = e if isinstance(e, ValueError) else e.__context__
+        if not (isinstance(refused, ValueError) and str(refused).startswith("Cannot tell a")):
+            raise
+        log.warning("%s: this worker's trial was taken over by another (its heartbeat stopped); the other's "
+                    "result is kept, this one dropped", study.study_name)
 
 
 def records(storage, study: str, kind: str = "seeds") -> list[dict]:

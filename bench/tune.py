@@ -29,7 +29,7 @@ import optuna
 from optuna.trial import TrialState
 
 from bench.config import TuneConfig
-from bench.runs import POLL_S, WORKER
+from bench.runs import POLL_S, WORKER, optimize_once
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def tune(name: str, space: dict[str, Any], objective: Callable[[dict, Callable[[
         if settings.timeout is not None and time.monotonic() - start > settings.timeout:
             log.warning("%s: tune.timeout=%ss reached", name, settings.timeout)
             break
-        study.optimize(run, n_trials=1, catch=(_NotNeeded, Failed))
+        optimize_once(study, run, (_NotNeeded, Failed))
         if on_trial:
             on_trial(_outcome(study.get_trials(deepcopy=False)[-1]))
     return summarize(study, space, settings)

@@ -220,3 +220,20 @@ def test_sweep_runs_one_sub_study_per_point_and_tabulates(tmp_path, capsys):
     assert "distance-3" in table and "rnn-packed-l1" in table
     assert "test_acc_mean across the sweep" in capsys.readouterr().out
     assert "distance-0" in (out / "index.html").read_text()
+
+
+def test_a_late_tuning_result_is_dropped_not_a_crash(tmp_path):
+    """A trial failed by another worker meanwhile (its heartbeat had stopped): Optuna refuses the late value; the
+    budget is spent by a fresh trial instead (bench.runs.optimize_once, shared with the measured runs)."""
+    folder = tmp_path / "late"
+    calls = []
+
+    def objective(params, report):
+        calls.append(params)
+        if len(calls) == 1:
+            other = optuna.load_study(study_name="s/late", storage=storage(folder))
+            other.tell(other.get_trials(states=(optuna.trial.TrialState.RUNNING,))[0].number,
+                       state=optuna.trial.TrialState.FAIL)
+        return 0.5
+    result = tune("s/late", SPACE, objective, TuneConfig(trials=2, epochs=1), storage(folder))
+    assert len(calls) == 3 and [t["state"] for t in result.trials] == ["FAIL", "COMPLETE", "COMPLETE"]

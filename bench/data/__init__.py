@@ -16,6 +16,7 @@ import logging
 import os
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -74,6 +75,7 @@ def prepare(raw, cfg) -> Splits:
     """Raw texts -> Splits, without the cache (see `load`)."""
     train_texts, train_labels = raw.train_texts, raw.train_labels
     rows_read = {"train": len(train_texts), "test": len(raw.test_texts)}
+    notes = list(raw.notes)
     for split, n in rows_read.items():
         if n == 0:
             raise DataError(f"the {split} split of {raw.name} is empty: check the data files")
@@ -83,7 +85,7 @@ def prepare(raw, cfg) -> Splits:
                             "text (data.csv.text_cols for a CSV)")
     rng = random.Random(cfg.split_seed)
     if cfg.max_train is not None and cfg.max_train < len(train_texts):
-        raw.notes.append(f"training rows capped at {cfg.max_train:,} of {len(train_texts):,} (data.max_train, "
+        notes.append(f"training rows capped at {cfg.max_train:,} of {len(train_texts):,} (data.max_train, "
                          "stratified): figures are for this subset")
         keep = stratified_take(train_labels, cfg.max_train, rng)
         train_texts, train_labels = [train_texts[i] for i in keep], [train_labels[i] for i in keep]
@@ -98,7 +100,7 @@ def prepare(raw, cfg) -> Splits:
         return Encoded.from_lists([vocab.encode(token_lists[i]) for i in index], [labels[i] for i in index])
 
     test_tokens = _tokenize(raw.test_texts, cfg.max_len, cfg.truncate)
-    info = {"dataset": raw.name, "rows_read": rows_read, "partial": raw.partial, "notes": list(raw.notes),
+    info = {"dataset": raw.name, "rows_read": rows_read, "partial": raw.partial, "notes": notes,
             "rows": {"train": len(fit_idx), "val": len(val_idx), "test": len(test_tokens)}}
     return Splits(encode(tokens, train_labels, fit_idx), encode(tokens, train_labels, sorted(val_idx)),
                   encode(test_tokens, raw.test_labels, range(len(test_tokens))),
@@ -111,19 +113,23 @@ def _dataset(cfg):
     return DATASETS[cfg.name]
 
 
-def key(cfg) -> str:
+def _key(cfg) -> str:
     """What the tensors depend on: the data files' names and contents (or the generator's settings) and every
-    preprocessing setting. Finds the files (a missing one is a DataError) without reading them as data."""
+    preprocessing setting."""
     source = json.dumps({"dataset": cfg.name, "source": _dataset(cfg).fingerprint(cfg), **_settings(cfg)},
                         sort_keys=True)
     return hashlib.sha256(source.encode()).hexdigest()[:20]
 
 
+def _cache_path(cfg, key: str) -> Path:
+    return cache_dir() / "tensors" / f"{cfg.name}-{key}.pt"
+
+
 def load(cfg, keep: bool = True) -> Splits:
     """The data stage: Splits for `cfg` (a DataConfig), from the tensor cache when it has them; `keep=False`
     leaves the cache for `save_cache()` to write (once every other check of a run has passed)."""
-    module, key_ = _dataset(cfg), key(cfg)
-    path = cache_dir() / "tensors" / f"{cfg.name}-{key_}.pt"
+    module, key = _dataset(cfg), _key(cfg)
+    path = _cache_path(cfg, key)
     if cfg.cache and path.is_file():
         try:
             state = torch.load(path, weights_only=True)
@@ -135,7 +141,7 @@ def load(cfg, keep: bool = True) -> Splits:
             log.warning("ignoring unreadable tensor cache %s (%s)", path, e)
     splits = prepare(module.read(cfg), cfg)
     splits.info["cache"] = "miss"
-    splits.info["cache_key"] = key_
+    splits.info["cache_key"] = key
     if keep:
         save_cache(splits, cfg)
     return _with_majority(splits)
@@ -146,7 +152,7 @@ def save_cache(splits: Splits, cfg) -> None:
     tokenizing, nothing more (a warning, not an error)."""
     if not cfg.cache or splits.info.get("cache") != "miss":
         return
-    path = cache_dir() / "tensors" / f"{cfg.name}-{splits.info['cache_key']}.pt"
+    path = _cache_path(cfg, splits.info["cache_key"])
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
