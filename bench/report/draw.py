@@ -64,25 +64,40 @@ def _scatter(ax, plot: Plot) -> None:
     ax.legend(fontsize=8, loc="lower right")
 
 
+# Lines that coincide (two variants with the same curve) must both stay visible: each variant gets its own marker
+# and dash pattern as well as its colour, and later lines are drawn thinner over earlier ones.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+DASHES = ("-", "--", "-.", ":")
+
+
 def _lines(ax, plot: Plot) -> None:
     x, y = plot.extra.get("x", "epoch"), plot.extra.get("y", "acc")
     segment = plot.extra.get("segment")
-    for variant, group in plot.data.groupby("variant", sort=False):
+    for i, (variant, group) in enumerate(plot.data.groupby("variant", sort=False)):
         color = None
+        style = {"marker": MARKERS[i % len(MARKERS)], "linestyle": DASHES[(i // len(MARKERS)) % len(DASHES)],
+                 "markersize": 6 - min(i, 3), "linewidth": 2.2 - 0.3 * min(i, 4), "markerfacecolor": "none"}
         parts = group.groupby(segment, sort=False) if segment else [(None, group)]
         for _, part in parts:  # a running count restarts each epoch: one segment each
-            line = ax.plot(part[x], part[y], marker=".", color=color, label=None if color else variant)
+            line = ax.plot(part[x], part[y], color=color, label=None if color else variant,
+                           markevery=max(1, len(part) // 12), **style)
             color = line[0].get_color()
             if "ci" in part and part["ci"].notna().any():
                 ax.fill_between(part[x], part[y] - part["ci"], part[y] + part["ci"], color=color, alpha=0.15)
         reference = plot.extra.get("reference", {}).get(variant)
         if reference is not None:
-            ax.axhline(reference, color=color, linestyle="--", linewidth=1)
+            ax.axhline(reference, color=color, linestyle="--", linewidth=1,
+                       label=f"{variant}: {plot.extra.get('reference_label', 'reference')} ({reference:.3f})")
     if plot.extra.get("log"):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
+        values = sorted(plot.data[x].unique())
+        if len(values) <= 12:
+            ax.set_xticks(values, [f"{v:g}" for v in values])
+            ax.minorticks_off()
     elif x in ("epoch", "x") and plot.data[x].nunique() <= 12 and plot.data[x].dtype.kind in "iu":
         ax.set_xticks(sorted(plot.data[x].unique()))
+    _levels(ax, plot)
     ax.legend(fontsize=7)
 
 

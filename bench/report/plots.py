@@ -207,7 +207,8 @@ def running_accuracy(curves: pd.DataFrame, summary: pd.DataFrame) -> Plot | None
                 "Correct predictions over samples seen so far in the epoch, the model still learning: the lesson's "
                 "own figure. Dashed lines: the lesson's reported end-of-epoch value, where there is one.",
                 f"Line chart of running train accuracy against samples seen for {data['variant'].nunique()} variants.",
-                data, {"x": "samples_total", "y": "running_acc", "segment": "epoch", "reference": references})
+                data, {"x": "samples_total", "y": "running_acc", "segment": "epoch", "reference": references,
+                       "reference_label": "the lesson's end-of-epoch value"})
 
 
 def sweep_curve(table: pd.DataFrame, key: str) -> Plot | None:
@@ -223,6 +224,59 @@ def sweep_curve(table: pd.DataFrame, key: str) -> Plot | None:
                 f"lost what decides the label at that {key}.",
                 f"Line chart of {label} against {key} for {data['variant'].nunique()} variants.",
                 data.reset_index(drop=True), {"x": "x", "y": "acc"})
+
+
+# A sweep's cost curves: (summary column, what it is, its unit, figure key)
+COSTS = (("epoch_time_s", "time per epoch", "s, median over seeds, each variant's tuned sizes", "time"),
+         ("timing_step_ms", "time per training step", "ms, median, the study's shared sizes", "step"),
+         ("peak_mem_mb", "peak memory", "MiB", "memory"))
+
+
+def growth(data: pd.DataFrame) -> dict[str, float]:
+    """Per variant, the log-log slope of cost against the key from its first to its last point: 1 = linear."""
+    slopes = {}
+    for variant, group in data.groupby("variant", sort=False):
+        group = group[(group["x"] > 0) & (group["y"] > 0)].sort_values("x")
+        if len(group) >= 2 and group["x"].iloc[-1] > group["x"].iloc[0]:
+            first, last = group.iloc[0], group.iloc[-1]
+            slopes[variant] = math.log(last["y"] / first["y"]) / math.log(last["x"] / first["x"])
+    return slopes
+
+
+def sweep_cost(table: pd.DataFrame, key: str, column: str, what: str, unit: str, name: str) -> Plot | None:
+    """A cost (time per epoch, step time, peak memory) against a numeric swept key, log-log, one line per variant,
+    the caption stating each line's measured growth exponent."""
+    if table.empty or column not in table or not pd.api.types.is_numeric_dtype(table[key]):
+        return None
+    data = table[["variant", key, column]].rename(columns={key: "x", column: "y"}).dropna()
+    data = data[data["y"] > 0].sort_values(["variant", "x"]).reset_index(drop=True)
+    if data.empty or data["x"].nunique() < 2:
+        return None
+    slopes = growth(data)
+    said = "; ".join(f"{v} {s:.2f}" for v, s in slopes.items())
+    kind = ""
+    if column == "peak_mem_mb" and "memory_kind" in table:
+        kind = f" ({_join_kinds(table['memory_kind'])})"
+    return Plot(f"sweep-{key}-{name}", "lines", f"{what.capitalize()} against {key}", key.replace("_", " "),
+                f"{what} ({unit}){kind}",
+                f"Log-log axes, one line per variant. Growth exponent from the first to the last point (cost ~ "
+                f"{key}^k; k = 1 is linear, below 1 a fixed cost still dominates): {said}."
+                + (" CPU memory is the whole process's peak (data and Python included): compare the rise, not the "
+                   "level." if "rss" in kind else ""),
+                f"Line chart of {what} against {key} for {data['variant'].nunique()} variants; exponents: {said}.",
+                data, {"x": "x", "y": "y", "log": True})
+
+
+def _join_kinds(kinds: pd.Series) -> str:
+    return ", ".join(sorted({str(k) for k in kinds.dropna()})) or "unknown kind"
+
+
+def sweep_plots(table: pd.DataFrame, keys: list[str]) -> list[Plot]:
+    """A sweep page's figures: accuracy against every swept key that varies, then its cost curves."""
+    varying = [k for k in keys if table[k].nunique() > 1]
+    built = [sweep_curve(table, k) for k in varying]
+    built += [sweep_cost(table, k, *cost) for k in varying for cost in COSTS]
+    return [p for p in built if p is not None]
 
 
 def _say_missing(plot: Plot, order: list[str]) -> Plot:

@@ -35,7 +35,7 @@ def render_sweep(out: Path) -> str:
     store.write_atomic(out / "summary.csv", frame.to_csv(index=False))
     metric = "test_acc_mean" if frame["test_acc_mean"].notna().any() else "val_acc_mean"
     pivot = frame.pivot_table(index="variant", columns="point", values=metric, sort=False)
-    figures = [p for p in (plots.sweep_curve(frame, k) for k in keys if frame[k].nunique() > 1) if p is not None]
+    figures = plots.sweep_plots(frame, keys)
     study = store.load_study(out / frame["point"].iloc[0])
     points = json.loads((out / SWEEP).read_text())
     links = "".join(f"<li><a href='{esc(s)}/index.html'>{esc(s)}</a>"

@@ -97,3 +97,31 @@ def test_figures_name_the_variants_they_lack_and_draw_the_reference_levels():
     assert built["seed-spread"].extra["levels"] == scatter.extra["levels"]
     svg = draw.svg(scatter)
     assert "TF-IDF + LR reference (0.867)" in svg and "majority class (0.250)" in svg  # labelled in the legend
+
+
+def _sweep_table() -> pd.DataFrame:
+    rows = []
+    for variant, power in (("lstm-packed-l1", 1.0), ("bag", 0.5)):
+        for max_len in (64, 256, 1024):
+            rows.append({"variant": variant, "max_len": max_len, "test_acc_mean": 0.6 + max_len / 1e4,
+                         "test_acc_ci": 0.01, "epoch_time_s": 2.0 * (max_len / 64) ** power,
+                         "timing_step_ms": 10.0 * (max_len / 64) ** power, "peak_mem_mb": 500 + max_len,
+                         "memory_kind": "cpu_process_peak_rss"})
+    return pd.DataFrame(rows)
+
+
+def test_sweep_cost_curves_state_the_measured_growth_exponent():
+    figures = plots.sweep_plots(_sweep_table(), ["max_len"])
+    assert [p.key for p in figures] == ["sweep-max_len", "sweep-max_len-time", "sweep-max_len-step",
+                                        "sweep-max_len-memory"]
+    time = figures[1]
+    assert time.extra["log"] and "lstm-packed-l1 1.00" in time.caption and "bag 0.50" in time.caption
+    assert plots.growth(time.data)["lstm-packed-l1"] == pytest.approx(1.0)
+    assert "whole process" in figures[3].caption and "cpu_process_peak_rss" in figures[3].ylabel
+    for plot in figures:
+        assert draw.svg(plot).startswith("<?xml")
+
+
+def test_a_sweep_over_a_non_numeric_key_has_no_cost_curve():
+    table = _sweep_table().assign(max_len=lambda t: t["max_len"].map(str))
+    assert [p.key for p in plots.sweep_plots(table, ["max_len"])] == ["sweep-max_len"]
