@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, ClassVar, Dict, List, Optional
 
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -36,83 +36,160 @@ def _require(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-def _whole(key: str, value: Any, low: int = 1, null: bool = False) -> None:
-    """`key` holds a whole number >= low (or None when `null`)."""
-    if null and value is None:
-        return
-    _require(isinstance(value, int) and not isinstance(value, bool) and value >= low,
-             f"{key}={value} is not allowed: use a whole number >= {low}{', or null' if null else ''}")
+# ---- what a key allows: one Rule per field, checked in __post_init__ and printed by --help --------------------
+
+@dataclass(frozen=True)
+class Rule:
+    """What one key allows. The dataclass checks its fields against their rules (`check_fields`) and --help
+    prints `describe()`: the allowed values are written once."""
+    kind: str = "any"                   # whole | number | choice | bool | any (free text, a path ...)
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_open: bool = False              # > low (else >=)
+    high_open: bool = True              # < high (else <=)
+    choices: tuple = ()
+    null: bool = False                  # null (None) also allowed
+    text: str = ""                      # kind any: what is allowed, in words
+
+    def describe(self, short: str = "value") -> str:
+        if self.kind == "choice":
+            said = "one of " + ", ".join(map(str, self.choices))
+        elif self.kind == "bool":
+            said = "true or false"
+        elif self.kind in ("whole", "number") and self.high is not None:
+            said = (f"{self.low:g} {'<' if self.low_open else '<='} {short} {'<' if self.high_open else '<='} "
+                    f"{self.high:g}")
+        elif self.kind == "whole":
+            said = f"a whole number >= {self.low:g}"
+        elif self.kind == "number":
+            said = f"a finite number {'>' if self.low_open else '>='} {self.low:g}"
+        else:
+            said = self.text or "any"
+        return said + (", or null" if self.null else "")
+
+    def allows(self, value: Any) -> bool:
+        if value is None:
+            return self.null
+        if self.kind == "choice":
+            return value in self.choices
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if self.kind not in ("whole", "number"):
+            return True
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return False
+        if self.kind == "whole" and not isinstance(value, int):
+            return False
+        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+    def check(self, key: str, value: Any) -> None:
+        _require(self.allows(value), f"{key}={value!r} is not allowed: use {self.describe(key.split('.')[-1])}")
 
 
-def _finite(key: str, value: Any, low: float = 0.0, strict: bool = True, null: bool = False) -> None:
-    """`key` holds a finite number > low (>= low when not `strict`), or None when `null`."""
-    if null and value is None:
-        return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
-        value > low if strict else value >= low)
-    _require(ok, f"{key}={value} is not allowed: use a finite number {'>' if strict else '>='} {low:g}"
-                 f"{', or null' if null else ''}")
+def whole(low: int = 1, null: bool = False) -> Rule:
+    return Rule("whole", low=low, null=null)
 
 
-def _one_of(key: str, value: Any, allowed: tuple) -> None:
-    _require(value in allowed, f"{key}={value!r} is not allowed: use one of {', '.join(map(str, allowed))}")
+def number(low: float = 0.0, open_: bool = True, null: bool = False) -> Rule:
+    return Rule("number", low=low, low_open=open_, null=null)
+
+
+def fraction(low_open: bool = False) -> Rule:
+    return Rule("number", low=0.0, high=1.0, low_open=low_open)
+
+
+def one_of(choices: tuple, null: bool = False) -> Rule:
+    return Rule("choice", choices=tuple(choices), null=null)
+
+
+FLAG = Rule("bool")
+
+
+def free(text: str, null: bool = False) -> Rule:
+    return Rule(text=text, null=null)
+
+
+def setting(default: Any, meaning: str, rule: Rule = Rule(), factory: Any = None) -> Any:
+    """A dataclass field with its one-line meaning and its rule (--help shows both; check_fields applies the rule)."""
+    meta = {"help": meaning, "rule": rule}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def check_fields(obj: Any) -> None:
+    """Check every field of a config dataclass against its Rule; the message names the dotted key."""
+    for f in fields(obj):
+        rule = f.metadata.get("rule")
+        if rule is not None and rule.kind != "any":
+            rule.check(obj.SECTION + f.name, getattr(obj, f.name))
 
 
 @dataclass
 class SyntheticConfig:
-    seed: int = 0
-    n_train: int = 2000
-    n_test: int = 500
-    n_classes: int = 4
-    vocab: int = 50          # noise words w0..w{vocab-1}
-    min_len: int = 8
-    max_len: int = 24
-    distance: int = 0        # the key word sits this many tokens before the end
+    SECTION: ClassVar[str] = "data.synthetic."
+    seed: int = setting(0, "generator seed of the synthetic dataset", whole(0))
+    n_train: int = setting(2000, "training rows generated", whole(2))
+    n_test: int = setting(500, "test rows generated", whole(1))
+    n_classes: int = setting(4, "classes (one key word each)", whole(2))
+    vocab: int = setting(50, "noise words w0..w{vocab-1}", whole(1))
+    min_len: int = setting(8, "shortest text, in tokens", whole(1))
+    max_len: int = setting(24, "longest text, in tokens", whole(1))
+    distance: int = setting(0, "the key word sits this many tokens before the end", whole(0))
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass
 class CsvConfig:
-    train: Optional[str] = None
-    test: Optional[str] = None          # none: a stratified test_fraction of train
-    text_cols: List[Any] = field(default_factory=lambda: [1])  # 0-based positions, or header names
-    label_col: Any = 0
-    header: bool = False
-    delimiter: Optional[str] = None     # none: tab for .tsv, else comma
-    test_fraction: float = 0.2
+    SECTION: ClassVar[str] = "data.csv."
+    train: Optional[str] = setting(None, "the training CSV/TSV file (data.name=csv)", free("a file path", null=True))
+    test: Optional[str] = setting(None, "the test file; null: a stratified test_fraction of train",
+                                  free("a file path", null=True))
+    text_cols: List[Any] = setting(None, "the text column(s), joined with a space",
+                                   free("a list of 0-based positions or header names"), factory=lambda: [1])
+    label_col: Any = setting(0, "the label column", free("a 0-based position or a header name"))
+    header: bool = setting(False, "the first row names the columns", FLAG)
+    delimiter: Optional[str] = setting(None, "the field separator; null: tab for .tsv, else comma",
+                                       free("one character", null=True))
+    test_fraction: float = setting(0.2, "share of train held out as test when there is no test file",
+                                   fraction(low_open=True))
 
     def __post_init__(self) -> None:
+        check_fields(self)
         _require(self.delimiter is None or len(self.delimiter) == 1,
                  f"data.csv.delimiter={self.delimiter!r} is not allowed: use one character, e.g. ',' or '\\t'")
-        _require(isinstance(self.test_fraction, (int, float)) and 0 < self.test_fraction < 1,
-                 f"data.csv.test_fraction={self.test_fraction} is not allowed: use a fraction between 0 and 1")
 
 
 @dataclass
 class DataConfig:
-    name: str = "ag_news"               # ag_news | csv | imdb | synthetic
-    root: Optional[str] = None          # folder holding the dataset's files
-    url: Optional[str] = None           # download mirror (ag_news); none: the built-in one
-    download: bool = True
-    max_train: Optional[int] = None     # cap on training rows, stratified
-    val_fraction: float = 0.1           # carved from training, stratified; tuning reads it
-    split_seed: int = 0
-    min_freq: int = 1
-    max_vocab: Optional[int] = None
-    max_len: Optional[int] = None       # truncate texts to this many tokens
-    truncate: str = "head"              # which tokens max_len keeps: head | tail | both (half of each end)
-    shared_pad_unk: bool = False        # the lesson's quirk: <pad> and <unk> are both index 0
-    cache: bool = True                  # cache the numericalized tensors on disk
-    csv: CsvConfig = field(default_factory=CsvConfig)
-    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    SECTION: ClassVar[str] = "data."
+    name: str = setting("ag_news", "the dataset (bench.data.DATASETS)", one_of(DATASETS))
+    root: Optional[str] = setting(None, "folder holding the dataset's files; null: $RNNBENCH_<NAME>, the cache, "
+                                        "else a download", free("a folder", null=True))
+    url: Optional[str] = setting(None, "where to download from; null: the built-in mirror",
+                                 free("an http(s) URL", null=True))
+    download: bool = setting(True, "download when the files are nowhere else", FLAG)
+    max_train: Optional[int] = setting(None, "cap on training rows (stratified); null: all", whole(1, null=True))
+    val_fraction: float = setting(0.1, "share of training rows held out for validation (tuning reads it)",
+                                  fraction())
+    split_seed: int = setting(0, "seed of the shuffle and the stratified splits", whole(0))
+    min_freq: int = setting(1, "a word enters the vocabulary when seen this often in training", whole(1))
+    max_vocab: Optional[int] = setting(None, "keep only the most frequent words; null: all", whole(1, null=True))
+    max_len: Optional[int] = setting(None, "truncate every text to this many tokens; null: read all",
+                                     whole(1, null=True))
+    truncate: str = setting("head", "which tokens max_len keeps (both: half of each end)",
+                            one_of(("head", "tail", "both")))
+    shared_pad_unk: bool = setting(False, "the lesson's quirk: <pad> and <unk> are both index 0", FLAG)
+    cache: bool = setting(True, "cache the numericalized tensors on disk", FLAG)
+    csv: CsvConfig = setting(None, "the generic CSV loader's settings", factory=CsvConfig)
+    synthetic: SyntheticConfig = setting(None, "the synthetic dataset's settings", factory=SyntheticConfig)
 
     def __post_init__(self) -> None:
-        _one_of("data.name", self.name, DATASETS)
-        _one_of("data.truncate", self.truncate, ("head", "tail", "both"))
-        _whole("data.min_freq", self.min_freq)
-        for key in ("max_train", "max_vocab", "max_len"):
-            _whole(f"data.{key}", getattr(self, key), null=True)
-        _require(0 <= self.val_fraction < 1,
-                 f"data.val_fraction={self.val_fraction} is not allowed: use 0 <= value < 1")
+        check_fields(self)
 
 
 @dataclass
@@ -120,34 +197,29 @@ class Params:
     """One trainable run's settings, the `train:` section: the model's sizes, the optimizer's and the trainer's
     settings. Tuning's search space (`nuisance:`) names these fields, the model and the trainer read them,
     each record stores them (`hyperparameters`) and the page shows them: this is the only copy."""
-    embed_dim: int = 64
-    hidden_size: int = 32
-    dropout: float = 0.0
-    epochs: int = 1
-    lr: float = 1.0e-3
-    batch_size: int = 16
-    weight_decay: float = 0.0
-    clip: Optional[float] = None        # max gradient norm; none: no clipping
-    patience: Optional[int] = None      # early stopping: stop after this many epochs without a better validation
-                                        # accuracy and keep the best epoch's weights; none: run every epoch
-    sparse_embedding: bool = False      # torch.optim.SparseAdam on the embedding (bench.optim): faster, other math
-    precision: str = "fp32"             # fp32 | bf16 | fp16: CUDA autocast (fp16 with a GradScaler)
-    cudnn_benchmark: bool = False       # cuDNN picks its fastest algorithm per shape (CUDA only)
-    compile: bool = False               # torch.compile the model (TORCH_LOGS=graph_breaks shows where it fell back)
-    curve_every: int = 3200             # samples between running-accuracy points (the lesson's print)
-    eval_batch_size: int = 256
+    SECTION: ClassVar[str] = "train."
+    embed_dim: int = setting(64, "word embedding size", whole(1))
+    hidden_size: int = setting(32, "recurrent state size (per direction)", whole(1))
+    dropout: float = setting(0.0, "dropout on the embeddings and the read-out", fraction())
+    epochs: int = setting(1, "epoch cap of a measured run", whole(1))
+    lr: float = setting(1.0e-3, "Adam's learning rate", number(0))
+    batch_size: int = setting(16, "training rows per step", whole(1))
+    weight_decay: float = setting(0.0, "Adam's (L2) weight decay", number(0, open_=False))
+    clip: Optional[float] = setting(None, "max gradient norm; null: no clipping", number(0, null=True))
+    patience: Optional[int] = setting(None, "early stopping: epochs without a better validation accuracy before "
+                                            "stopping (the best epoch kept); null: run every epoch",
+                                      whole(1, null=True))
+    sparse_embedding: bool = setting(False, "torch.optim.SparseAdam on the embedding: faster, other maths", FLAG)
+    precision: str = setting("fp32", "CUDA autocast precision (fp16 with a GradScaler)",
+                             one_of(("fp32", "bf16", "fp16")))
+    cudnn_benchmark: bool = setting(False, "cuDNN picks its fastest algorithm per shape (CUDA only)", FLAG)
+    compile: bool = setting(False, "torch.compile the model (TORCH_LOGS=graph_breaks shows its breaks)", FLAG)
+    curve_every: int = setting(3200, "training samples between running-accuracy points (the lesson's print)",
+                               whole(1))
+    eval_batch_size: int = setting(256, "rows per step when scoring validation and test", whole(1))
 
     def __post_init__(self) -> None:
-        for key in ("embed_dim", "hidden_size", "epochs", "batch_size", "curve_every", "eval_batch_size"):
-            _whole(f"train.{key}", getattr(self, key))
-        _require(0 <= self.dropout < 1, f"train.dropout={self.dropout} is not allowed: use 0 <= dropout < 1")
-        _finite("train.lr", self.lr)
-        _finite("train.weight_decay", self.weight_decay, strict=False)
-        _finite("train.clip", self.clip, null=True)
-        _require(self.patience is None or self.patience >= 1,
-                 f"train.patience={self.patience} is not allowed: use a whole number >= 1 (epochs without a better "
-                 "validation accuracy before stopping), or null to run every epoch")
-        _one_of("train.precision", self.precision, ("fp32", "bf16", "fp16"))
+        check_fields(self)
 
 
 # Long-text datasets: what `budget=smoke|quick` also caps, unless the command line sets the key (a study file's
@@ -164,55 +236,56 @@ TUNABLE = ("lr", "batch_size", "weight_decay", "clip", "embed_dim", "hidden_size
 @dataclass
 class SpeedConfig:
     """study mode `speed`: step times on fixed pre-built batches, no tuning, no accuracy."""
-    batch_sizes: List[int] = field(default_factory=lambda: [16, 64, 256])   # swept at seq_len
-    seq_lens: List[int] = field(default_factory=lambda: [32, 128, 512])     # swept at batch_size
-    batch_size: int = 64
-    seq_len: int = 128
-    vocab: int = 10000
-    warmup: int = 3
-    repeats: int = 10                   # timed steps per point; every one is kept
+    SECTION: ClassVar[str] = "speed."
+    batch_sizes: List[int] = setting(None, "batch sizes swept at seq_len", free("a list of whole numbers >= 1"),
+                                     factory=lambda: [16, 64, 256])
+    seq_lens: List[int] = setting(None, "sequence lengths swept at batch_size", free("a list of whole numbers >= 1"),
+                                  factory=lambda: [32, 128, 512])
+    batch_size: int = setting(64, "the batch size of the length sweep", whole(1))
+    seq_len: int = setting(128, "the sequence length of the batch-size sweep", whole(1))
+    vocab: int = setting(10000, "vocabulary of the random token batches", whole(2))
+    warmup: int = setting(3, "untimed steps before timing", whole(0))
+    repeats: int = setting(10, "timed steps per point; every one is kept", whole(1))
 
     def __post_init__(self) -> None:
-        _require(all(isinstance(n, int) and n >= 1 for n in [*self.batch_sizes, *self.seq_lens, self.batch_size,
-                                                               self.seq_len, self.repeats])
-                 and self.warmup >= 0 and self.vocab >= 2,
+        check_fields(self)
+        _require(all(isinstance(n, int) and not isinstance(n, bool) and n >= 1
+                     for n in [*self.batch_sizes, *self.seq_lens]),
                  "speed: batch sizes, sequence lengths and repeats are whole numbers >= 1, warmup >= 0, vocab >= 2")
 
 
 @dataclass
 class MeasureConfig:
-    seeds: Any = 1                      # a count (seeds 0..n-1) or a list of seeds
-    timing_steps: int = 30              # per run, training steps timed at the study's own (untuned) sizes, so
-                                        # the effects table compares variants like with like; 0: none
+    SECTION: ClassVar[str] = "measure."
+    seeds: Any = setting(1, "the measured seeds: a count (seeds 0..n-1) or a list",
+                         free("a count >= 1, or a list of distinct seeds >= 0"))
+    timing_steps: int = setting(30, "training steps timed per run at the study's own (untuned) sizes, so variants "
+                                    "compare like with like; 0: none", whole(0))
 
     def __post_init__(self) -> None:
+        check_fields(self)
         seeds = self.seeds
         ok = (isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1) or (
             isinstance(seeds, list) and seeds and all(isinstance(s, int) and s >= 0 for s in seeds)
             and len(set(seeds)) == len(seeds))
         _require(ok, f"measure.seeds={seeds!r} is not allowed: give a count >= 1 (measure.seeds=3) "
                      "or a list of distinct seeds >= 0 (measure.seeds=[0,1,2])")
-        _require(self.timing_steps >= 0, f"measure.timing_steps={self.timing_steps} is not allowed: use a whole "
-                                         "number >= 0 (0: no timing pass)")
 
 
 @dataclass
 class TuneConfig:
-    trials: int = 0                     # per variant; 0: no tuning, the fixed train values
-    timeout: Optional[float] = None     # seconds per variant; none: no limit
-    epochs: int = 1                     # epoch cap of every trial (the pruner's max resource)
-    sampler: str = "tpe"                # tpe | random
-    pruner: str = "median"              # median | hyperband | none
-    objective: str = "accuracy"         # accuracy | pareto (accuracy vs time per epoch, NSGA-II)
-    seed: int = 0                       # sampler seed, and the training seed of every trial
+    SECTION: ClassVar[str] = "tune."
+    trials: int = setting(0, "Optuna trials per variant; 0: no tuning, the train: values as written", whole(0))
+    timeout: Optional[float] = setting(None, "seconds of tuning per variant; null: no limit", number(0, null=True))
+    epochs: int = setting(1, "epoch cap of every trial (the pruner's max resource)", whole(1))
+    sampler: str = setting("tpe", "Optuna's sampler, seeded by tune.seed", one_of(SAMPLERS))
+    pruner: str = setting("median", "stops hopeless trials after an epoch", one_of(PRUNERS))
+    objective: str = setting("accuracy", "validation accuracy, or pareto: accuracy vs time per epoch (NSGA-II)",
+                             one_of(OBJECTIVES))
+    seed: int = setting(0, "the sampler's seed, and the training seed of every trial", whole(0))
 
     def __post_init__(self) -> None:
-        _require(self.trials >= 0, f"tune.trials={self.trials} is not allowed: use 0 (no tuning) or more")
-        _whole("tune.epochs", self.epochs)
-        _finite("tune.timeout", self.timeout, null=True)
-        _one_of("tune.sampler", self.sampler, SAMPLERS)
-        _one_of("tune.pruner", self.pruner, PRUNERS)
-        _one_of("tune.objective", self.objective, OBJECTIVES)
+        check_fields(self)
 
 
 # `budget=NAME` sets these in one word (after the YAML, before the command line's other keys).
@@ -226,33 +299,46 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "full": {"tune": {"trials": 40, "epochs": 10}, "train": {"epochs": 30}, "data": {"max_train": None},
              "measure": {"seeds": 5}},
 }
+DEVICE = Rule(text="auto, cpu, cuda or cuda:N")
 
 
 @dataclass
 class Study:
-    name: str = ""
-    description: str = ""               # the one-line question the study answers
-    scientific: Dict[str, Any] = field(default_factory=dict)  # compared: their product
-    fixed: Dict[str, Any] = field(default_factory=dict)       # held for every variant
-    exclude: List[Any] = field(default_factory=list)          # {axis: value(s)} rules
-    variants: List[str] = field(default_factory=list)         # explicit names, instead of a product
-    reference: Dict[str, Any] = field(default_factory=dict)   # variant -> {metric: published figure}
-    nuisance: Dict[str, Any] = field(default_factory=dict)    # tuned per variant: {low, high, log} | list
-    budget: Optional[str] = None        # smoke | quick | full; none: the file's values as they are
-    sweep: Optional[Dict[str, Any]] = None  # dotted non-variant key -> values: one sub-study per point
-    data: DataConfig = field(default_factory=DataConfig)
-    train: Params = field(default_factory=Params)
-    measure: MeasureConfig = field(default_factory=MeasureConfig)
-    tune: TuneConfig = field(default_factory=TuneConfig)
-    device: str = "auto"                # auto | cpu | cuda | cuda:N
-    out: Optional[str] = None           # none: reports/<name>
-    storage: Optional[str] = None       # database URL shared by workers; none: the out folder itself
-    resume: bool = True                 # false: start over in a fresh folder (never overwrite)
-    workers: int = 1                    # worker processes on this machine (one per GPU when there are GPUs)
-    lease: float = 120.0                # seconds without a heartbeat before a worker's run is taken over
-    profile: bool = False               # write a torch.profiler trace of a few steps of the first variant
-    mode: str = "study"                 # study (tune, train, measure accuracy) | speed (step times only)
-    speed: SpeedConfig = field(default_factory=SpeedConfig)
+    SECTION: ClassVar[str] = ""
+    name: str = setting("", "the study's name; its folder is reports/NAME", free("letters, digits, _ - ."))
+    description: str = setting("", "the one-line question the study answers", free("text"))
+    scientific: Dict[str, Any] = setting(None, "compared axes: the variants are their product",
+                                         free("{axis: [values]}"), factory=dict)
+    fixed: Dict[str, Any] = setting(None, "axes held for every variant", free("{axis: value}"), factory=dict)
+    exclude: List[Any] = setting(None, "variants dropped from the product", free("[{axis: value(s)}, ...]"),
+                                 factory=list)
+    variants: List[str] = setting(None, "explicit variant names, instead of a product",
+                                  free("[lstm-packed-l1, ...]"), factory=list)
+    reference: Dict[str, Any] = setting(None, "published figures to print beside ours",
+                                        free("{variant: {metric: value}}"), factory=dict)
+    nuisance: Dict[str, Any] = setting(None, f"the search space, tuned per variant with the same budget; PARAM: "
+                                             f"{', '.join(TUNABLE)}", free("{PARAM: {low, high, log} or [values]}"),
+                                       factory=dict)
+    budget: Optional[str] = setting(None, "trials, epoch caps, data cap and seeds in one word; null: the file's "
+                                          "values as written", one_of(tuple(BUDGETS), null=True))
+    sweep: Optional[Dict[str, Any]] = setting(None, "repeat the study for each value of a non-variant key",
+                                              free("{dotted.key: [values]}", null=True))
+    data: DataConfig = setting(None, "", factory=DataConfig)
+    train: Params = setting(None, "", factory=Params)
+    measure: MeasureConfig = setting(None, "", factory=MeasureConfig)
+    tune: TuneConfig = setting(None, "", factory=TuneConfig)
+    device: str = setting("auto", "where to train: auto = CUDA when torch sees a GPU", DEVICE)
+    out: Optional[str] = setting(None, "the study's folder; null: reports/<name>", free("a folder", null=True))
+    storage: Optional[str] = setting(None, "a database shared by workers on several machines; null: out/optuna.db",
+                                     free("postgresql://... (any SQLAlchemy URL)", null=True))
+    resume: bool = setting(True, "false: start over in a fresh folder (never overwrite)", FLAG)
+    workers: int = setting(1, "worker processes on this machine (one GPU each when there are GPUs)",
+                           free("1 to this machine's CPU cores"))
+    lease: float = setting(120.0, "seconds without a heartbeat before a worker's run is taken over", number(1, False))
+    profile: bool = setting(False, "write a torch.profiler trace of 8 steps of the first variant", FLAG)
+    mode: str = setting("study", "study: tune, train, measure accuracy; speed: step times only",
+                        one_of(("study", "speed")))
+    speed: SpeedConfig = setting(None, "", factory=SpeedConfig)
 
     def expand(self) -> list[Variant]:
         """The variants this study compares (the `variants:` list, else the product)."""
@@ -268,6 +354,17 @@ class Study:
     @property
     def out_dir(self) -> Path:
         return Path(self.out) if self.out else Path("reports") / self.name
+
+
+@dataclass
+class ReportArgs:
+    """`python -m bench.report`'s keys (nothing: every study folder under reports/)."""
+    SECTION: ClassVar[str] = ""
+    study: Optional[str] = setting(None, "re-render reports/NAME", free("a study's name", null=True))
+    out: Optional[str] = setting(None, "re-render this study folder (or the one storage= exports to)",
+                                 free("a folder", null=True))
+    storage: Optional[str] = setting(None, "export study= from this database into out= first, then render",
+                                     free("postgresql://... or sqlite:///FILE", null=True))
 
 
 # ---- the schema's keys, for checking and for --help -------------------------------------------
@@ -498,11 +595,10 @@ def validate(study: Study) -> None:
                               "train.weight_decay=0 and remove it from the study's nuisance section")
     _require(re.fullmatch(r"auto|cpu|cuda(:\d+)?", study.device) is not None,
              f"device={study.device!r} is not allowed: use auto, cpu, cuda or cuda:N")
-    _one_of("mode", study.mode, ("study", "speed"))
+    check_fields(study)
     cores = os.cpu_count() or 1
     _require(isinstance(study.workers, int) and 1 <= study.workers <= max(cores, 1),
              f"workers={study.workers} is not allowed: use 1 to {cores} (this machine's CPU cores)")
-    _finite("lease", study.lease, low=1, strict=False)
     _require(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", study.name) is not None and ".." not in study.name,
              f"name={study.name!r} is not allowed: use letters, digits, '_', '-' and '.', no '/' (the study's "
              "folder is reports/NAME; out=FOLDER puts it anywhere)")

@@ -23,6 +23,7 @@ from bench.errors import StorageError
 
 RECORDS = "records.jsonl"
 SPEED_RECORDS = "speed.jsonl"  # the speed study's rows
+SWEEP = "sweep.json"  # a sweep's folder: its points (bench.pipeline.sweep writes it, bench.report.sweep reads it)
 STUDY = "study.json"
 TUNING = "tuning.json"  # per variant: best params, edges, importances, Pareto front, every trial
 

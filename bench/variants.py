@@ -77,8 +77,22 @@ class Variant:
 
 
 AXES = tuple(f.name for f in fields(Variant))
+# What each axis means, for --help (tests/test_variants.py keeps every axis described)
+AXIS_HELP = {"cell": "the recurrent cell (nn.RNN, nn.LSTM, nn.GRU), or a non-recurrent baseline",
+             "packing": "padded batches, or pack_padded_sequence (the cell reads only each text's true tokens)",
+             "bidirectional": "read each text forwards and backwards (two states, concatenated)",
+             "layers": "stacked recurrent layers",
+             "readout": "what the classifier reads: the last state, the state at each true end, the mean of all "
+                        "outputs (pads included), of the true ones, or their max",
+             "embed_init": "embedding initialisation: N(0,1), or randn - 0.5 (the lesson's LSTMs)",
+             "batching": "random batches, or rows of similar length batched together (fewer pads)"}
 _ALLOWED = {"cell": CELLS, "packing": PACKINGS, "readout": READOUTS, "embed_init": EMBED_INITS,
             "bidirectional": (False, True), "batching": BATCHINGS}
+
+
+def allowed(axis: str) -> str:
+    """The values an axis takes, in words."""
+    return "a whole number >= 1" if axis == "layers" else "one of " + ", ".join(str(a).lower() for a in _ALLOWED[axis])
 
 
 def check_value(axis: str, value: Any) -> Any:

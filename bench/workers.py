@@ -19,9 +19,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from tqdm import tqdm
 
-from bench import store
+from bench import progress, store
 from bench.config import replaced
 from bench.errors import BenchError
 
@@ -77,7 +76,7 @@ def spawn(argv: list[str], n: int, device, out: Path, done: Callable[[], int], t
     threads = max(1, (os.cpu_count() or 1) // n)
     procs = []
     for i in range(n):
-        env = {**os.environ, CHILD_ENV: str(os.getpid()), THREADS_ENV: str(threads), "TQDM_DISABLE": "1"}
+        env = {**os.environ, CHILD_ENV: str(os.getpid()), THREADS_ENV: str(threads)}
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
         log = open(out / f"worker-{i}.log", "w")
@@ -88,7 +87,7 @@ def spawn(argv: list[str], n: int, device, out: Path, done: Callable[[], int], t
     where = f"GPU {', '.join(gpus)}" if gpus else f"{threads} CPU thread(s) each"
     print(f"{n} workers ({where}); their logs: {out}/worker-*.log")
     try:
-        with tqdm(total=total, desc=f"runs ({n} workers)", unit="run", file=sys.stderr) as bar:
+        with progress.bar(total, f"runs ({n} workers)", "run") as bar:
             while any(p.poll() is None for p in procs):
                 bar.n = done()
                 bar.refresh()

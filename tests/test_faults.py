@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import bench.pipeline as pipeline
 import bench.run as run
 from bench import store
 from tests.conftest import over, run_study
@@ -88,13 +89,12 @@ CASES = {
                        "{t}/bad.yaml: not valid YAML (while parsing a flow mapping)"),
     "unknown key": (lambda t: [*TINY, "train.lrr=1"], "unknown key 'train.lrr': did you mean 'train.lr'?"),
     "unknown study": (lambda t: ["study=pakcing"], "unknown study 'pakcing': choose one of baselines, batching, cells, depth, "
-                                                   "direction, grid, imdb_packing, length, lesson, longrange, packing, smoke, speed (or add "
+                                                   "direction, grid, imdb_best, imdb_packing, length, lesson, longrange, packing, smoke, speed (or add "
                                                    "studies/pakcing.yaml)"),
     "wrong type": (lambda t: [*TINY, "train.epochs=abc"],
                    "train.epochs='abc': Value 'abc' of type 'str' could not be converted to Integer"),
     "no patience": (lambda t: [*TINY, "train.patience=0"],
-                    "train.patience=0 is not allowed: use a whole number >= 1 (epochs without a better validation "
-                    "accuracy before stopping), or null to run every epoch"),
+                    "train.patience=0 is not allowed: use a whole number >= 1, or null"),
     "out of range": (lambda t: [*TINY, "train.lr=-1"], "train.lr=-1.0 is not allowed: use a finite number > 0"),
     "unknown cell": (lambda t: over(TINY, "cell=foo"), "cell='foo' is not allowed: use one of rnn, lstm, gru, bag, transformer"),
     "include loop": (lambda t: [f"study={_file(t, 'a.yaml', 'include: b.yaml')}"] if _file(t, "b.yaml", "include: a.yaml")
@@ -155,9 +155,9 @@ CASES = {
     "a two-character delimiter": (lambda t: [*TINY, "data.csv.delimiter=ab"],
                                   "data.csv.delimiter='ab' is not allowed: use one character, e.g. ',' or '\\t'"),
     "a test fraction above 1": (lambda t: [*TINY, "data.csv.test_fraction=1.5"],
-                                "data.csv.test_fraction=1.5 is not allowed: use a fraction between 0 and 1"),
+                                "data.csv.test_fraction=1.5 is not allowed: use 0 < test_fraction < 1"),
     "a test fraction below 0": (lambda t: [*TINY, "data.csv.test_fraction=-0.5"],
-                                "data.csv.test_fraction=-0.5 is not allowed: use a fraction between 0 and 1"),
+                                "data.csv.test_fraction=-0.5 is not allowed: use 0 < test_fraction < 1"),
     "a YAML value of the wrong type": (lambda t: [f"study={_study(t, 'train: {lr: fast}')}"],
                                        "{t}/s.yaml: train.lr: Value 'fast' of type 'str' could not be converted to "
                                        "Float"),
@@ -373,7 +373,7 @@ def test_sigint_mid_trial_writes_a_partial_report_and_the_rerun_finishes(tmp_pat
 
 def test_oom_and_nan_during_trials_are_recorded_and_the_study_goes_on(tmp_path, monkeypatch):
     from bench.train import Diverged
-    real, calls = run.fit, []
+    real, calls = pipeline.fit, []
 
     def flaky(*args, **kwargs):
         calls.append(kwargs.get("evaluate_test", True))
@@ -382,7 +382,7 @@ def test_oom_and_nan_during_trials_are_recorded_and_the_study_goes_on(tmp_path, 
         if len(calls) == 2:
             raise Diverged("training loss is nan in epoch 1")
         return real(*args, **kwargs)
-    monkeypatch.setattr(run, "fit", flaky)
+    monkeypatch.setattr(pipeline, "fit", flaky)
     out = tmp_path / "oom"
     argv = ["study=smoke", "data.synthetic.n_train=80", "data.synthetic.n_test=20", "tune.trials=3",
             "measure.seeds=1", "cell=lstm", "packing=packed", f"out={out}"]
@@ -413,13 +413,13 @@ def test_a_tampered_tensor_cache_is_not_unpickled(tmp_path, monkeypatch, caplog)
 
 def test_a_crashed_seed_run_is_a_failed_line_and_the_others_go_on(tmp_path, monkeypatch, capsys):
     """Issue 13, class 1: any error in a measured run (here the CPU allocator's) fails that run, not the study."""
-    real = run.fit
+    real = pipeline.fit
 
     def fit(variant, params, splits, seed, device, evaluate_test=True, **kw):
         if variant.cell == "rnn" and evaluate_test:  # a measured run (tuning never reads test)
             raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 4000000000 bytes")
         return real(variant, params, splits, seed, device, evaluate_test=evaluate_test, **kw)
-    monkeypatch.setattr(run, "fit", fit)
+    monkeypatch.setattr(pipeline, "fit", fit)
     out = tmp_path / "crash"
     assert run.main([*over(TINY, "cell=[rnn,lstm]", "measure.seeds=2"), f"out={out}"]) == 1
     printed = capsys.readouterr().out
@@ -437,7 +437,7 @@ def test_a_study_where_no_run_finished_claims_no_report(tmp_path, monkeypatch, c
 
     def diverges(*args, **kwargs):
         raise Diverged("training loss is nan in epoch 1")
-    monkeypatch.setattr(run, "fit", diverges)
+    monkeypatch.setattr(pipeline, "fit", diverges)
     out = tmp_path / "none"
     assert run.main([*TINY, f"out={out}"]) == 1
     printed = capsys.readouterr().out

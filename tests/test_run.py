@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import bench.pipeline as pipeline
 import bench.run as run
 from bench import store
 from tests.conftest import SHARED_AG_NEWS, needs_shared, over
@@ -106,7 +107,7 @@ def test_lesson_study_on_shared_ag_news_reports_partial_split(tmp_path, capsys):
 
 def test_interrupt_keeps_finished_runs_and_writes_a_partial_report(tmp_path, monkeypatch):
     out = tmp_path / "s"
-    measure = run.Runner._measure
+    measure = pipeline.Runner._measure
     calls = []
 
     def interrupted(self, *args):
@@ -115,13 +116,13 @@ def test_interrupt_keeps_finished_runs_and_writes_a_partial_report(tmp_path, mon
             raise KeyboardInterrupt
         return measure(self, *args)
 
-    monkeypatch.setattr(run.Runner, "_measure", interrupted)
+    monkeypatch.setattr(pipeline.Runner, "_measure", interrupted)
     argv = ["study=smoke", "data.synthetic.n_train=80", "data.synthetic.n_test=20", "tune.trials=0",
             "measure.seeds=2", "cell=[rnn,lstm]", "packing=packed", f"out={out}"]
     assert run.main(argv) == 130
     page = (out / "index.html").read_text()
     assert "INCOMPLETE: 2 of 4 planned runs are missing" in page
-    monkeypatch.setattr(run.Runner, "_measure", measure)
+    monkeypatch.setattr(pipeline.Runner, "_measure", measure)
     assert run.main(argv) == 0
     assert "INCOMPLETE" not in (out / "index.html").read_text() and len(store.load(out)) == 4
 
@@ -157,8 +158,8 @@ def test_ctrl_c_inside_a_librarys_clean_up_still_counts_as_an_interrupt():
         finally:
             raise UnboundLocalError("cannot access local variable 'updated_state'")
     except UnboundLocalError as e:
-        assert run._interrupted(e)
-    assert not run._interrupted(ValueError("a real failure"))
+        assert pipeline._interrupted(e)
+    assert not pipeline._interrupted(ValueError("a real failure"))
 
 
 def test_imdb_packing_runs_end_to_end_on_a_tiny_imdb(tmp_path, capsys):

@@ -11,6 +11,7 @@ from pathlib import Path
 import optuna
 import pytest
 
+import bench.pipeline as pipeline
 import bench.run as run
 from bench.config import BUDGETS, load_study
 from bench import runs
@@ -195,13 +196,13 @@ def test_any_sqlalchemy_url_works_as_storage(tmp_path):
 
 
 def test_a_crashing_variant_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
-    real_fit = run.fit
+    real_fit = pipeline.fit
 
     def fit(variant, *args, **kwargs):
         if variant.cell == "rnn":
             raise ValueError("boom in the rnn variant")
         return real_fit(variant, *args, **kwargs)
-    monkeypatch.setattr(run, "fit", fit)
+    monkeypatch.setattr(pipeline, "fit", fit)
     out = tmp_path / "c"
     assert run.main([*over(TINY, "tune.trials=1", "measure.seeds=1"), f"out={out}"]) == 1
     printed = capsys.readouterr().out

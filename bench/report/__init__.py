@@ -11,10 +11,15 @@ leaderboard.md and a self-contained index.html. The tables are pure functions of
 only lays them out (.page).
 """
 
-from bench.report.cli import main, render_any
-from bench.report.index import write_index
-from bench.report.speed import render_speed
-from bench.report.study import banner, caveats, facts, render
-from bench.report.sweep import render_sweep
+import importlib
 
-__all__ = ["banner", "caveats", "facts", "main", "render", "render_any", "render_speed", "render_sweep", "write_index"]
+# Imported on first use (PEP 562), so `python -m bench.report --help` or a mistyped key answers at once.
+_WHERE = {"main": "cli", "render_any": "cli", "write_index": "index", "render_speed": "speed", "banner": "study",
+          "caveats": "study", "facts": "study", "render": "study", "render_sweep": "sweep"}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'bench.report' has no attribute '{name}'")
+    return getattr(importlib.import_module(f"bench.report.{_WHERE[name]}"), name)

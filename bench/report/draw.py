@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import io
 import math
+import os
+from pathlib import Path
 
 import matplotlib
 import pandas as pd
@@ -148,28 +150,60 @@ def _history(fig, plot: Plot) -> None:
 DRAW = {"bars": _bars, "scatter": _scatter, "lines": _lines, "strip": _strip, "heatmap": _heatmap}
 
 
-def svg(plot: Plot) -> str:
-    """The figure as SVG text."""
+def _drawn(plot: Plot):
+    """The matplotlib figure of a Plot (the caller closes it)."""
     fig = plt.figure(figsize=(WIDTH, 4.0))
+    if plot.kind == "history":
+        _history(fig, plot)
+    else:
+        ax = fig.subplots()
+        if plot.kind == "strip" or plot.kind == "heatmap":
+            fig.set_size_inches(WIDTH, max(2.5, 0.9 + 0.35 * plot.data["variant"].nunique()))
+        DRAW[plot.kind](ax, plot)
+        ax.set_title(plot.title)
+        ax.set_xlabel(plot.xlabel)
+        ax.set_ylabel(plot.ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def svg(plot: Plot, png: Path | None = None) -> str:
+    """The figure as SVG text; with `png`, also written there as a PNG (150 dpi, for slides and papers)."""
+    fig = _drawn(plot)
     try:
-        if plot.kind == "history":
-            _history(fig, plot)
-        else:
-            ax = fig.subplots()
-            if plot.kind == "strip" or plot.kind == "heatmap":
-                fig.set_size_inches(WIDTH, max(2.5, 0.9 + 0.35 * plot.data["variant"].nunique()))
-            DRAW[plot.kind](ax, plot)
-            ax.set_title(plot.title)
-            ax.set_xlabel(plot.xlabel)
-            ax.set_ylabel(plot.ylabel)
-        fig.tight_layout()
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        if png is not None:
+            fig.savefig(png, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
         return buffer.getvalue()
     finally:
         plt.close(fig)
 
 
-def data_uri(plot: Plot) -> str:
+def data_uri(svg_text: str) -> str:
     """An <img src> that needs no file and no network."""
-    return "data:image/svg+xml;base64," + base64.b64encode(svg(plot).encode()).decode()
+    return "data:image/svg+xml;base64," + base64.b64encode(svg_text.encode()).decode()
+
+
+FIGURES = "figures"  # beside index.html: every figure of the page as <key>.svg and <key>.png
+
+
+def export(plots: list[Plot], out: Path | None) -> dict[str, str]:
+    """Draw every plot once: {key: SVG text} for the page, and (with `out`) out/figures/<key>.svg and .png, named
+    by what each shows (the page's figure ids); files of figures the page no longer has are removed."""
+    folder = None if out is None else out / FIGURES
+    drawn = {}
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    for plot in plots:
+        text = svg(plot, None if folder is None else folder / f".{plot.key}.png.tmp")
+        drawn[plot.key] = text
+        if folder is not None:
+            (folder / f"{plot.key}.svg.tmp").write_text(text, encoding="utf-8")
+            os.replace(folder / f"{plot.key}.svg.tmp", folder / f"{plot.key}.svg")
+            os.replace(folder / f".{plot.key}.png.tmp", folder / f"{plot.key}.png")
+    if folder is not None:
+        for old in folder.iterdir():
+            if old.suffix in (".svg", ".png") and old.stem not in drawn:
+                old.unlink()
+    return drawn

@@ -31,15 +31,18 @@ dl.facts dt{font-weight:600;color:var(--muted)} dl.facts dd{margin:0;overflow-wr
 table{border-collapse:collapse;font-size:.85rem;font-variant-numeric:tabular-nums}
 th,td{border:1px solid var(--line);padding:.25rem .5rem;text-align:right;white-space:nowrap}
 th{background:#f3f3f3;position:sticky;top:0} td.name,th.name{text-align:left}
+thead th{white-space:normal;vertical-align:bottom} tbody th.name{white-space:normal;overflow-wrap:anywhere;
+ min-width:9rem;max-width:22rem}
 td.best{background:var(--best);font-weight:700} td.best::after{content:" \\2605"}
 td.text{text-align:left;white-space:normal;min-width:26rem;font-size:.8rem}
-caption,.note{color:var(--muted);font-size:.85rem;text-align:left;caption-side:bottom;padding-top:.3rem}
+.note{color:var(--muted);font-size:.85rem;text-align:left;padding-top:.3rem;max-width:60rem}
 figure{margin:1.5rem 0;break-inside:avoid} figure img{width:100%;max-width:56rem;height:auto;display:block}
 figcaption{color:var(--muted);font-size:.9rem} figcaption b{color:var(--fg)}
 code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85rem}
 pre{background:#f6f6f6;padding:.8rem;overflow:auto;white-space:pre-wrap}
 details{margin:.5rem 0} summary{cursor:pointer;font-weight:600}
-@media (max-width:40rem){body{font-size:14px;padding:.6rem} dl.facts{grid-template-columns:1fr}}
+@media (max-width:40rem){body{font-size:14px;padding:.6rem} dl.facts{grid-template-columns:1fr}
+ tbody th.name{min-width:7rem;max-width:11rem} td.text{min-width:16rem}}
 @media print{body{max-width:none;font-size:10pt} .scroll{overflow:visible} th{position:static}
  details>*{display:block} a{color:inherit;text-decoration:none} h2{break-after:avoid}}
 """
@@ -91,13 +94,22 @@ def table(frame: pd.DataFrame, best: pd.DataFrame | None = None, hover: pd.DataF
             attrs = (f" class='{' '.join(classes)}'" if classes else "") + (f" title='{esc(title)}'" if title else "")
             cells.append(f"<td{attrs}>{esc(str(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    # the caption is a paragraph under the table, as wide as the text: a <caption> is as wide as its table,
+    # and is cut with it when the table scrolls sideways
+    cap = f"<p class='note table-note'>{esc(caption)}</p>" if caption else ""
     ident = f" id='{esc(table_id)}'" if table_id else ""
-    return (f"<div class='scroll'><table{ident}>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
-            "</table></div>")
+    return (f"<div class='scroll'><table{ident}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
+            f"</table></div>{cap}")
 
 
-def figure(plot: Plot) -> str:
+def figures(plots: list[Plot], out=None) -> str:
+    """Every figure drawn once, inline as SVG (and, with `out`, written to out/figures/ as SVG and PNG)."""
+    drawn = draw.export(plots, out)
+    return "".join(figure(p, drawn[p.key]) for p in plots)
+
+
+def figure(plot: Plot, svg: str | None = None) -> str:
     """A figure drawn as inline SVG, with its title and caption; its alt text says it in words."""
-    return (f"<figure id='{esc(plot.key)}'><img src='{draw.data_uri(plot)}' alt='{esc(plot.alt)}'>"
+    svg = draw.svg(plot) if svg is None else svg
+    return (f"<figure id='{esc(plot.key)}'><img src='{draw.data_uri(svg)}' alt='{esc(plot.alt)}'>"
             f"<figcaption><b>{esc(plot.title)}.</b> {esc(plot.caption)}</figcaption></figure>")

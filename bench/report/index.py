@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bench import store
 from bench.report.html import document, esc
-from bench.report.sweep import SWEEP
+from bench.store import SWEEP
 
 
 def studies(root: Path) -> list[dict]:

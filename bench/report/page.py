@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from bench.report.effects import verdict
-from bench.report.html import document, esc, facts, figure, table, warnings
+from bench.report.html import document, esc, facts, figures, table, warnings
 from bench.report.plots import Plot
-from bench.report.tables import CI_NOTE, Leaderboard
+from bench.report.tables import CI_NOTE, Leaderboard, key_view
+
+# What the effects table shows first; the rest (axis, other axes, p before correction, sizes timed, seeds) folds out
+EFFECT_KEY_COLUMNS = ("Δ acc", "95% CI", "p (Holm)", "reading", "time ×", "memory ×")
 
 
 @dataclass
@@ -32,6 +36,7 @@ class Page:
     tuning: pd.DataFrame
     files: list[str]
     answer: str = ""                  # bench.report.answer: what the tables support, in words
+    out: Path | None = None           # the study folder: its figures/ get each figure as SVG and PNG
 
 
 def _fmt(value: float, spec: str) -> str:
@@ -67,13 +72,20 @@ def _effects_html(effects: pd.DataFrame) -> str:
                "time × and memory × = changed / baseline: median time per training step and peak memory from the "
                "timing pass at the sizes under 'timed at', the same for both sides (memory: same kind only). "
                "A packed variant reads each true end, so it pairs with padded true_last, not padded last.")
+    shown = effects_display(effects)
     return ("<h2 id='effects'>Effects of each axis</h2><p>Each row pairs two variants that differ on one axis only, "
             "so the row answers \"what does this change do, all else equal?\".</p>"
-            + table(effects_display(effects), caption=caption, index_label="pair", table_id="effects-table"))
+            + table(shown[list(EFFECT_KEY_COLUMNS)], caption=caption, index_label="pair", table_id="effects-table")
+            + "<details><summary>Every column: the axis, the other axes held, p before correction, the sizes "
+              "timed, the seeds per side</summary>"
+            + table(shown, index_label="pair", table_id="effects-all") + "</details>")
 
 
 def html_page(page: Page) -> str:
     name = str(page.study.get("name", "study"))
+    key = key_view(page.board)
+    kinds = sorted({k.rsplit("(", 1)[-1].rstrip(")") for k in page.board.text["peak MiB"] if "(" in k})
+    memory_note = f" peak MiB: {', '.join(kinds)}." if kinds else ""
     seeds = ("<details><summary>Each seed's test accuracy</summary>"
              + table(page.seeds.map(lambda v: _fmt(v, ".4f")), index_label="variant") + "</details>")
     tuning = "" if page.tuning.empty else (
@@ -87,12 +99,17 @@ def html_page(page: Page) -> str:
               if page.answer else "")
     body = f"""{answer}
 <h2 id="leaderboard">Leaderboard</h2>
-{table(page.board.text, page.board.best, page.board.hover, caption=LEADERBOARD_NOTE,
-       text_columns=("hyperparameters",), table_id="leaderboard-table")}
+{table(key.text, key.best, key.hover, caption=LEADERBOARD_NOTE + memory_note, table_id="leaderboard-table")}
+<details><summary>Every column: seeds, validation and running train accuracy, throughput, parameters,
+hyperparameters</summary>
+{table(page.board.text, page.board.best, page.board.hover, text_columns=("hyperparameters",),
+       table_id="leaderboard-all")}
+</details>
 {seeds}
 {_effects_html(page.effects)}
 <h2 id="figures">Figures</h2>
-{''.join(figure(p) for p in page.plots)}
+{figures(page.plots, page.out)}
+<p class="note">Each figure is also in <a href='figures/'>figures/</a> as SVG and PNG, named by its id.</p>
 {tuning}
 <h2 id="config">Configuration</h2>
 <details><summary>The resolved configuration (study.json)</summary><pre>{esc(config)}</pre></details>

@@ -187,12 +187,17 @@ def lesson_comparison(summary: pd.DataFrame) -> Plot | None:
     data = pd.DataFrame(rows)
     if data.empty:
         return None
+    lesson = list(data.sort_values("lesson", ascending=False)["variant"])
+    ours = list(data.sort_values("ours", ascending=False)["variant"])
+    order = ("The variants' ordering is the same as the lesson's" if lesson == ours else
+             f"The ordering differs: the lesson has {' > '.join(lesson)}; this run has {' > '.join(ours)}")
     return Plot("lesson-vs-ours", "bars", "The lesson's reported figures beside ours", "variant",
                 "running train accuracy over the epoch",
                 "Left bar: the figure the lesson reports (full 120,000-row split); right bar: this run. With a partial "
-                "split or another budget the heights are not comparable, but the ordering of the variants is.",
+                f"split or another budget the heights are not comparable. {order} (one run each side: an ordering of "
+                "close bars may be seed luck).",
                 "Paired bars of the lesson's and our running train accuracy for "
-                f"{len(data)} variants.", data.rename(columns={"lesson": "lesson (reported)", "ours": "this run"}))
+                f"{len(data)} variants. {order}.", data.rename(columns={"lesson": "lesson (reported)", "ours": "this run"}))
 
 
 def running_accuracy(curves: pd.DataFrame, summary: pd.DataFrame) -> Plot | None:

@@ -8,7 +8,8 @@ import pandas as pd
 
 from bench import store
 from bench.config import SPEED_SETTINGS
-from bench.report.html import document, esc, facts, figure, table, warnings
+from bench.report.html import document, esc, facts, table, warnings
+from bench.report.html import figures as figures_html
 from bench.report.plots import Plot
 
 SHOWN = ["sweep", "batch_size", "seq_len", "train_ms", "train_ms_q1", "train_ms_q3", "infer_ms",
@@ -87,7 +88,7 @@ def render_speed(out: Path) -> str:
             + (table(cross.set_index("cell").map(lambda v: f"{v:,.3g}" if isinstance(v, float) else str(v)),
                      caption="packed_over_padded < 1: packing is faster at that point.", index_label="cell")
                if not cross.empty else "<p class='note'>No packed/padded pair in this study.</p>")
-            + "".join(figure(p) for p in figures))
+            + figures_html(figures, out))
     html = document(f"rnnbench speed: {study.get('name', out.name)}", body, str(study.get("description", "")),
                     header)
     store.write_atomic(out / "index.html", html)

@@ -5,6 +5,7 @@ answer in words, .plots the figures as data; .page lays them out on the one skel
 
 from __future__ import annotations
 
+import textwrap
 import time
 from pathlib import Path
 
@@ -161,11 +162,12 @@ def render(out: Path) -> str:
     page = page_.Page(study=study, facts=facts(records, study, summary), warnings=warnings, board=board,
                       seeds=_seeds(records, list(summary.index)), effects=effects,
                       plots=plots.study_plots(summary, records, epochs, curves, tuning, classical),
-                      tuning=tuning_table, files=[f for f in FILES if (out / f).is_file()], answer=words)
+                      tuning=tuning_table, files=[f for f in FILES if (out / f).is_file()], answer=words, out=out)
     store.write_atomic(out / "index.html", page_.html_page(page))
     text = [*warnings, *(f"{k}: {v}" for k, v in facts(records, study, summary) if k in ("device", "dataset")),
-            "", words, "", board.text.to_string()]
+            "", words, "", tables.fit_width(tables.key_view(board).text)]
     if not effects.empty:
-        shown = page_.effects_display(effects)[["Δ acc", "95% CI", "p (Holm)", "reading", "time ×", "memory ×"]]
-        text += ["", "effects (changed minus baseline, Welch's t over seeds):", shown.to_string()]
-    return "\n".join(text)
+        shown = page_.effects_display(effects)[list(page_.EFFECT_KEY_COLUMNS)]
+        text += ["", "effects (changed minus baseline, Welch's t over seeds):", tables.fit_width(shown)]
+    return "\n".join(textwrap.fill(line, 120) if len(line) > 120 and "  " not in line else line
+                     for block in text for line in block.splitlines())

@@ -9,15 +9,15 @@ import pandas as pd
 
 from bench import store
 from bench.report import plots
-from bench.report.html import document, esc, figure, table, warnings
+from bench.report.html import document, esc, table, warnings
+from bench.report.html import figures as figures_html
 from bench.report.study import render
 
-SWEEP = "sweep.json"
 
 
 def sweep_table(out: Path) -> tuple[pd.DataFrame, list[str]]:
     """Every point's summary.csv stacked, with the point's key values as columns; the swept keys."""
-    points = json.loads((out / SWEEP).read_text())
+    points = json.loads((out / store.SWEEP).read_text())
     keys = sorted({k.split(".")[-1] for p in points.values() for k in p})
     frames = []
     for slug, point in points.items():
@@ -37,7 +37,7 @@ def render_sweep(out: Path) -> str:
     pivot = frame.pivot_table(index="variant", columns="point", values=metric, sort=False)
     figures = plots.sweep_plots(frame, keys)
     study = store.load_study(out / frame["point"].iloc[0])
-    points = json.loads((out / SWEEP).read_text())
+    points = json.loads((out / store.SWEEP).read_text())
     links = "".join(f"<li><a href='{esc(s)}/index.html'>{esc(s)}</a>"
                     f"{'' if (out / s / store.RECORDS).is_file() else ' (not run yet)'}</li>" for s in points)
     shown = pivot.map(lambda v: "-" if pd.isna(v) else f"{v:.4f}")
@@ -49,7 +49,7 @@ def render_sweep(out: Path) -> str:
             + table(shown, caption="One column per sweep point; each point is a full study of its own, tuned and "
                                    "measured separately: follow its link for the details. 'did not learn': not "
                                    "above the majority-class rate by more than its noise there.")
-            + "".join(figure(p) for p in figures)
+            + figures_html(figures, out)
             + f"<h2>Points</h2><ul>{links}</ul>")
     html = document(f"rnnbench sweep: {out.name}", body, str(study.get("description", "")),
                     warnings(_warnings(frame)))

@@ -20,10 +20,19 @@ LIST_COLUMNS = ("history", "curve")  # in records.jsonl, too long for a CSV cell
 ACCURACIES = ("train_acc", "val_acc", "test_acc")
 
 
+HP = "hp."  # one column per hyperparameter, beside the JSON: hp.lr, hp.batch_size, ...
+
+
+def _hp_columns(params: dict) -> dict:
+    return {f"{HP}{k}": v for k, v in sorted((params or {}).items())}
+
+
 def results_frame(records: list[dict]) -> pd.DataFrame:
-    """One row per run; nested fields become JSON text so the CSV stays flat."""
-    rows = [{k: json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v
-             for k, v in r.items() if k not in LIST_COLUMNS} for r in records]
+    """One row per run; nested fields become JSON text so the CSV stays flat, and each hyperparameter also gets
+    a column of its own (hp.NAME)."""
+    rows = [{**{k: json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v
+                for k, v in r.items() if k not in LIST_COLUMNS}, **_hp_columns(r.get("hyperparameters"))}
+            for r in records]
     return pd.DataFrame(rows)
 
 
@@ -115,7 +124,7 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
                     "tuned": bool(first.get("tuned")), "tuned_names": " ".join(tuned_names),
                     "hyperparameters": json.dumps(first["hyperparameters"], sort_keys=True),
                     "edge_params": " ".join(first.get("edge_params") or []),
-                    "partial_data": bool(runs["partial_data"].any())})
+                    "partial_data": bool(runs["partial_data"].any()), **_hp_columns(first["hyperparameters"])})
         for metric, value in ((reference or {}).get(variant) or {}).items():
             row[f"reference_{metric}"] = value
         rows.append(row)
@@ -243,6 +252,32 @@ def leaderboard(summary: pd.DataFrame, classical: dict | None = None) -> Leaderb
                                                 "training rows and tokens; not ranked")
     text.index.name = "variant"
     return Leaderboard(text, best, hover.reindex(index=text.index, columns=text.columns).astype(object).fillna(""))
+
+
+# What the leaderboard shows first (the page's main table, the terminal's); the rest folds out / is in the files
+KEY_COLUMNS = ("test acc", "learned", "epochs kept/run", "s/epoch", "ms/step (shared sizes)", "pad %", "peak MiB")
+
+
+def key_view(board: Leaderboard) -> Leaderboard:
+    """The leaderboard's key columns; peak MiB as a number (its kind is said once, in the caption)."""
+    cols = [c for c in KEY_COLUMNS if c in board.text]
+    text = board.text[cols].copy()
+    text["peak MiB"] = text["peak MiB"].str.replace(r" \(.*\)$", "", regex=True)
+    return Leaderboard(text, board.best[cols], board.hover[cols])
+
+
+def fit_width(frame: pd.DataFrame, width: int = 120, **to_string) -> str:
+    """`frame.to_string()` with columns dropped from the right until every line fits `width` characters; the
+    dropped ones are named on a last line (they are in the CSV files)."""
+    kept = list(frame.columns)
+    while True:
+        text = frame[kept].to_string(**to_string)
+        if len(kept) <= 1 or max(map(len, text.splitlines())) <= width:
+            break
+        kept.pop()
+    dropped = [c for c in frame.columns if c not in kept]
+    return text + (f"\n(not shown here, to fit {width} columns: {', '.join(dropped)}; see the page and the CSV files)"
+                   if dropped else "")
 
 
 def markdown(board: Leaderboard) -> str:

@@ -53,8 +53,17 @@ PROBE_TAIL = """<script>addEventListener('load', () => {
   const cells = sel => [...document.querySelectorAll(sel + ' tbody tr')].map(r => [...r.children].map(c => c.textContent));
   const readings = cells('#effects-table'), board = cells('#leaderboard-table');
   const captions = [...document.querySelectorAll('figcaption')].map(c => c.textContent);
+  // layout: does a table need sideways scrolling in its box, does the page itself overflow the window?
+  const overflow = {};
+  for (const t of document.querySelectorAll('table[id]')) { const box = t.parentElement;
+    overflow[t.id] = {table: Math.ceil(t.getBoundingClientRect().width), box: box.clientWidth,
+                      visible: t.checkVisibility ? t.checkVisibility() : t.offsetParent !== null}; }
+  const layout = {window: window.innerWidth, page: document.documentElement.scrollWidth, overflow,
+                  widestImage: Math.max(0, ...[...document.images].map(i => i.getBoundingClientRect().width)),
+                  notes: [...document.querySelectorAll('.table-note')].map(n => Math.ceil(n.getBoundingClientRect().right))};
+  const readingsAll = cells('#effects-all');
   const pre = document.createElement('pre'); pre.id = 'probe';
-  pre.textContent = JSON.stringify({images, rows, header, answer, readings, board, captions,
+  pre.textContent = JSON.stringify({images, rows, header, answer, readings, board, captions, layout, readingsAll,
                                     answerAboveBoard: answerBox.top < boardBox.top, problems: __problems,
                                     height: document.documentElement.scrollHeight});
   document.body.appendChild(pre); });</script>"""
@@ -68,14 +77,15 @@ class Chromium:
         return subprocess.run([self.binary, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}", *args],
                               capture_output=True, text=True, timeout=120)
 
-    def probe(self, page: Path) -> dict:
-        """Load a copy of `page` with the probe in it; what the browser saw, and its console lines."""
+    def probe(self, page: Path, width: int = 1280) -> dict:
+        """Load a copy of `page` with the probe in it, in a window `width` CSS pixels wide; what the browser saw,
+        and its console lines."""
         text = page.read_text(encoding="utf-8")
         probed = page.with_name(".probe-" + page.name)
         probed.write_text(text.replace("<head>", "<head>" + PROBE_HEAD, 1).replace("</body>", PROBE_TAIL + "</body>"),
                           encoding="utf-8")
         try:
-            proc = self._run("--dump-dom", probed.as_uri())
+            proc = self._run(f"--window-size={width},900", "--dump-dom", probed.as_uri())
         finally:
             probed.unlink()
         found = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout, re.S)

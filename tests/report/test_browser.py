@@ -66,6 +66,36 @@ def test_packing_page_shows_one_cause_per_effect_and_who_did_not_learn(tmp_path,
     assert "lstm-padded-l1 → lstm-packed-l1" not in pairs  # two causes at once: never a row
     assert "not comparable (did not learn)" in pairs["lstm-padded-l1 → lstm-padded-l1-true_last"]
     assert "no significant difference" in pairs["lstm-padded-l1-true_last → lstm-packed-l1"]
-    assert "embed 64, hidden 64, batch 64" in pairs["lstm-padded-l1-true_last → lstm-packed-l1"]
+    every = {row[0]: row for row in seen["readingsAll"]}  # the folded-out table: every column
+    assert "embed 64, hidden 64, batch 64" in every["lstm-padded-l1-true_last → lstm-packed-l1"]
     assert seen["answer"].startswith("Most accurate: ")
     assert "Packing changed accuracy only through the read-out" in seen["answer"]
+
+
+def _fits(layout: dict, table: str) -> bool:
+    seen = layout["overflow"][table]
+    return seen["table"] <= seen["box"] + 1
+
+
+def test_page_layout_at_1280_px_and_at_phone_width(tmp_path, chromium):
+    """At 1280 px the leaderboard's and the effects table's key columns show without sideways scrolling, and no
+    caption runs off the window; at phone width the page itself never scrolls sideways: the tables scroll in
+    their own box, the figures shrink to the width. (Headless Chromium opens no window narrower than 500 px, so
+    "phone" is 500 px here: below the page's 40rem = 640 px breakpoint, where its phone rules apply.)"""
+    import json
+
+    from bench.store import save_study
+    from .test_effects import _packing_study
+
+    records = _packing_study()
+    (tmp_path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    save_study(tmp_path, {"name": "packing", "description": "Does packing change accuracy?"})
+    render(tmp_path)
+    wide = chromium.probe(tmp_path / "index.html", width=1280)["layout"]
+    assert wide["window"] == 1280 and wide["page"] <= wide["window"], wide
+    assert _fits(wide, "leaderboard-table") and _fits(wide, "effects-table"), wide["overflow"]
+    assert max(wide["notes"]) <= wide["window"], "a caption runs off the window"
+    assert not wide["overflow"]["leaderboard-all"]["visible"], "the every-column table folds out on demand only"
+    phone = chromium.probe(tmp_path / "index.html", width=500)["layout"]
+    assert phone["window"] == 500 and phone["page"] <= phone["window"], phone
+    assert phone["widestImage"] <= phone["window"] and max(phone["notes"]) <= phone["window"], phone

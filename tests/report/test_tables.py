@@ -128,3 +128,13 @@ def test_the_classical_reference_is_an_unranked_last_row():
     assert not board.best.loc[tables.REFERENCE_ROW].any()
     assert "C=4.0 chosen on validation" in board.hover.loc[tables.REFERENCE_ROW, "test acc"]
     assert "| reference: TF-IDF + LR | - | 0.8670 |" in tables.markdown(board)
+
+
+def test_results_and_summary_have_one_column_per_hyperparameter():
+    records = [record("lstm-packed-l1", s, hyperparameters={"lr": 0.01, "batch_size": 64, "clip": None})
+               for s in (0, 1)]
+    results = tables.results_frame(records)
+    assert list(results["hp.lr"]) == [0.01, 0.01] and list(results["hp.batch_size"]) == [64, 64]
+    assert results["hp.clip"].isna().all() and json.loads(results["hyperparameters"][0])["lr"] == 0.01
+    summary = tables.summarize(records)
+    assert summary.loc["lstm-packed-l1", "hp.batch_size"] == 64
