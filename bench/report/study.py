@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -138,30 +139,57 @@ def _seeds(records: list[dict], order: list[str]) -> pd.DataFrame:
     return frame.reindex(order)
 
 
-def render(out: Path) -> str:
-    """Write every table and index.html into `out` from its stored records; return the console text."""
+@dataclass
+class Tables:
+    """A study folder's tables, computed from its records alone: what the page shows and the CSV files hold."""
+    study: dict
+    records: list[dict]
+    summary: pd.DataFrame      # one row per variant (summary.csv)
+    results: pd.DataFrame      # one row per measured run (results.csv)
+    effects: pd.DataFrame      # one row per pair of variants differing on one axis (effects.csv)
+    epochs: pd.DataFrame       # one row per run and epoch (epochs.csv)
+    curves: pd.DataFrame       # running train accuracy within epochs (curves.csv)
+    leaderboard: pd.DataFrame  # the page's leaderboard, as display text
+    board: tables.Leaderboard
+    tuning: dict
+    missing: list
+
+
+def compute(out: Path) -> Tables | None:
+    """Every table of the study folder `out`, from its records; None when it holds none yet."""
     records, study = store.load(out), store.load_study(out)
     if not records:
-        return f"no records in {out} yet"
+        return None
     tuning = store.load_tuning(out)
     summary = tables.summarize(records, study.get("reference"), tuning)
+    board = tables.leaderboard(summary, study.get("classical"))
+    return Tables(study=study, records=records, summary=summary, results=tables.results_frame(records),
+                  effects=effects_.effects(records, summary), epochs=tables.epochs_frame(records),
+                  curves=tables.curves_frame(records), leaderboard=board.text, board=board, tuning=tuning,
+                  missing=tables.missing_runs(records, study.get("planned")))
+
+
+def render(out: Path) -> str:
+    """Write every table and index.html into `out` from its stored records; return the console text."""
+    computed = compute(out)
+    if computed is None:
+        return f"no records in {out} yet"
+    t = computed
+    records, study, summary, effects, board, tuning = t.records, t.study, t.summary, t.effects, t.board, t.tuning
     classical = study.get("classical")
-    board = tables.leaderboard(summary, classical)
-    effects = effects_.effects(records, summary)
-    epochs, curves = tables.epochs_frame(records), tables.curves_frame(records)
-    missing = tables.missing_runs(records, study.get("planned"))
+    missing = t.missing
     warnings = banner(records, study, missing, summary)
     words = answer(summary, effects, classical, caveats(records, missing))
-    tuning_table = tables.tuning_frame({v: t for v, t in tuning.items() if v in summary.index})
-    store.write_atomic(out / "results.csv", tables.results_frame(records).to_csv(index=False))
+    tuning_table = tables.tuning_frame({v: x for v, x in tuning.items() if v in summary.index})
+    store.write_atomic(out / "results.csv", t.results.to_csv(index=False))
     store.write_atomic(out / "summary.csv", summary.to_csv(index_label="variant"))
     store.write_atomic(out / "effects.csv", effects.to_csv(index=False))
-    store.write_atomic(out / "epochs.csv", epochs.to_csv(index=False))
-    store.write_atomic(out / "curves.csv", curves.to_csv(index=False))
+    store.write_atomic(out / "epochs.csv", t.epochs.to_csv(index=False))
+    store.write_atomic(out / "curves.csv", t.curves.to_csv(index=False))
     store.write_atomic(out / "leaderboard.md", tables.markdown(board))
     page = page_.Page(study=study, facts=facts(records, study, summary), warnings=warnings, board=board,
                       seeds=_seeds(records, list(summary.index)), effects=effects,
-                      plots=plots.study_plots(summary, records, epochs, curves, tuning, classical),
+                      plots=plots.study_plots(summary, records, t.epochs, t.curves, tuning, classical),
                       tuning=tuning_table, files=[f for f in FILES if (out / f).is_file()], answer=words, out=out)
     store.write_atomic(out / "index.html", page_.html_page(page))
     text = [*warnings, *(f"{k}: {v}" for k, v in facts(records, study, summary) if k in ("device", "dataset")),

@@ -1,0 +1,79 @@
+"""rnnbench from Python (a script, a notebook): run a study, load any finished study folder as DataFrames.
+
+    import bench
+    summary = bench.run_study("smoke", "measure.seeds=2", budget="smoke")   # as `python -m bench.run ...`
+    tables = bench.load("reports/smoke")                                      # what the page shows
+    tables.summary[["test_acc_mean", "epoch_time_s", "peak_mem_mb"]]
+
+`run_study` takes the command line's words, either as strings (`"train.lr=3e-3"`) or as keyword arguments for
+keys without a dot (`budget="smoke"`, `cell=["lstm", "gru"]`, `out="/tmp/x"`); it runs (or resumes) the study
+exactly as the command line does, then returns its summary, one row per variant. A mistake raises
+`bench.errors.BenchError` with the command line's one-line message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.errors import BenchError
+
+
+def _word(key: str, value: Any) -> str:
+    """A keyword argument as a command-line word: lists as [a,b], booleans true/false, None as null."""
+    def one(v: Any) -> str:
+        return "null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+    shown = "[" + ",".join(one(v) for v in value) + "]" if isinstance(value, (list, tuple)) else one(value)
+    return f"{key}={shown}"
+
+
+def run_study(study: str, *overrides: str, **keys: Any) -> pd.DataFrame:
+    """Run (or resume) `study` with the command line's overrides; its summary table (one row per variant).
+
+    Raises BenchError when the input is wrong (the message the command line prints), or when no run finished.
+    Runs that failed while others finished are listed in a warning (and on the page), not raised."""
+    import warnings
+
+    from bench.config import load_study
+    argv = [f"study={study}", *overrides, *(_word(k, v) for k, v in keys.items())]
+    checked = load_study(argv)  # raises ConfigError (a BenchError) with the command line's message
+    from bench import pipeline
+    code = pipeline.start(argv, checked)
+    if code == 2:
+        raise BenchError(f"python -m bench.run {' '.join(argv)} stopped on bad input: see the error line above")
+    if code == 130:
+        raise KeyboardInterrupt
+    out = checked.out_dir
+    if checked.sweep:
+        return load_sweep(out)
+    tables = load(out)
+    if code == 1:
+        warnings.warn(f"some runs of {study} failed (FAILED lines above); the summary holds the ones that finished",
+                      stacklevel=2)
+    return tables.summary
+
+
+def load(folder: str | Path):
+    """A finished (or partly finished) study folder's tables as DataFrames, computed from its records: the same
+    tables its page shows and its CSV files hold (bench.report.study.Tables: summary, results, effects, epochs,
+    curves, leaderboard, study). A study name is read as reports/NAME."""
+    from bench.report.study import compute
+    out = Path(folder)
+    if not out.exists() and not out.is_absolute() and len(out.parts) == 1:
+        out = Path("reports") / out
+    tables = compute(out) if out.is_dir() else None
+    if tables is None:
+        raise BenchError(f"no records in '{out}': give a study folder (reports/NAME) of a run that finished at "
+                         "least one seed")
+    return tables
+
+
+def load_sweep(folder: str | Path) -> pd.DataFrame:
+    """A sweep folder's table: every point's summary stacked, with the swept keys as columns."""
+    from bench.report.sweep import sweep_table
+    frame, _ = sweep_table(Path(folder))
+    if frame.empty:
+        raise BenchError(f"no records under '{folder}' yet")
+    return frame
