@@ -131,7 +131,7 @@ def check_fields(obj: Any) -> None:
 class SyntheticConfig:
     SECTION: ClassVar[str] = "data.synthetic."
     seed: int = setting(0, "generator seed of the synthetic dataset", whole(0))
-    n_train: int = setting(2000, "training rows generated", whole(2))
+    n_train: int = setting(2000, "training rows generated", whole(1))
     n_test: int = setting(500, "test rows generated", whole(1))
     n_classes: int = setting(4, "classes (one key word each)", whole(2))
     vocab: int = setting(50, "noise words w0..w{vocab-1}", whole(1))

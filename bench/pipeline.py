@@ -360,7 +360,7 @@ def _finish(study: Study, storage, failures: list[str]) -> int:
         print(f"FAILED {failure}")
     table = out / ("speed.csv" if study.mode == "speed" else "results.csv")
     if finished:
-        print(f"\nwrote {table} and {out / 'index.html'}")
+        print(f"\nwrote {table.name}, index.html and the other tables in {out}")
     else:
         print(f"\nno run finished: no report written (the trials are kept in {study.storage and 'the database' or out})")
     return 1 if failures or not finished else 0

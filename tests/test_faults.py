@@ -428,7 +428,7 @@ def test_a_crashed_seed_run_is_a_failed_line_and_the_others_go_on(tmp_path, monk
                 "you tried to allocate 4000000000 bytes (test_faults.py:") in printed
     assert sorted((r["variant"], r["seed"]) for r in store.load(out)) == [("lstm-packed-l1-true_last", 0),
                                                                         ("lstm-packed-l1-true_last", 1)]
-    assert (out / "index.html").is_file() and f"wrote {out / 'results.csv'}" in printed
+    assert (out / "index.html").is_file() and f"wrote results.csv, index.html and the other tables in {out}" in printed
 
 
 def test_a_study_where_no_run_finished_claims_no_report(tmp_path, monkeypatch, capsys):

@@ -37,8 +37,16 @@ def test_smoke_study_writes_records_results_curves_and_html(tmp_path, capsys):
     assert list(curves.columns[:5]) == ["variant", "seed", "epoch", "samples", "running_acc"] and len(curves) == 8 * 3
     page = (out / "index.html").read_text()
     assert "rnn-packed-l1-true_last" in page and "data:image/svg+xml;base64," in page
-    printed = capsys.readouterr().out
-    assert "gru-padded-l1-true_last" in printed and "samples/s" in printed
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert "gru-padded-l1-true_last" in printed and "s/epoch" in printed
+    assert max(len(line.replace(str(out), "OUT")) for line in printed.splitlines()) <= 120  # the rest is in the files
+    assert "\r" not in captured.err and "\x1b" not in captured.err  # not a terminal: plain progress lines
+    assert "runs: 8/8 run (100%)" in captured.err and "done" in captured.err
+    assert results["hp.hidden_size"].eq(16).all()
+    for name in ("accuracy-vs-time", "seed-spread"):
+        assert (out / "figures" / f"{name}.svg").read_text().startswith("<?xml")
+        assert (out / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_rerun_resumes_and_a_torn_record_is_redone(tmp_path, monkeypatch, capsys):
@@ -51,7 +59,7 @@ def test_rerun_resumes_and_a_torn_record_is_redone(tmp_path, monkeypatch, capsys
     def no_training(*a, **k):
         raise AssertionError("a finished run was trained again")
     with monkeypatch.context() as patch:
-        patch.setattr(run, "fit", no_training)
+        patch.setattr(pipeline, "fit", no_training)
         assert run.main(argv) == 0 and "resuming: 4 run(s)" in capsys.readouterr().out
     # as if killed while writing the third record: two whole lines and a torn one
     (out / "records.jsonl").write_text("\n".join(lines[:2]) + "\n" + lines[2][:40])

@@ -2,7 +2,7 @@ import pytest
 
 from bench.config import DataConfig, SyntheticConfig
 from bench.data import synthetic
-from bench.errors import DataError
+from bench.errors import ConfigError, DataError
 
 
 def cfg(**kw):
@@ -21,5 +21,9 @@ def test_deterministic_from_seed_and_key_at_distance():
 
 
 def test_bad_settings_are_refused():
-    with pytest.raises(DataError, match="empty"):
-        synthetic.read(cfg(n_train=0))
+    with pytest.raises(ConfigError, match="data.synthetic.n_train=0 is not allowed: use a whole number >= 1"):
+        cfg(n_train=0)
+    with pytest.raises(ConfigError, match="data.synthetic.n_classes=1 is not allowed: use a whole number >= 2"):
+        cfg(n_classes=1)
+    with pytest.raises(DataError, match="max_len=4 is below min_len=8"):
+        synthetic.read(cfg(min_len=8, max_len=4))
