@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
         print(run_help())
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if hasattr(sys.stdout, "reconfigure"):  # a log file gets each line when it is said, in order with stderr's
+        sys.stdout.reconfigure(line_buffering=True)
     try:
         study = load_study(argv)
     except BenchError as e:

@@ -223,12 +223,26 @@ def sweep_curve(table: pd.DataFrame, key: str) -> Plot | None:
     metric, label = _metric(table)
     data = table[["variant", key, f"{metric}_mean", f"{metric}_ci"]].rename(
         columns={key: "x", f"{metric}_mean": "acc", f"{metric}_ci": "ci"}).sort_values(["variant", "x"])
+    failed = ""
+    if "learned" in table:
+        no = table[table["learned"].astype(str) == "False"]
+        if not no.empty:
+            failed = " Did not learn (not above the majority-class rate by more than its noise): " + "; ".join(
+                f"{v} at {key} {', '.join(str(x) for x in sorted(g[key]))}" for v, g in no.groupby("variant", sort=False)
+            ) + "."
     return Plot(f"sweep-{key}", "lines", f"{label.capitalize()} against {key}", key.replace("_", " "),
                 f"{label} (mean over seeds)",
-                f"One line per variant; shaded: {LEVEL:.0%} CI over seeds. Where a line falls to chance the model has "
-                f"lost what decides the label at that {key}.",
-                f"Line chart of {label} against {key} for {data['variant'].nunique()} variants.",
+                f"One line per variant; shaded: {LEVEL:.0%} CI over seeds; each point is a study of its own.{failed}",
+                f"Line chart of {label} against {key} for {data['variant'].nunique()} variants.{failed}",
                 data.reset_index(drop=True), {"x": "x", "y": "acc"})
+
+
+def _per_text(table: pd.DataFrame, key: str, tokens: str) -> dict:
+    """Median over variants, at each point, of `tokens` per second over samples per second: tokens per text."""
+    if not {tokens, "samples_per_s"} <= set(table.columns):
+        return {}
+    per = (table[tokens] / table["samples_per_s"]).groupby(table[key]).median().dropna()
+    return {x: float(v) for x, v in per.items() if v > 0}
 
 
 # A sweep's cost curves: (summary column, what it is, its unit, figure key)
@@ -259,13 +273,19 @@ def sweep_cost(table: pd.DataFrame, key: str, column: str, what: str, unit: str,
         return None
     slopes = growth(data)
     said = "; ".join(f"{v} {s:.2f}" for v, s in slopes.items())
+    real, padded = _per_text(table, key, "tokens_per_s"), _per_text(table, key, "padded_tokens_per_s")
+    tokens = ""
+    if len(real) >= 2 and len(padded) == len(real):
+        tokens = (f" Texts shorter than {key} are not padded up to it. Per text, real tokens read / padded length "
+                  "(the longest text of its batch: the steps a recurrent layer runs) were "
+                  + ", ".join(f"{real[x]:.0f} / {padded[x]:.0f} at {x:g}" for x in sorted(real)) + ".")
     kind = ""
     if column == "peak_mem_mb" and "memory_kind" in table:
         kind = f" ({_join_kinds(table['memory_kind'])})"
     return Plot(f"sweep-{key}-{name}", "lines", f"{what.capitalize()} against {key}", key.replace("_", " "),
                 f"{what} ({unit}){kind}",
                 f"Log-log axes, one line per variant. Growth exponent from the first to the last point (cost ~ "
-                f"{key}^k; k = 1 is linear, below 1 a fixed cost still dominates): {said}."
+                f"{key}^k; k = 1 is linear, below 1 a fixed cost still dominates): {said}.{tokens}"
                 + (" CPU memory is the whole process's peak (data and Python included): compare the rise, not the "
                    "level." if "rss" in kind else ""),
                 f"Line chart of {what} against {key} for {data['variant'].nunique()} variants; exponents: {said}.",
