@@ -246,9 +246,13 @@ def _per_text(table: pd.DataFrame, key: str, tokens: str) -> dict:
 
 
 # A sweep's cost curves: (summary column, what it is, its unit, figure key)
-COSTS = (("epoch_time_s", "time per epoch", "s, median over seeds, each variant's tuned sizes", "time"),
-         ("timing_step_ms", "time per training step", "ms, median, the study's shared sizes", "step"),
+COSTS = (("epoch_time_s", "time per epoch", "s, median", "time"),            # each variant at its own tuned sizes
+         ("timing_step_ms", "time per training step", "ms, shared sizes", "step"),  # every variant at the same sizes
          ("peak_mem_mb", "peak memory", "MiB", "memory"))
+
+
+SIZES = {"epoch_time_s": " (median over seeds, each variant at its own tuned sizes)",
+         "timing_step_ms": " (median step, every variant at the study's shared sizes and batch)"}
 
 
 def growth(data: pd.DataFrame) -> dict[str, float]:
@@ -284,7 +288,7 @@ def sweep_cost(table: pd.DataFrame, key: str, column: str, what: str, unit: str,
         kind = f" ({_join_kinds(table['memory_kind'])})"
     return Plot(f"sweep-{key}-{name}", "lines", f"{what.capitalize()} against {key}", key.replace("_", " "),
                 f"{what} ({unit}){kind}",
-                f"Log-log axes, one line per variant. Growth exponent from the first to the last point (cost ~ "
+                f"Log-log axes, one line per variant{SIZES.get(column, '')}. Growth exponent from the first to the last point (cost ~ "
                 f"{key}^k; k = 1 is linear, below 1 a fixed cost still dominates): {said}.{tokens}"
                 + (" CPU memory is the whole process's peak (data and Python included): compare the rise, not the "
                    "level." if "rss" in kind else ""),
