@@ -87,12 +87,14 @@ def _packing_vs_readout(effects: pd.DataFrame, summary: pd.DataFrame) -> str | N
         return None  # packing has an effect of its own: the per-axis sentences say where
     tested = packing[packing["comparable"] & packing["p_holm"].notna()]
     cell = {v: str(summary.loc[v, "cell"]) for v in summary.index}
+    if len(set(cell.values())) < len(cell) and len(set(cell.values())) == 1:
+        cell = {v: v for v in summary.index}  # one cell, several other axes: the cell's name would say nothing
     deltas = ", ".join(f"{cell[r['variant']]} Δ {r['delta']:+.3f}" for _, r in tested.iterrows())
     same = (f"reading each true end of a padded batch matched packing (no significant difference: {deltas})"
             if deltas else "packing itself was not tested")
     if stuck:
         return (f"Packing changed accuracy only through the read-out: reading the state after the pads (padded + "
-                f"last) did not learn for {', '.join(cell[r['variant']] for r in stuck)}, while {same}.")
+                f"last) did not learn for {', '.join(cell[r['variant_baseline']] for r in stuck)}, while {same}.")
     if not better.empty:
         return (f"Packing changed accuracy only through the read-out: reading each true end was better for "
                 f"{', '.join(cell[r['variant']] for _, r in better.iterrows())}, and {same}.")

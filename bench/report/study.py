@@ -195,7 +195,7 @@ def render(out: Path) -> str:
     text = [*warnings, *(f"{k}: {v}" for k, v in facts(records, study, summary) if k in ("device", "dataset")),
             "", words, "", tables.fit_width(tables.key_view(board).text)]
     if not effects.empty:
-        shown = page_.effects_display(effects)[list(page_.EFFECT_KEY_COLUMNS)]
+        shown = page_.effects_display(effects)[["Δ acc", "p (Holm)", "reading", "time ×", "memory ×", "95% CI"]]
         text += ["", "effects (changed minus baseline, Welch's t over seeds):", tables.fit_width(shown)]
     return "\n".join(textwrap.fill(line, 120) if len(line) > 120 and "  " not in line else line
                      for block in text for line in block.splitlines())

@@ -47,3 +47,14 @@ def test_when_nothing_learned_the_answer_and_the_banner_say_so_first():
     assert text.startswith("No variant learned: every test accuracy is within noise of the majority-class rate (0.250)")
     lines = banner(records, {"planned": None}, [], summarize(records))
     assert lines[0].startswith("NOTHING LEARNED: no variant's accuracy is above the majority-class rate (0.250)")
+
+
+def test_one_cell_under_several_batchings_is_named_by_variant_not_by_cell():
+    """imdb_packing: one cell, random and bucketed batches; 'did not learn for lstm, lstm' said nothing."""
+    records = [dict(r, variant=r["variant"] + suffix, batching=batching)
+               for r in _packing_study() if r["cell"] == "lstm"
+               for suffix, batching in (("", "random"), ("-bucketed", "bucketed"))]
+    summary = summarize(records)
+    text = answer(summary, fx.effects(records, summary), None, [])
+    assert "did not learn for lstm-padded-l1, lstm-padded-l1-bucketed" in text
+    assert "lstm, lstm" not in text
