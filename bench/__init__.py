@@ -10,13 +10,6 @@ folder's tables (bench.api). Both import torch and pandas only when called.
 __version__ = "0.1.0"
 
 
-def run_study(study: str, *overrides: str, **keys):
-    """Run (or resume) a study as `python -m bench.run` does; its summary DataFrame. See bench.api."""
-    from bench.api import run_study as run
-    return run(study, *overrides, **keys)
+from bench.api import load, run_study  # noqa: E402 - light: torch and pandas come with the first call
 
-
-def load(folder):
-    """A study folder's tables as DataFrames (summary, results, effects, epochs, curves, ...). See bench.api."""
-    from bench.api import load as load_tables
-    return load_tables(folder)
+__all__ = ["load", "run_study"]

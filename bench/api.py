@@ -14,11 +14,12 @@ exactly as the command line does, then returns its summary, one row per variant.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from bench.errors import BenchError
+
+if TYPE_CHECKING:  # `import bench` stays light: pandas and torch come with the first call
+    import pandas as pd
 
 
 def _word(key: str, value: Any) -> str:

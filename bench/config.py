@@ -251,7 +251,8 @@ class SpeedConfig:
         check_fields(self)
         _require(all(isinstance(n, int) and not isinstance(n, bool) and n >= 1
                      for n in [*self.batch_sizes, *self.seq_lens]),
-                 "speed: batch sizes, sequence lengths and repeats are whole numbers >= 1, warmup >= 0, vocab >= 2")
+                 f"speed.batch_sizes={self.batch_sizes} / speed.seq_lens={self.seq_lens} are not allowed: use lists "
+                 "of whole numbers >= 1")
 
 
 @dataclass

@@ -39,7 +39,7 @@ def _amount(value: float, scale: bool) -> str:
 
 
 class PlainBar:
-    """tqdm's interface as far as rnnbench uses it (update, n, refresh, write, close, a context), in lines."""
+    """tqdm's interface as far as rnnbench uses it (update, n, refresh, close, a context), in lines."""
 
     def __init__(self, total: int, desc: str, unit: str = "it", initial: int = 0, unit_scale: bool = False,
                  file: TextIO | None = None, every: float = PLAIN_EVERY, leave: bool = True, **_: object):
@@ -73,9 +73,6 @@ class PlainBar:
     def update(self, n: float = 1) -> None:
         self.n += n
         self.refresh()
-
-    def write(self, text: str, file: TextIO | None = None) -> None:
-        print(text, file=file or self.file, flush=True)
 
     def close(self) -> None:
         if self.n != self._said_n:

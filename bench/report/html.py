@@ -108,8 +108,8 @@ def figures(plots: list[Plot], out=None) -> str:
     return "".join(figure(p, drawn[p.key]) for p in plots)
 
 
-def figure(plot: Plot, svg: str | None = None) -> str:
-    """A figure drawn as inline SVG, with its title and caption; its alt text says it in words."""
-    svg = draw.svg(plot) if svg is None else svg
+def figure(plot: Plot, svg: str) -> str:
+    """A figure (its SVG drawn by bench.report.draw) inline, with its title and caption; its alt text says it in
+    words."""
     return (f"<figure id='{esc(plot.key)}'><img src='{draw.data_uri(svg)}' alt='{esc(plot.alt)}'>"
             f"<figcaption><b>{esc(plot.title)}.</b> {esc(plot.caption)}</figcaption></figure>")

@@ -84,7 +84,7 @@ def _effects_html(effects: pd.DataFrame) -> str:
 def html_page(page: Page) -> str:
     name = str(page.study.get("name", "study"))
     key = key_view(page.board)
-    kinds = sorted({k.rsplit("(", 1)[-1].rstrip(")") for k in page.board.text["peak MiB"] if "(" in k})
+    kinds = sorted(set(page.board.text["memory kind"]) - {"-", "nan"})
     memory_note = f" peak MiB: {', '.join(kinds)}." if kinds else ""
     seeds = ("<details><summary>Each seed's test accuracy</summary>"
              + table(page.seeds.map(lambda v: _fmt(v, ".4f")), index_label="variant") + "</details>")

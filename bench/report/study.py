@@ -149,10 +149,14 @@ class Tables:
     effects: pd.DataFrame      # one row per pair of variants differing on one axis (effects.csv)
     epochs: pd.DataFrame       # one row per run and epoch (epochs.csv)
     curves: pd.DataFrame       # running train accuracy within epochs (curves.csv)
-    leaderboard: pd.DataFrame  # the page's leaderboard, as display text
-    board: tables.Leaderboard
+    board: tables.Leaderboard  # the page's leaderboard: display text, best cells, hover text
     tuning: dict
     missing: list
+
+    @property
+    def leaderboard(self) -> pd.DataFrame:
+        """The page's leaderboard, as display text."""
+        return self.board.text
 
 
 def compute(out: Path) -> Tables | None:
@@ -165,22 +169,20 @@ def compute(out: Path) -> Tables | None:
     board = tables.leaderboard(summary, study.get("classical"))
     return Tables(study=study, records=records, summary=summary, results=tables.results_frame(records),
                   effects=effects_.effects(records, summary), epochs=tables.epochs_frame(records),
-                  curves=tables.curves_frame(records), leaderboard=board.text, board=board, tuning=tuning,
+                  curves=tables.curves_frame(records), board=board, tuning=tuning,
                   missing=tables.missing_runs(records, study.get("planned")))
 
 
 def render(out: Path) -> str:
     """Write every table and index.html into `out` from its stored records; return the console text."""
-    computed = compute(out)
-    if computed is None:
+    t = compute(out)
+    if t is None:
         return f"no records in {out} yet"
-    t = computed
-    records, study, summary, effects, board, tuning = t.records, t.study, t.summary, t.effects, t.board, t.tuning
+    records, study, summary, effects, board = t.records, t.study, t.summary, t.effects, t.board
     classical = study.get("classical")
-    missing = t.missing
-    warnings = banner(records, study, missing, summary)
-    words = answer(summary, effects, classical, caveats(records, missing))
-    tuning_table = tables.tuning_frame({v: x for v, x in tuning.items() if v in summary.index})
+    warnings = banner(records, study, t.missing, summary)
+    words = answer(summary, effects, classical, caveats(records, t.missing))
+    tuning_table = tables.tuning_frame({v: x for v, x in t.tuning.items() if v in summary.index})
     store.write_atomic(out / "results.csv", t.results.to_csv(index=False))
     store.write_atomic(out / "summary.csv", summary.to_csv(index_label="variant"))
     store.write_atomic(out / "effects.csv", effects.to_csv(index=False))
@@ -189,7 +191,7 @@ def render(out: Path) -> str:
     store.write_atomic(out / "leaderboard.md", tables.markdown(board))
     page = page_.Page(study=study, facts=facts(records, study, summary), warnings=warnings, board=board,
                       seeds=_seeds(records, list(summary.index)), effects=effects,
-                      plots=plots.study_plots(summary, records, t.epochs, t.curves, tuning, classical),
+                      plots=plots.study_plots(summary, records, t.epochs, t.curves, t.tuning, classical),
                       tuning=tuning_table, files=[f for f in FILES if (out / f).is_file()], answer=words, out=out)
     store.write_atomic(out / "index.html", page_.html_page(page))
     text = [*warnings, *(f"{k}: {v}" for k, v in facts(records, study, summary) if k in ("device", "dataset")),

@@ -228,7 +228,8 @@ def leaderboard(summary: pd.DataFrame, classical: dict | None = None) -> Leaderb
     text["real tok/s"] = summary["tokens_per_s"].map(_num)
     text["padded tok/s"] = summary["padded_tokens_per_s"].map(_num)
     text["pad %"] = summary["pad_fraction"].map(lambda v: _num(100 * v, "{:.1f}"))
-    text["peak MiB"] = [f"{_num(m, '{:,.1f}')} ({k})" for m, k in zip(summary["peak_mem_mb"], summary["memory_kind"])]
+    text["peak MiB"] = summary["peak_mem_mb"].map(lambda v: _num(v, "{:,.1f}"))
+    text["memory kind"] = summary["memory_kind"].astype(str)
     text["params"] = summary["params"].map("{:,}".format)
     pairs = [hyperparameters_text(row) for _, row in summary.iterrows()]
     text["hyperparameters"] = [t for t, _ in pairs]
@@ -259,14 +260,12 @@ KEY_COLUMNS = ("test acc", "learned", "epochs kept/run", "s/epoch", "ms/step (sh
 
 
 def key_view(board: Leaderboard) -> Leaderboard:
-    """The leaderboard's key columns; peak MiB as a number (its kind is said once, in the caption)."""
+    """The leaderboard's key columns (the memory kind is said once, in the page's caption)."""
     lesson = [c for c in board.text if c.startswith("lesson ")]  # a published figure beside ours: key too
     cols = [c for c in KEY_COLUMNS if c in board.text]
     if lesson:
         cols[1:1] = ["train acc (running)", *lesson]
-    text = board.text[cols].copy()
-    text["peak MiB"] = text["peak MiB"].str.replace(r" \(.*\)$", "", regex=True)
-    return Leaderboard(text, board.best[cols], board.hover[cols])
+    return Leaderboard(board.text[cols], board.best[cols], board.hover[cols])
 
 
 def fit_width(frame: pd.DataFrame, width: int = 120, **to_string) -> str:
