@@ -10,6 +10,7 @@ command line (`cell=gru`, `layers=[1,2]`) replace the study's values for that ax
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 import os
 import re
@@ -262,6 +263,13 @@ class MeasureConfig:
                          free("a count >= 1, or a list of distinct seeds >= 0"))
     timing_steps: int = setting(30, "training steps timed per run at the study's own (untuned) sizes, so variants "
                                     "compare like with like; 0: none", whole(0))
+    max_seeds: Optional[int] = setting(None, "while a pair of the question is undecided, add seeds to both sides (the "
+                                             "first wave doubled, one wave at a time) up to this many; null: the "
+                                             "first wave only", whole(1, null=True))
+    alpha: float = setting(0.05, "significance level of a verdict (split over the seed schedule's looks)",
+                           Rule("number", low=0.0, high=0.5, low_open=True))
+    margin: float = setting(0.01, "practical margin in accuracy: 'equivalent' = the difference shown within ±margin",
+                            Rule("number", low=0.0, high=1.0, low_open=True))
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -271,6 +279,10 @@ class MeasureConfig:
             and len(set(seeds)) == len(seeds))
         _require(ok, f"measure.seeds={seeds!r} is not allowed: give a count >= 1 (measure.seeds=3) "
                      "or a list of distinct seeds >= 0 (measure.seeds=[0,1,2])")
+        first = seeds if isinstance(seeds, int) else len(seeds)
+        _require(self.max_seeds is None or self.max_seeds >= first,
+                 f"measure.max_seeds={self.max_seeds} is below the first wave's {first} seed(s): give "
+                 f"measure.max_seeds={first} or more, or null")
 
 
 @dataclass
@@ -292,13 +304,13 @@ class TuneConfig:
 # `budget=NAME` sets these in one word (after the YAML, before the command line's other keys).
 BUDGETS: dict[str, dict[str, Any]] = {
     "smoke": {"tune": {"trials": 3, "epochs": 1}, "train": {"epochs": 2}, "data": {"max_train": 1000},
-              "measure": {"seeds": 3}},
+              "measure": {"seeds": 3, "max_seeds": None}},  # smoke checks the pipeline: no sequential seeds
     # quick: every trial and seed stops early (train.patience in _base.yaml) once validation accuracy stalls;
     # sized so that study=packing (9 variants) fits ~25 minutes on 2 CPU cores with the shared AG News rows
     "quick": {"tune": {"trials": 4, "epochs": 3}, "train": {"epochs": 8}, "data": {"max_train": None},
-              "measure": {"seeds": 3}},
+              "measure": {"seeds": 3, "max_seeds": 8}},
     "full": {"tune": {"trials": 40, "epochs": 10}, "train": {"epochs": 30}, "data": {"max_train": None},
-             "measure": {"seeds": 5}},
+             "measure": {"seeds": 5, "max_seeds": 20}},
 }
 DEVICE = Rule(text="auto, cpu, cuda or cuda:N")
 
@@ -320,6 +332,9 @@ class Study:
     nuisance: Dict[str, Any] = setting(None, f"the search space, tuned per variant with the same budget; PARAM: "
                                              f"{', '.join(TUNABLE)}", free("{PARAM: {low, high, log} or [values]}"),
                                        factory=dict)
+    question: List[str] = setting(None, "the axes the study asks about: Holm's family and the answer's sentences; "
+                                        "pairs along other axes are context (empty: every axis it varies)",
+                                  free(f"a list of axes ({', '.join(AXES)})"), factory=list)
     budget: Optional[str] = setting(None, "trials, epoch caps, data cap and seeds in one word; null: the file's "
                                           "values as written", one_of(tuple(BUDGETS), null=True))
     sweep: Optional[Dict[str, Any]] = setting(None, "repeat the study for each value of a non-variant key",
@@ -349,8 +364,15 @@ class Study:
 
     @property
     def seeds(self) -> list[int]:
+        """The first wave's seeds."""
         seeds = self.measure.seeds
         return list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+
+    def seeds_for(self, count: int) -> list[int]:
+        """The first `count` seeds of the schedule: the first wave, then the next unused whole numbers."""
+        seeds = self.seeds
+        extra = (s for s in itertools.count() if s not in seeds)
+        return (seeds + [next(extra) for _ in range(max(0, count - len(seeds)))])[:max(count, len(seeds))]
 
     @property
     def out_dir(self) -> Path:
@@ -629,4 +651,7 @@ def validate(study: Study) -> None:
     if study.tune.trials and study.data.val_fraction == 0:
         raise ConfigError("tuning reads the validation split, and data.val_fraction=0 leaves none: "
                           "set data.val_fraction=0.1, or tune.trials=0")
+    for axis in study.question:
+        _require(axis in AXES, f"question: unknown axis {axis!r}: "
+                               f"{_suggest(str(axis), AXES, 'use some of ' + ', '.join(AXES))}")
     _require(bool(study.expand()), f"study '{study.name}' has no variants left after its exclude rules")

@@ -27,8 +27,10 @@ from bench.config import Params, Study, load_study, replaced
 from bench.errors import BenchError
 from bench.measure import environment, resolve_device
 from bench.progress import bar, say
+from bench.report.effects import Criteria, next_wave
 from bench.report.cli import refresh_index, render_any
 from bench.report.sweep import render_sweep
+from bench.report.tables import summarize
 from bench.train import Diverged, fit, time_steps, trace
 from bench.tune import Failed, Pruned, tune
 from bench.variants import Variant
@@ -105,28 +107,55 @@ class Runner:
         self.failures: list[str] = []
         self.skipped: set[tuple[str, str]] = set()   # (Optuna study, job) that failed here: not retried here
         self.ready: dict[str, Callable[[bool], None]] = {}  # variant -> runs its jobs (wait: for all of them)
+        self.settled: dict[str, tuple] = {}  # variant -> (params, tuned): what its seeds train with
         self.profiled = False
 
-    def variant(self, variant: Variant, bars) -> None:
-        params = self.study.train
-        tuned = None
-        if self.study.tune.trials:
-            tuned = self._tune(variant, params)
-            if not tuned.best:
-                why = tuned.trials[-1]["reason"] if tuned.trials else "tune.timeout left no time for one"
-                self.failures.append(f"{variant.name}: no tuning trial completed ({why})")
-                return
-            params = replace(params, **tuned.best)
-        if self.study.profile and not self.profiled:
-            path = self.study.out_dir / f"profile-{variant.name}.json"
-            trace(variant, params, self.splits, self.device, path)
-            self.profiled = True
-            say(f"profile: a trace of 8 training steps of {variant.name} in {path} (open it in "
-                "https://ui.perfetto.dev or chrome://tracing)")
+    def variant(self, variant: Variant, bars, seeds: list[int] | None = None) -> None:
+        """Tune the variant (once; resumed from the storage), then run its seeds (the first wave by default)."""
+        if variant.name not in self.settled:
+            params, tuned = self.study.train, None
+            if self.study.tune.trials:
+                tuned = self._tune(variant, params)
+                if not tuned.best:
+                    why = tuned.trials[-1]["reason"] if tuned.trials else "tune.timeout left no time for one"
+                    self.failures.append(f"{variant.name}: no tuning trial completed ({why})")
+                    return
+                params = replace(params, **tuned.best)
+            self.settled[variant.name] = (params, tuned)
+            if self.study.profile and not self.profiled:
+                path = self.study.out_dir / f"profile-{variant.name}.json"
+                trace(variant, params, self.splits, self.device, path)
+                self.profiled = True
+                say(f"profile: a trace of 8 training steps of {variant.name} in {path} (open it in "
+                    "https://ui.perfetto.dev or chrome://tracing)")
+        params, tuned = self.settled[variant.name]
 
         def measure(job: dict) -> dict:
             return self._measure(variant, params, job["seed"], tuned)
-        self._start(variant, [{"seed": seed} for seed in self.study.seeds], measure, bars)
+        self._start(variant, [{"seed": seed} for seed in seeds or self.study.seeds], measure, bars)
+
+    def more_seeds(self, variants: list[Variant], bars) -> None:
+        """Sequential seeds: while a pair of the question is undecided (both sides learned), add a wave of seeds to
+        both of its sides, up to measure.max_seeds (bench.report.effects.next_wave). The wave is a function of the
+        finished records, so every worker adds the same one; its runs are trials like the first wave's."""
+        by_name = {v.name: v for v in variants}
+        criteria = Criteria.of(asdict(self.study))
+        seen = -1
+        while criteria.cap > criteria.first:
+            mine = [r for r in runs.records(self.storage, self.study.name) if r["variant"] in by_name]
+            if len(mine) == seen:  # the last wave finished nothing more (its runs failed): stop
+                return
+            seen = len(mine)
+            have = {v: sum(r["variant"] == v for r in mine) for v in by_name}
+            wave = {v: n for v, n in next_wave(mine, summarize(mine), criteria).items() if have[v] < n}
+            if not wave:
+                return
+            bars.total += sum(n - have[v] for v, n in wave.items())
+            say(f"seeds: undecided pairs remain; another wave for {len(wave)} variant(s): "
+                + ", ".join(f"{v} to {n}" for v, n in wave.items()))
+            for name, count in wave.items():
+                self.variant(by_name[name], bars, self.study.seeds_for(count))
+            self.sweep_up()
 
     def speed(self, variant: Variant, bars) -> None:
         """The speed study's jobs for one variant: its sweep points (bench.speed), timed, no tuning."""
@@ -332,6 +361,8 @@ def _run(argv, study: Study, device, variants, splits, key: str, storage, lock) 
                     log.debug("variant %s failed", variant.name, exc_info=True)
                     runner.failures.append(f"{variant.name}: {_crash(e)}")
             runner.sweep_up()
+            if kind == "seeds":
+                runner.more_seeds(variants, bars)
     except Exception as e:
         if not _interrupted(e):
             raise

@@ -191,6 +191,7 @@ def _run_trial(trial, space, objective, settings, pareto):
 def _outcome(t: optuna.trial.FrozenTrial) -> dict:
     return {"number": t.number, "state": t.state.name, "params": dict(t.params),
             "values": list(t.values) if t.values else None,
+            "best_reported": max(t.intermediate_values.values()) if t.intermediate_values else None,
             "reason": t.user_attrs.get("reason") or t.user_attrs.get("failure") or (
                 KILLED if t.state == TrialState.FAIL else "")}
 

@@ -86,6 +86,8 @@ def _lines(ax, plot: Plot) -> None:
             color = line[0].get_color()
             if "ci" in part and part["ci"].notna().any():
                 ax.fill_between(part[x], part[y] - part["ci"], part[y] + part["ci"], color=color, alpha=0.15)
+            elif "low" in part and part["low"].notna().any():  # an asymmetric band (a bootstrap's)
+                ax.fill_between(part[x], part["low"], part["high"], color=color, alpha=0.12)
         reference = plot.extra.get("reference", {}).get(variant)
         if reference is not None:
             ax.axhline(reference, color=color, linestyle="--", linewidth=1,
@@ -196,14 +198,17 @@ def export(plots: list[Plot], out: Path | None) -> dict[str, str]:
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
     for plot in plots:
-        text = svg(plot, None if folder is None else folder / f".{plot.key}.png.tmp")
+        # temporary names of this process's own: two renderers of one folder (workers=N) must not clash
+        png, tmp = (None, None) if folder is None else (folder / f".{plot.key}.{os.getpid()}.png.tmp",
+                                                        folder / f".{plot.key}.{os.getpid()}.svg.tmp")
+        text = svg(plot, png)
         drawn[plot.key] = text
         if folder is not None:
-            (folder / f"{plot.key}.svg.tmp").write_text(text, encoding="utf-8")
-            os.replace(folder / f"{plot.key}.svg.tmp", folder / f"{plot.key}.svg")
-            os.replace(folder / f".{plot.key}.png.tmp", folder / f"{plot.key}.png")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, folder / f"{plot.key}.svg")
+            os.replace(png, folder / f"{plot.key}.png")
     if folder is not None:
         for old in folder.iterdir():
             if old.suffix in (".svg", ".png") and old.stem not in drawn:
-                old.unlink()
+                old.unlink(missing_ok=True)
     return drawn

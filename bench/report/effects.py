@@ -3,9 +3,22 @@
 For an axis (say packing) every variant with the baseline value (padded) is paired with each variant
 that differs from it only on that axis (packed, same cell, direction, depth, ...). A pair gets
 Δ accuracy = mean(other) - mean(baseline) over seeds with Welch's t interval and two-sided p-value
-(unequal variances: each variant is trained at its own tuned settings), the same p Holm-adjusted
-over the whole table, and the ratios other / baseline of time per training step and of peak memory.
-The baseline of an axis is its first value in bench.variants' order (rnn, padded, uni, fewest layers).
+(unequal variances: each variant is trained at its own tuned settings), and the ratios other / baseline
+of time per training step and of peak memory. The baseline of an axis is its first value in
+bench.variants' order (rnn, padded, uni, fewest layers).
+
+A pair gets one of four verdicts (`Criteria`), and no others:
+- better / worse: Welch's p, Holm-adjusted over the question's family, below the level;
+- equivalent: the difference is shown to lie within ±margin (TOST on Welch's t, Holm-adjusted the same way:
+  the (1 - 2 level) interval inside the margin);
+- undecided: neither; `seeds_needed` says about how many seeds a side would settle it at the spread seen;
+- not comparable: a side did not learn.
+The family is the question: the pairs along the axes a study asks about (`question:`, default every axis it
+varies). Pairs along the other axes are context: shown with their Δ and unadjusted p, without a verdict.
+The level is α split over the looks the seed schedule may take (`schedule`): adding seeds while a pair is
+undecided tests it again, and Bonferroni over the looks keeps the chance of any false claim below α.
+Beside Welch, two lenses that assume less: a BCa bootstrap interval of Δ, and Almost Stochastic Order's
+ε_min in each direction; where they do not point the way the verdict does, the row says so (`lenses`).
 
 One cause per row. A packed variant's `last` read-out *is* the state at each true end, so for pairing
 it counts as `true_last`: padded+last -> padded+true_last is the read-out's effect, padded+true_last ->
@@ -23,13 +36,63 @@ import math
 
 import pandas as pd
 
-from bench.report.stats import holm, welch
+from dataclasses import dataclass
+
+from bench.report.stats import ALPHA, MARGIN, TAU, aso, bootstrap_ci, holm, seeds_needed, tost, welch
 from bench.variants import AXES, BATCHINGS, CELLS, EMBED_INITS, NOT_APPLICABLE, PACKINGS, READOUTS
 
 ORDER = {"cell": CELLS, "packing": PACKINGS, "readout": READOUTS, "embed_init": EMBED_INITS, "batching": BATCHINGS}
 COLUMNS = ["axis", "baseline", "value", "context", "variant_baseline", "variant", "seeds_baseline", "seeds",
-           "metric", "acc_baseline", "acc", "delta", "ci_low", "ci_high", "p_welch", "p_holm",
+           "metric", "acc_baseline", "acc", "delta", "ci_low", "ci_high", "p_welch", "p_holm", "p_tost", "p_tost_holm",
+           "question", "verdict", "seeds_needed", "boot_low", "boot_high", "aso_better", "aso_worse", "lenses",
            "time_ratio", "time_basis", "memory_ratio", "memory_kind", "comparable"]
+VERDICTS = ("better", "worse", "equivalent", "undecided", "not comparable")
+CONTEXT = "context"  # a pair off the question: Δ shown, no verdict
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """How a pair is decided: α, the practical margin, the question's axes (None: every axis the study varies), and
+    the seed schedule (the first wave's seeds, the cap) whose looks α is split over."""
+
+    alpha: float = ALPHA
+    margin: float = MARGIN
+    question: tuple[str, ...] | None = None
+    first: int = 1
+    cap: int = 1
+
+    @property
+    def looks(self) -> int:
+        return len(schedule(self.first, self.cap))
+
+    @property
+    def level(self) -> float:
+        return self.alpha / self.looks
+
+    @classmethod
+    def of(cls, study: dict) -> "Criteria":
+        """The criteria a study document (study.json, or a Study as a dict) sets."""
+        measure = study.get("measure") or {}
+        seeds = measure.get("seeds", 1)
+        first = seeds if isinstance(seeds, int) else len(seeds)
+        question = study.get("question")
+        return cls(alpha=float(measure.get("alpha", ALPHA)), margin=float(measure.get("margin", MARGIN)),
+                   question=tuple(question) if question else None, first=first,
+                   cap=max(first, measure.get("max_seeds") or first))
+
+    def describe(self, family: int) -> str:
+        looks = (f" split over the {self.looks} looks the seed schedule may take (each tests at {self.level:.3g})"
+                 if self.looks > 1 else "")
+        return (f"α = {self.alpha:g}{looks}, Holm over the question's {family} pair(s); equivalent = the difference "
+                f"shown within ±{self.margin:g} accuracy (TOST)")
+
+
+def schedule(first: int, cap: int) -> list[int]:
+    """Seeds per side at each look: the first wave, then doubled, up to the cap (3, 6, 8 for quick)."""
+    sizes = [first]
+    while sizes[-1] < cap:
+        sizes.append(min(cap, 2 * sizes[-1]))
+    return sizes
 
 
 def _rank(axis: str, value) -> tuple:
@@ -55,7 +118,7 @@ def _ratio(summary: pd.DataFrame, column: str, base: str, variant: str) -> float
     return float(b / a) if not (pd.isna(a) or pd.isna(b) or a == 0) else math.nan
 
 
-def effects(records: list[dict], summary: pd.DataFrame) -> pd.DataFrame:
+def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Criteria()) -> pd.DataFrame:
     """One row per (axis, pair); `summary` (bench.report.tables.summarize) supplies speed, memory, learning."""
     frame = pd.DataFrame(records)
     metric = "test_acc" if frame["test_acc"].astype(float).notna().any() else "val_acc"
@@ -90,24 +153,117 @@ def effects(records: list[dict], summary: pd.DataFrame) -> pd.DataFrame:
                     "variant_baseline": base, "variant": variant, "seeds_baseline": len(a), "seeds": len(b),
                     "metric": metric, "acc_baseline": sum(a) / len(a) if a else math.nan,
                     "acc": sum(b) / len(b) if b else math.nan, "delta": test.delta, "ci_low": test.low,
-                    "ci_high": test.high, "p_welch": test.p,
+                    "ci_high": test.high, "p_welch": test.p, "p_tost": tost(test, criteria.margin),
+                    "question": criteria.question is None or axis in criteria.question,
                     "time_ratio": _ratio(summary, time_col, base, variant),
                     "time_basis": summary.loc[base, "timing_sizes"] if timed else "tuned sizes (no timing pass)",
                     "memory_ratio": _ratio(summary, mem_col, base, variant) if same_memory else math.nan,
                     "memory_kind": summary.loc[variant, kind_col] if same_memory else "mixed",
-                    "comparable": all(x != False for x in learned)})  # noqa: E712 - None: not known
+                    "comparable": all(x != False for x in learned),  # noqa: E712 - None: not known
+                    **_lenses(a, b, criteria)})
     table = pd.DataFrame(rows, columns=COLUMNS)
-    # Holm's family is the rows that get a verdict: a pair that is not comparable is not a test
-    table["p_holm"] = holm([p if ok else math.nan for p, ok in zip(table["p_welch"], table["comparable"])])
+    table["question"] = table["question"].astype(bool)
+    table["comparable"] = table["comparable"].astype(bool)
+    # Holm's family: the question's pairs that get a verdict (not a pair where a side did not learn, not context)
+    family = table["question"] & table["comparable"]
+    table["p_holm"] = holm([p if ok else math.nan for p, ok in zip(table["p_welch"], family)])
+    table["p_tost_holm"] = holm([p if ok else math.nan for p, ok in zip(table["p_tost"], family)])
+    table["verdict"] = [_verdict(row, criteria.level) for _, row in table.iterrows()]
+    undecided = table["verdict"] == "undecided"
+    table.loc[~undecided, "seeds_needed"] = math.nan
+    table["lenses"] = [_disagreement(row) if row["verdict"] in VERDICTS[:4] else "" for _, row in table.iterrows()]
     return table
 
 
-def verdict(row: pd.Series, alpha: float = 0.05) -> str:
-    """A plain-words reading of one pair, for the HTML table."""
-    if row.get("comparable", True) == False:  # noqa: E712 - numpy booleans
-        return "not comparable (did not learn)"
-    if math.isnan(row["p_holm"]):
-        return "too few seeds to test" if not math.isnan(row["delta"]) else "no accuracy"
-    if row["p_holm"] < alpha:
+def _lenses(a: list[float], b: list[float], criteria: Criteria) -> dict:
+    low, high = bootstrap_ci(a, b)
+    return {"boot_low": low, "boot_high": high, "aso_better": aso(b, a), "aso_worse": aso(a, b),
+            "seeds_needed": seeds_needed(a, b, criteria.level, criteria.margin)}
+
+
+def _verdict(row: pd.Series, level: float) -> str:
+    if not row["question"]:
+        return CONTEXT
+    if not row["comparable"]:
+        return "not comparable"
+    if row["p_holm"] < level:  # nan (one seed a side) compares False: undecided
         return "better" if row["delta"] > 0 else "worse"
-    return "no significant difference"
+    if row["p_tost_holm"] < level:
+        return "equivalent"
+    return "undecided"
+
+
+def _direction(low: float, high: float) -> int | None:
+    if math.isnan(low) or math.isnan(high):
+        return None
+    return 1 if low > 0 else -1 if high < 0 else 0
+
+
+def _disagreement(row: pd.Series) -> str:
+    """Where the bootstrap interval or ASO does not point the way the verdict does, in words; else ''."""
+    said = {"better": 1, "worse": -1}.get(row["verdict"], 0)
+    notes = []
+    boot = _direction(row["boot_low"], row["boot_high"])
+    if boot is not None and boot != said:
+        notes.append("the bootstrap interval " + ("excludes 0" if boot else "includes 0"))
+    aso_says = 1 if row["aso_better"] < TAU else -1 if row["aso_worse"] < TAU else 0
+    if not math.isnan(row["aso_better"]) and aso_says != said:
+        side = {1: "the change", -1: "the baseline"}.get(aso_says)
+        notes.append(f"ASO finds {side} almost stochastically larger (ε_min < {TAU:g})" if side
+                     else f"ASO finds neither side almost stochastically larger (ε_min >= {TAU:g} both ways)")
+    return ("lenses disagree: " + "; ".join(notes)) if notes else "lenses agree"
+
+
+def verdict(row: pd.Series) -> str:
+    """The reading of one pair for tables and the console: the verdict, or what a context row is."""
+    word = row["verdict"]
+    if word == "not comparable":
+        return "not comparable (did not learn)"
+    if word == CONTEXT:
+        return "context (not in the question)"
+    if word == "undecided" and not math.isnan(row["seeds_needed"]):
+        return f"undecided (~{row['seeds_needed']:.0f} seeds a side)" if math.isfinite(row["seeds_needed"]) \
+            else "undecided"
+    if word == "undecided" and min(row["seeds_baseline"], row["seeds"]) < 2:
+        return "undecided (one seed: no test)"
+    return word
+
+
+def next_wave(records: list[dict], summary: pd.DataFrame, criteria: Criteria) -> dict[str, int]:
+    """Sequential seeds: {variant: seeds it should have} for the variants of the question's undecided pairs (both
+    sides learned) below the cap, each to the schedule's next size above what the pair has; {} when every pair
+    of the question is decided, not comparable, or at the cap. A function of the finished records only, so
+    every worker computes the same wave."""
+    if criteria.cap <= criteria.first or not records:
+        return {}
+    table = effects(records, summary, criteria)
+    sizes = schedule(criteria.first, criteria.cap)
+    want: dict[str, int] = {}
+    for _, row in table[table["verdict"] == "undecided"].iterrows():
+        have = max(row["seeds_baseline"], row["seeds"])
+        target = next((s for s in sizes if s > have), None)
+        if target is not None:
+            for v in (row["variant_baseline"], row["variant"]):
+                want[v] = max(want.get(v, 0), target)
+    return want
+
+
+def seed_stops(summary: pd.DataFrame, table: pd.DataFrame, criteria: Criteria) -> dict[str, str]:
+    """Why each variant has the seeds it has: 'decided' (its pairs of the question are decided or not comparable),
+    'cap reached' (a pair is still undecided at measure.max_seeds), 'unfinished' (undecided below the cap: the
+    same command adds the next wave), or 'first wave' (in no pair of the question)."""
+    stops = {}
+    asked = table[table["question"]] if not table.empty else table
+    for variant in summary.index:
+        mine = asked[(asked["variant"] == variant) | (asked["variant_baseline"] == variant)] if not asked.empty \
+            else asked
+        n = int(summary.loc[variant, "seeds"])
+        if mine.empty:
+            stops[variant] = "first wave (in no pair of the question)"
+        elif (mine["verdict"] == "undecided").any():
+            stops[variant] = "cap reached, still undecided" if n >= criteria.cap else (
+                "unfinished: a pair is undecided below measure.max_seeds (run the same command to add seeds)"
+                if criteria.cap > criteria.first else "undecided (measure.max_seeds adds seeds while undecided)")
+        else:
+            stops[variant] = "decided" + (f" after {n} seeds" if n > criteria.first else " at the first wave")
+    return stops

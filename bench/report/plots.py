@@ -322,7 +322,8 @@ def _say_missing(plot: Plot, order: list[str]) -> Plot:
 
 
 def study_plots(summary: pd.DataFrame, records: list[dict], epochs: pd.DataFrame, curves: pd.DataFrame,
-                tuning: dict, classical: dict | None = None) -> list[Plot]:
+                tuning: dict, classical: dict | None = None, budget: pd.DataFrame | None = None,
+                changes: tuple[str | None, list[int]] = (None, [])) -> list[Plot]:
     """Every figure a study's page shows, in reading order."""
     order = list(summary.index)
     metric, _ = _metric(summary)
@@ -331,6 +332,27 @@ def study_plots(summary: pd.DataFrame, records: list[dict], epochs: pd.DataFrame
              learning_curves(epochs), seed_spread(records, order, _lines_for(classical, metric, summary)),
              throughput(summary), memory(summary),
              optimization_history({v: tuning[v] for v in order if v in tuning}),
+             tuning_budget(budget if budget is not None else pd.DataFrame(columns=["k"]), changes),
              importance({v: tuning[v] for v in order if v in tuning})]
-    expected = {"optimization-history": tuned, "importance": tuned, "lesson-vs-ours": []}
+    learned = [v for v in tuned if summary.loc[v, "learned"] != False] if "learned" in summary else tuned  # noqa: E712
+    expected = {"optimization-history": tuned, "importance": tuned, "lesson-vs-ours": [], "tuning-budget": learned}
     return [_say_missing(p, expected.get(p.key, order)) for p in built if p is not None]
+
+
+def tuning_budget(budget: pd.DataFrame, changes: tuple[str | None, list[int]]) -> Plot | None:
+    """Expected best validation accuracy after k tuning trials, per variant (bench.report.tables.budget_frame)."""
+    if budget.empty or budget["k"].max() < 2:
+        return None
+    best, ks = changes
+    verdict = (f"The leader at the full budget, {best}, also leads at every smaller k: stable." if best and not ks
+               else f"The leader at the full budget, {best}, does not lead at k = {', '.join(map(str, ks))}: with "
+                    "another tuning budget the ranking changes." if best else "")
+    data = budget.rename(columns={"expected_best": "acc"})
+    return Plot("tuning-budget", "lines", "Expected best validation accuracy after k tuning trials",
+                "tuning trials k", "expected best validation accuracy",
+                "Read it as: what the winner of a variant's tuning would score had it been given only k trials "
+                "(Dodge et al. 2019; Tang et al. 2020's unbiased estimator over the trials run; a pruned trial counts "
+                f"at the best epoch it reached; variants that did not learn are left out). Every variant's tuner has the same seed, so its first, random trials try the same configurations. Bands: {LEVEL:.0%} bootstrap over the trials. Curves that cross mean "
+                f"the ranking depends on the tuning budget; beyond the trials run nothing is known. {verdict}",
+                f"Lines of expected best validation accuracy against k tuning trials for {data['variant'].nunique()} "
+                f"variants. {verdict}", data, {"x": "k", "y": "acc"})

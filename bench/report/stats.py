@@ -1,7 +1,15 @@
-"""Statistics over seeds: confidence intervals, Welch's t-test, Holm's correction.
+"""Statistics over seeds: intervals, the tests behind a verdict, and the lenses beside them.
 
-Seeds are few (1-5), so intervals use Student's t, not the normal approximation, and every
-function says plainly when there is too little data (nan, never a made-up number).
+Seeds are few (3-20), so intervals use Student's t, not the normal approximation, and every function says
+plainly when there is too little data (nan, never a made-up number). scipy does the arithmetic: Welch's test
+(`ttest_ind(equal_var=False)`), the BCa bootstrap (`scipy.stats.bootstrap`). Two pieces have no scipy
+function and are written here from their papers:
+
+- Almost Stochastic Order (del Barrio et al. 2018; Dror et al., ACL 2019; Ulmer et al. 2022): `aso`.
+  The GPL-3.0 package `deepsig` implements it too; this project is MIT, so it is not a dependency: the
+  values in tests/report/test_stats.py were computed with deepsig in a scratch environment.
+- The expected best validation score after k tuning trials (Dodge et al., EMNLP 2019), with Tang et al.'s
+  (2020) unbiased estimator: `expected_max`.
 """
 
 from __future__ import annotations
@@ -11,14 +19,23 @@ import statistics
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 from scipy import stats
 
 LEVEL = 0.95
+ALPHA = 0.05      # the study's default significance level (measure.alpha)
+MARGIN = 0.01     # the default practical margin in accuracy for "equivalent" (measure.margin)
+TAU = 0.2         # ASO: epsilon_min below this = almost stochastically dominant (Ulmer et al. 2022)
+POWER = 0.8       # the power seeds_needed plans for
+
+
+def _clean(values: Sequence[float]) -> list[float]:
+    return [float(v) for v in values if not math.isnan(float(v))]
 
 
 def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
     """(mean, half-width) of a Student-t interval; half-width nan below 2 values."""
-    values = [float(v) for v in values if not math.isnan(float(v))]
+    values = _clean(values)
     if not values:
         return math.nan, math.nan
     mean = sum(values) / len(values)
@@ -30,35 +47,47 @@ def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float
 
 @dataclass(frozen=True)
 class Welch:
-    """Difference of means b - a with Welch's interval and two-sided p-value."""
+    """Difference of means b - a with Welch's interval, two-sided p-value, degrees of freedom, standard error."""
 
     delta: float
     low: float
     high: float
     p: float
     df: float
+    se: float = math.nan
 
 
 def welch(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> Welch:
-    """Welch's unequal-variance t-test of mean(b) - mean(a); nan interval and p with < 2 values on a
-    side. Two sides that are both constant give p = 1 when equal and p = 0 when not."""
-    a, b = [float(x) for x in a], [float(x) for x in b]
+    """Welch's unequal-variance t-test of mean(b) - mean(a) (scipy's `ttest_ind(b, a, equal_var=False)`); nan
+    interval and p with < 2 values on a side. Two sides that are both constant give p = 1 when equal and p = 0
+    when not (scipy answers nan there)."""
+    a, b = _clean(a), _clean(b)
     delta = (sum(b) / len(b) - sum(a) / len(a)) if a and b else math.nan
     if len(a) < 2 or len(b) < 2:
         return Welch(delta, math.nan, math.nan, math.nan, math.nan)
-    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
-    se = math.sqrt(va + vb)
+    se = math.sqrt(statistics.variance(a) / len(a) + statistics.variance(b) / len(b))
     if se == 0:
-        p = 1.0 if delta == 0 else 0.0
-        return Welch(delta, delta, delta, p, math.inf)
-    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    half = float(stats.t.ppf(0.5 + level / 2, df)) * se
-    p = float(2 * stats.t.sf(abs(delta) / se, df))  # = scipy.stats.ttest_ind(b, a, equal_var=False)
-    return Welch(delta, delta - half, delta + half, p, df)
+        return Welch(delta, delta, delta, 1.0 if delta == 0 else 0.0, math.inf, 0.0)
+    test = stats.ttest_ind(b, a, equal_var=False)
+    interval = test.confidence_interval(level)
+    return Welch(delta, float(interval.low), float(interval.high), float(test.pvalue), float(test.df), se)
+
+
+def tost(test: Welch, margin: float) -> float:
+    """p-value of the two one-sided tests (Schuirmann's TOST) that |Δ| < margin, on Welch's t: small = the
+    difference is shown to lie inside ±margin. The equivalence verdict at level α is the (1 - 2α) interval
+    inside the margin, which is this p < α."""
+    if math.isnan(test.p):
+        return math.nan
+    if test.se == 0:
+        return 0.0 if abs(test.delta) < margin else 1.0
+    lower = stats.t.sf((test.delta + margin) / test.se, test.df)   # H0: Δ <= -margin
+    upper = stats.t.cdf((test.delta - margin) / test.se, test.df)  # H0: Δ >= +margin
+    return float(max(lower, upper))
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (family-wise error over one table); nan stays nan."""
+    """Holm-Bonferroni adjusted p-values (family-wise error over one family); nan stays nan."""
     indexed = sorted((p, i) for i, p in enumerate(pvalues) if not math.isnan(p))
     adjusted = [math.nan] * len(pvalues)
     running = 0.0
@@ -66,3 +95,104 @@ def holm(pvalues: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (len(indexed) - rank) * p))
         adjusted[i] = running
     return adjusted
+
+
+def seeds_needed(a: Sequence[float], b: Sequence[float], alpha: float, margin: float,
+                 power: float = POWER) -> float:
+    """About how many seeds per side would decide a pair at the spread observed, taking the observed Δ as the
+    true one: a difference (two-sided at `alpha`) when |Δ| is past the margin, else equivalence within ±margin
+    (TOST at `alpha`), whichever needs fewer; the normal approximation n = 2 s² (z_a + z_power)² / d², plus
+    one for the t distribution's heavier tails. nan with < 2 seeds a side; inf when neither can be shown."""
+    a, b = _clean(a), _clean(b)
+    if len(a) < 2 or len(b) < 2:
+        return math.nan
+    var = (statistics.variance(a) + statistics.variance(b)) / 2
+    delta = abs(sum(b) / len(b) - sum(a) / len(a))
+    z_power = stats.norm.ppf(power)
+    options = []
+    if delta > 0:
+        options.append(2 * var * (stats.norm.ppf(1 - alpha / 2) + z_power) ** 2 / delta ** 2)
+    if delta < margin:
+        options.append(2 * var * (stats.norm.ppf(1 - alpha) + z_power) ** 2 / (margin - delta) ** 2)
+    return float(max(2, math.ceil(min(options)) + 1)) if options else math.inf
+
+
+def bootstrap_ci(a: Sequence[float], b: Sequence[float], level: float = LEVEL, resamples: int = 2000,
+                 seed: int = 0) -> tuple[float, float]:
+    """BCa bootstrap interval of mean(b) - mean(a), each side resampled on its own (scipy.stats.bootstrap);
+    (nan, nan) below 3 seeds a side or when the resamples do not vary."""
+    a, b = _clean(a), _clean(b)
+    if len(a) < 3 or len(b) < 3:
+        return math.nan, math.nan
+    if len(set(a)) == 1 and len(set(b)) == 1:
+        delta = b[0] - a[0]
+        return delta, delta
+    with np.errstate(all="ignore"):
+        try:
+            result = stats.bootstrap((np.array(b), np.array(a)), lambda x, y, axis=-1: x.mean(axis) - y.mean(axis),
+                                     confidence_level=level, n_resamples=resamples, method="BCa",
+                                     random_state=np.random.default_rng(seed))
+        except ValueError:
+            return math.nan, math.nan
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def _quantiles(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The empirical quantile function F^-1(t) = inf{x: F(x) >= t} on `grid` (one row per sample)."""
+    ordered = np.sort(values, axis=-1)
+    n = ordered.shape[-1]
+    index = np.clip(np.ceil(grid * n).astype(int) - 1, 0, n - 1)
+    return ordered[..., index]
+
+
+def violation_ratio(a: np.ndarray, b: np.ndarray, dt: float = 0.005) -> np.ndarray:
+    """ε_W2(F_a, F_b): the share of the squared 2-Wasserstein distance between the two score distributions
+    that lies where a's quantile function is below b's (where 'a is stochastically larger' is violated);
+    0 = a dominates b, 1 = b dominates a, 0.5 when they are equal. Rows of 2-d inputs are separate samples."""
+    grid = np.arange(dt, 1.0, dt)
+    diff = _quantiles(a, grid) - _quantiles(b, grid)
+    total = (diff ** 2).sum(axis=-1)
+    violated = np.where(diff < 0, diff ** 2, 0.0).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, violated / np.where(total > 0, total, 1.0), 0.5)
+
+
+def aso(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA, resamples: int = 1000, seed: int = 0,
+        dt: float = 0.005) -> float:
+    """ε_min of Almost Stochastic Order for "a is better than b": the upper (1 - α) confidence bound of the
+    violation ratio, ε_W2(F_n, G_m) - sqrt((n + m) / (n m)) σ̂ Φ^-1(α), with σ̂ the bootstrap standard deviation
+    of sqrt(n m / (n + m)) (ε*(resampled) - ε) (Dror et al. 2019, after del Barrio et al. 2018). ε_min < τ
+    (0.2) reads "a is almost stochastically larger than b"; near 0.5, neither. nan below 2 seeds a side."""
+    a, b = np.array(_clean(a)), np.array(_clean(b))
+    n, m = len(a), len(b)
+    if n < 2 or m < 2:
+        return math.nan
+    rng = np.random.default_rng(seed)
+    observed = float(violation_ratio(a, b, dt))
+    resampled = violation_ratio(rng.choice(a, (resamples, n)), rng.choice(b, (resamples, m)), dt)
+    scale = math.sqrt(n * m / (n + m))
+    sigma = float(np.std(scale * (resampled - observed)))
+    return float(np.clip(observed - sigma / scale * stats.norm.ppf(alpha), 0.0, 1.0))
+
+
+def expected_max(values: Sequence[float], k: int) -> float:
+    """The expected best of k trials drawn without replacement from the n observed ones: Tang et al.'s (2020)
+    unbiased estimator of Dodge et al.'s expected validation performance, Σ_{i>=k} v_(i) C(i-1, k-1) / C(n, k)
+    over the sorted values. nan when k > n."""
+    ordered = sorted(_clean(values))
+    n = len(ordered)
+    if not 1 <= k <= n:
+        return math.nan
+    total = math.comb(n, k)
+    return sum(v * math.comb(i - 1, k - 1) for i, v in enumerate(ordered, 1) if i >= k) / total
+
+
+def expected_max_band(values: Sequence[float], k: int, level: float = LEVEL, resamples: int = 500,
+                      seed: int = 0) -> tuple[float, float]:
+    """A percentile bootstrap band of `expected_max(values, k)` (the trials resampled with replacement)."""
+    values = _clean(values)
+    if len(values) < 2 or k > len(values):
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    draws = [expected_max(list(rng.choice(values, len(values))), k) for _ in range(resamples)]
+    return float(np.quantile(draws, (1 - level) / 2)), float(np.quantile(draws, (1 + level) / 2))

@@ -20,8 +20,8 @@ from bench.report.answer import answer
 from bench.report.html import esc
 
 QUICK_BUDGETS = ("smoke", "quick")
-FILES = ("results.csv", "summary.csv", "effects.csv", "leaderboard.md", "epochs.csv", "curves.csv", "study.json",
-         "tuning.json", "records.jsonl")
+FILES = ("results.csv", "summary.csv", "effects.csv", "budget.csv", "leaderboard.md", "epochs.csv", "curves.csv",
+         "study.json", "tuning.json", "records.jsonl")
 
 
 def _join(values) -> str:
@@ -152,6 +152,9 @@ class Tables:
     board: tables.Leaderboard  # the page's leaderboard: display text, best cells, hover text
     tuning: dict
     missing: list
+    criteria: effects_.Criteria        # how the effects table's verdicts were decided
+    budget: pd.DataFrame               # expected best validation accuracy after k tuning trials (budget.csv)
+    budget_changes: tuple              # (the leader at the full tuning budget, the k where another leads)
 
     @property
     def leaderboard(self) -> pd.DataFrame:
@@ -166,11 +169,16 @@ def compute(out: Path) -> Tables | None:
         return None
     tuning = store.load_tuning(out)
     summary = tables.summarize(records, study.get("reference"), tuning)
-    board = tables.leaderboard(summary, study.get("classical"))
+    criteria = effects_.Criteria.of(study)
+    effects = effects_.effects(records, summary, criteria)
+    summary["seeds_stop"] = pd.Series(effects_.seed_stops(summary, effects, criteria))
+    learned = [v for v in summary.index if summary.loc[v, "learned"] != False]  # noqa: E712 - None: unknown
+    budget = tables.budget_frame(tuning, learned)
     return Tables(study=study, records=records, summary=summary, results=tables.results_frame(records),
-                  effects=effects_.effects(records, summary), epochs=tables.epochs_frame(records),
-                  curves=tables.curves_frame(records), board=board, tuning=tuning,
-                  missing=tables.missing_runs(records, study.get("planned")))
+                  effects=effects, epochs=tables.epochs_frame(records), curves=tables.curves_frame(records),
+                  board=tables.leaderboard(summary, study.get("classical")), tuning=tuning,
+                  missing=tables.missing_runs(records, study.get("planned")), criteria=criteria, budget=budget,
+                  budget_changes=tables.budget_changes(budget))
 
 
 def render(out: Path) -> str:
@@ -181,7 +189,7 @@ def render(out: Path) -> str:
     records, study, summary, effects, board = t.records, t.study, t.summary, t.effects, t.board
     classical = study.get("classical")
     warnings = banner(records, study, t.missing, summary)
-    words = answer(summary, effects, classical, caveats(records, t.missing))
+    words = answer(summary, effects, classical, caveats(records, t.missing), t.budget_changes)
     tuning_table = tables.tuning_frame({v: x for v, x in t.tuning.items() if v in summary.index})
     store.write_atomic(out / "results.csv", t.results.to_csv(index=False))
     store.write_atomic(out / "summary.csv", summary.to_csv(index_label="variant"))
@@ -189,15 +197,20 @@ def render(out: Path) -> str:
     store.write_atomic(out / "epochs.csv", t.epochs.to_csv(index=False))
     store.write_atomic(out / "curves.csv", t.curves.to_csv(index=False))
     store.write_atomic(out / "leaderboard.md", tables.markdown(board))
+    store.write_atomic(out / "budget.csv", t.budget.to_csv(index=False))
     page = page_.Page(study=study, facts=facts(records, study, summary), warnings=warnings, board=board,
                       seeds=_seeds(records, list(summary.index)), effects=effects,
-                      plots=plots.study_plots(summary, records, t.epochs, t.curves, t.tuning, classical),
-                      tuning=tuning_table, files=[f for f in FILES if (out / f).is_file()], answer=words, out=out)
+                      plots=plots.study_plots(summary, records, t.epochs, t.curves, t.tuning, classical, t.budget,
+                                              t.budget_changes),
+                      tuning=tuning_table, files=[f for f in FILES if (out / f).is_file()], answer=words, out=out,
+                      criteria=t.criteria)
     store.write_atomic(out / "index.html", page_.html_page(page))
     text = [*warnings, *(f"{k}: {v}" for k, v in facts(records, study, summary) if k in ("device", "dataset")),
-            "", words, "", tables.fit_width(tables.key_view(board).text)]
+            "", words.text(), "", tables.fit_width(tables.key_view(board).text)]
     if not effects.empty:
-        shown = page_.effects_display(effects)[["Δ acc", "p (Holm)", "reading", "time ×", "memory ×", "95% CI"]]
-        text += ["", "effects (changed minus baseline, Welch's t over seeds):", tables.fit_width(shown)]
+        shown = page_.effects_display(effects)[["reading", "Δ acc", "p (Holm)", "time ×", "memory ×", "95% CI"]]
+        family = int((effects["question"] & effects["comparable"]).sum())
+        text += ["", f"effects (changed minus baseline, Welch's t over seeds; {t.criteria.describe(family)}):",
+                 tables.fit_width(shown)]
     return "\n".join(textwrap.fill(line, 120) if len(line) > 120 and "  " not in line else line
                      for block in text for line in block.splitlines())

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bench.report.stats import LEVEL, mean_ci
+from bench.report.stats import LEVEL, expected_max, expected_max_band, mean_ci
 from bench.variants import AXES
 
 LIST_COLUMNS = ("history", "curve")  # in records.jsonl, too long for a CSV cell: see epochs.csv, curves.csv
@@ -196,6 +196,9 @@ def leaderboard(summary: pd.DataFrame, classical: dict | None = None) -> Leaderb
     row, unranked."""
     text, hover = pd.DataFrame(index=summary.index), pd.DataFrame(index=summary.index)
     text["seeds"] = summary["seeds"].astype(str)
+    if "seeds_stop" in summary:  # why a variant has the seeds it has (sequential seeds: bench.report.effects)
+        text["seeds stopped"] = summary["seeds_stop"].fillna("").astype(str)
+        hover["seeds"] = "seeds: " + summary["seeds_stop"].fillna("").astype(str)
     text["test acc"] = [_acc(m, h) for m, h in zip(summary["test_acc_mean"], summary["test_acc_ci"])]
     hover["test acc"] = ["per seed: " + ", ".join(f"{s}: {v:.4f}" for s, v in json.loads(j).items())
                          for j in summary["test_acc_by_seed"]]
@@ -309,3 +312,41 @@ def tuning_frame(tuning: dict) -> pd.DataFrame:
 
 CI_NOTE = (f"test/val acc: mean ± half-width of the {LEVEL:.0%} Student-t interval over seeds (mean only with "
            "one seed); hover a test accuracy for each seed's value.")
+
+
+# --- the tuning budget: would the winner still win with fewer (or more) trials? -----------------------------
+
+def trial_scores(tuning: dict) -> list[float]:
+    """A variant's tuning trials as validation accuracies: a complete trial's value; a pruned one's best reported
+    epoch (what it had reached when the pruner stopped it); failed trials left out."""
+    scores = []
+    for trial in tuning.get("trials", []):
+        if trial["state"] == "COMPLETE" and trial.get("values"):
+            scores.append(float(trial["values"][0]))
+        elif trial["state"] == "PRUNED" and trial.get("best_reported") is not None:
+            scores.append(float(trial["best_reported"]))
+    return scores
+
+
+def budget_frame(tuning: dict, variants: list[str]) -> pd.DataFrame:
+    """Per variant and k = 1 .. trials: the expected best validation accuracy after k trials (Tang et al.'s
+    unbiased estimator) with a 95 % bootstrap band (budget.csv; the tuning-budget figure)."""
+    rows = []
+    for variant in variants:
+        scores = trial_scores(tuning.get(variant, {}))
+        for k in range(1, len(scores) + 1):
+            low, high = expected_max_band(scores, k)
+            rows.append({"variant": variant, "k": k, "expected_best": expected_max(scores, k), "low": low,
+                         "high": high, "trials": len(scores)})
+    return pd.DataFrame(rows, columns=["variant", "k", "expected_best", "low", "high", "trials"])
+
+
+def budget_changes(frame: pd.DataFrame) -> tuple[str | None, list[int]]:
+    """(the best variant at the full budget, the k at which another variant leads the expected best); the budget is
+    the smallest trial count every variant has."""
+    if frame.empty or frame["variant"].nunique() < 2:
+        return None, []
+    full = int(frame.groupby("variant")["trials"].first().min())
+    leaders = {k: part.loc[part["expected_best"].idxmax(), "variant"]
+               for k, part in frame[frame["k"] <= full].groupby("k")}
+    return leaders[full], [k for k, v in sorted(leaders.items()) if v != leaders[full]]

@@ -46,7 +46,7 @@ PROBE_TAIL = """<script>addEventListener('load', () => {
   const images = [...document.images].map(i => ({alt: i.alt, width: i.naturalWidth, height: i.naturalHeight}));
   const rows = [...document.querySelectorAll('#leaderboard-table tbody th[scope=row]')].map(t => t.textContent);
   const header = [...document.querySelectorAll('#leaderboard-table thead th')].map(t => t.textContent);
-  const answer = (document.querySelector('#answer p') || {}).textContent || '';
+  const answer = (document.querySelector('#answer') || {}).textContent || '';
   const answerBox = document.querySelector('#answer') ? document.querySelector('#answer').getBoundingClientRect() : {};
   const boardEl = document.querySelector('#leaderboard-table');
   const boardBox = boardEl ? boardEl.getBoundingClientRect() : {};

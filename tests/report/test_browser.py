@@ -20,8 +20,12 @@ def test_report_page_loads_cleanly_in_chromium(smoke_study, chromium, tmp_path):
     assert seen["rows"][-1] == REFERENCE_ROW  # the TF-IDF + LR reference: last, unranked
     assert {"learned", "epochs kept/run", "ms/step (shared sizes)"} <= set(seen["header"]), seen["header"]
     # the answer in words opens the page, above the tables, with its caveats
-    assert seen["answerAboveBoard"] and "TF-IDF + logistic regression reference scores" in seen["answer"]
-    assert "Caveats: " in seen["answer"] and "times from one device" in seen["answer"]
+    assert seen["answerAboveBoard"] and "TF-IDF + LR (" in seen["answer"]
+    assert "Caveats:" in seen["answer"] and "times from one device" in seen["answer"]
+    assert "Tuning budget: " in seen["answer"]  # the budget figure's reading, in the answer too
+    budget = [i for i in seen["images"] if i["alt"].startswith("Lines of expected best validation accuracy")]
+    assert budget and budget[0]["width"] > 0, [i["alt"] for i in seen["images"]]
+    assert any("unbiased estimator" in c for c in seen["captions"])
     assert any("Dashed lines: the levels named in the legend" in c for c in seen["captions"])
     assert len(seen["images"]) >= 6, "the smoke study has tuning, several epochs and seeds: expected every figure"
     for image in seen["images"]:
@@ -65,11 +69,17 @@ def test_packing_page_shows_one_cause_per_effect_and_who_did_not_learn(tmp_path,
     pairs = {row[0]: row for row in seen["readings"]}
     assert "lstm-padded-l1 → lstm-packed-l1" not in pairs  # two causes at once: never a row
     assert "not comparable (did not learn)" in pairs["lstm-padded-l1 → lstm-padded-l1-true_last"]
-    assert "no significant difference" in pairs["lstm-padded-l1-true_last → lstm-packed-l1"]
+    assert "equivalent" in pairs["lstm-padded-l1-true_last → lstm-packed-l1"]  # the same function
+    assert "better" in pairs["rnn-padded-l1 → rnn-padded-l1-true_last"]
+    readings = {row[1] for row in seen["readings"]}
+    assert readings <= {"better", "worse", "equivalent", "not comparable (did not learn)"} | {
+        r for r in readings if r.startswith("undecided")}, readings  # four verdicts, and no others
     every = {row[0]: row for row in seen["readingsAll"]}  # the folded-out table: every column
     assert "embed 64, hidden 64, batch 64" in every["lstm-padded-l1-true_last → lstm-packed-l1"]
-    assert seen["answer"].startswith("Most accurate: ")
-    assert "Packing changed accuracy only through the read-out" in seen["answer"]
+    assert "lenses agree" in every["rnn-padded-l1 → rnn-padded-l1-true_last"]
+    assert seen["answer"].startswith("The answer") and "Packing (padded → packed): equivalent for rnn, lstm, gru" \
+        in seen["answer"]
+    assert "no significant difference" not in seen["answer"] + json.dumps(seen["readingsAll"])
 
 
 def _fits(layout: dict, table: str) -> bool:

@@ -33,7 +33,8 @@ def test_each_axis_is_paired_by_the_other_axes():
     assert fx.verdict(lstm) == "better"
     gru = table[(table["axis"] == "packing") & (table["variant"] == "gru-packed-l1")].iloc[0]
     assert gru["delta"] == pytest.approx(0.0, abs=1e-12) and gru["p_welch"] > 0.5
-    assert fx.verdict(gru) == "no significant difference"
+    assert gru["verdict"] == "undecided" and 3 < gru["seeds_needed"] < 100  # Δ 0 at sd 0.01-0.02: not yet within ±0.01
+    assert fx.verdict(gru) == f"undecided (~{gru['seeds_needed']:.0f} seeds a side)"
     assert (table["p_holm"] >= table["p_welch"]).all()
 
 
@@ -41,7 +42,7 @@ def test_one_seed_gives_a_delta_but_no_test():
     records = [record("rnn-padded-l1-true_last", 0, test_acc=0.3), record("rnn-packed-l1", 0, test_acc=0.5)]
     row = fx.effects(records, summarize(records)).iloc[0]
     assert row["delta"] == pytest.approx(0.2) and math.isnan(row["p_welch"])
-    assert fx.verdict(row) == "too few seeds to test"
+    assert row["verdict"] == "undecided" and fx.verdict(row) == "undecided (one seed: no test)"
 
 
 def test_no_pairs_when_variants_differ_on_two_axes_at_once():
@@ -84,7 +85,7 @@ def test_packing_study_gives_each_effect_one_cause():
     packing = table[table["axis"] == "packing"]
     assert packing["time_ratio"].tolist() == pytest.approx([2.0] * 3)  # the timing pass, not the tuned epochs
     assert (packing["time_basis"] == "embed 64, hidden 64, batch 64").all()
-    assert [fx.verdict(r) for _, r in packing.iterrows()] == ["no significant difference"] * 3
+    assert packing["verdict"].tolist() == ["equivalent"] * 3  # the same function: Δ 0 at sd 0.002, margin 0.01
 
 
 def test_a_side_that_did_not_learn_is_not_comparable_and_leaves_holms_family():
@@ -113,3 +114,59 @@ def test_baselines_pair_on_the_cell_axis_without_the_axes_they_lack():
     assert set(zip(table["axis"], table["variant"])) == {("cell", "lstm-packed-l1"), ("cell", "bag"),
                                                          ("cell", "transformer-l1")}
     assert set(table["variant_baseline"]) == {"rnn-packed-l1"}
+
+
+def test_the_question_is_holms_family_and_other_axes_are_context():
+    records = _grid()
+    asked = fx.effects(records, summarize(records), fx.Criteria(question=("packing",)))
+    cell = asked[asked["axis"] == "cell"]
+    assert set(cell["verdict"]) == {fx.CONTEXT} and cell["p_holm"].isna().all() and cell["p_welch"].notna().all()
+    assert fx.verdict(cell.iloc[0]) == "context (not in the question)"
+    everything = fx.effects(records, summarize(records))
+    lstm = lambda t: t[(t["axis"] == "packing") & (t["variant"] == "lstm-packed-l1")].iloc[0]  # noqa: E731
+    assert lstm(asked)["p_holm"] < lstm(everything)["p_holm"]  # a smaller family, a smaller correction
+
+
+def test_only_four_verdicts_and_the_level_is_split_over_the_looks():
+    records = _grid()
+    table = fx.effects(records, summarize(records))
+    assert set(table["verdict"]) <= set(fx.VERDICTS)
+    lstm = table[table["variant"] == "lstm-packed-l1"].iloc[0]
+    strict = fx.Criteria(alpha=1e-9)  # a level no 3-seed test can reach
+    assert fx.effects(records, summarize(records), strict).set_index("variant").loc["lstm-packed-l1",
+                                                                                    "verdict"] == "undecided"
+    assert lstm["verdict"] == "better" and fx.Criteria(first=3, cap=8).level == pytest.approx(0.05 / 3)
+
+
+def test_equivalent_needs_the_interval_inside_the_margin():
+    close = [record("gru-padded-l1-true_last", s, test_acc=0.80 + 0.001 * (s % 3)) for s in range(6)] + [
+        record("gru-packed-l1", s, test_acc=0.802 + 0.001 * (s % 3)) for s in range(6)]
+    row = fx.effects(close, summarize(close)).iloc[0]
+    assert row["verdict"] == "better"  # a difference shown (0.002), smaller than the margin: still a difference
+    same = close[:6] + [record("gru-packed-l1", s, test_acc=0.80 + 0.001 * ((s + 1) % 3)) for s in range(6)]
+    row = fx.effects(same, summarize(same)).iloc[0]
+    assert row["verdict"] == "equivalent" and row["p_tost_holm"] < 0.05
+    wide = fx.effects(same, summarize(same), fx.Criteria(margin=0.0005)).iloc[0]
+    assert wide["verdict"] == "undecided"
+
+
+def test_lenses_are_computed_and_a_disagreement_is_said():
+    records = _grid()
+    table = fx.effects(records, summarize(records)).set_index("variant")
+    lstm = table.loc["lstm-packed-l1"]
+    assert lstm["boot_low"] > 0 and lstm["aso_better"] < 0.2 and lstm["aso_worse"] > 0.8
+    assert lstm["lenses"] == "lenses agree"
+    row = lstm.copy()
+    row["verdict"] = "undecided"  # as if Holm had been stricter: bootstrap and ASO still see a difference
+    assert "bootstrap interval excludes 0" in fx._disagreement(row) and "ASO finds the change" in fx._disagreement(row)
+
+
+def test_schedule_and_next_wave_add_seeds_to_undecided_pairs_only():
+    assert fx.schedule(3, 8) == [3, 6, 8] and fx.schedule(5, 20) == [5, 10, 20] and fx.schedule(3, 3) == [3]
+    records = _grid()
+    summary = summarize(records)
+    wave = fx.next_wave(records, summary, fx.Criteria(first=3, cap=8))
+    assert wave == {"gru-padded-l1-true_last": 6, "gru-packed-l1": 6}  # lstm packing is decided: better
+    assert fx.next_wave(records, summary, fx.Criteria(first=3, cap=3)) == {}  # no cap above the first wave: nothing
+    more = records + [record(v, s, test_acc=0.60 + 0.01 * (s % 2)) for v in wave for s in range(3, 8)]
+    assert fx.next_wave(more, summarize(more), fx.Criteria(first=3, cap=8)) == {}  # at the cap: stop, decided or not
