@@ -186,11 +186,15 @@ def _verdict(row: pd.Series, level: float) -> str:
         return CONTEXT
     if not row["comparable"]:
         return "not comparable"
-    if row["p_holm"] < level:  # nan (one seed a side) compares False: undecided
-        return "better" if row["delta"] > 0 else "worse"
-    if row["p_tost_holm"] < level:
-        return "equivalent"
-    return "undecided"
+    return decide(row["p_holm"], row["p_tost_holm"], row["delta"], level)
+
+
+def decide(p_difference: float, p_equivalence: float, delta: float, level: float) -> str:
+    """better / worse when a difference is shown at `level`, else equivalent when equivalence is, else undecided
+    (p-values already adjusted for their family; nan, with one seed a side, shows nothing)."""
+    if p_difference < level:  # nan compares False
+        return "better" if delta > 0 else "worse"
+    return "equivalent" if p_equivalence < level else "undecided"
 
 
 def _direction(low: float, high: float) -> int | None:
