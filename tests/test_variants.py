@@ -1,10 +1,10 @@
 import pytest
 
 from bench.errors import ConfigError
-from bench.variants import AXES, BASELINES, CELLS, READOUTS, RECURRENT, Variant, expand, parse
+from bench.variants import AXES, BASELINES, CELLS, EMBED_INITS, READOUTS, RECURRENT, Variant, expand, parse
 
 ALL = expand({"cell": list(CELLS), "packing": ["padded", "packed"], "bidirectional": [False, True],
-              "layers": [1, 2], "readout": list(READOUTS), "embed_init": ["normal", "shifted"]})
+              "layers": [1, 2], "readout": list(READOUTS), "embed_init": list(EMBED_INITS)})
 
 
 @pytest.mark.parametrize("variant", ALL, ids=lambda v: v.name)
@@ -17,7 +17,9 @@ def test_names_read_well_and_defaults_stay_out():
     assert Variant("rnn", "padded", readout="mean").name == "rnn-padded-l1-mean"
     assert Variant("lstm", "padded", readout="true_last", embed_init="shifted").name == "lstm-padded-l1-true_last-shifted"
     # recurrent: every combination; bag: only embed_init applies; transformer: layers and embed_init
-    assert len({v.name for v in ALL}) == len(ALL) == len(RECURRENT) * 2 * 2 * 2 * 5 * 2 + 2 + 2 * 2
+    assert len({v.name for v in ALL}) == len(ALL) == (len(RECURRENT) * 2 * 2 * 2 * 5 + 1 + 2) * len(EMBED_INITS)
+    assert Variant("gru", "packed", embed_init="glove_frozen").name == "gru-packed-l1-glove_frozen"
+    assert parse("bag-glove") == Variant("bag", embed_init="glove") and parse("bag-glove").fixed_params == {"embed_dim": 50}
 
 
 def test_expand_is_the_product_with_fixed_and_excludes():

@@ -43,6 +43,8 @@ class Splits:
     unk_index: int
     label_names: list[str]
     info: dict = field(default_factory=dict)  # dataset, row counts, partial, notes, cache key
+    pretrained: torch.Tensor | None = None  # (vocab, 50) GloVe vectors in the vocabulary's order, NaN = not found (bench.embeddings)
+    pretrained_scale: float = 1.0
 
     @property
     def vocab_size(self) -> int:

@@ -68,7 +68,11 @@ def _axis_sentence(axis: str, rows: pd.DataFrame) -> str:
         group = rows[rows["verdict"] == word]
         if group.empty:
             continue
-        where = ", ".join(_where(r, constant) for _, r in group.iterrows())
+        wheres = [_where(r, constant) for _, r in group.iterrows()]
+        if len(set(wheres)) < len(wheres):  # several values of the axis at one place: name the value
+            wheres = [f"{r['value']}" + ("" if w == "all else equal" else f" at {w}")
+                      for w, (_, r) in zip(wheres, group.iterrows())]
+        where = ", ".join(wheres)
         if word == "not comparable":
             parts.append(f"not comparable for {where} (a side did not learn)")
             continue

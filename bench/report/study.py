@@ -119,9 +119,27 @@ def facts(records: list[dict], study: dict, summary: pd.DataFrame) -> list[tuple
         ("dataset", esc(f"{first['dataset']}: {first['dataset_rows']:,} train rows read, {first['test_rows']:,} test "
                         f"rows; used train {first['train_rows']:,} / validation {first['val_rows']:,} / "
                         f"test {first['test_rows']:,}" + (" (PARTIAL split)" if first["partial_data"] else "")
-                        + _text_settings(study.get("data", {})))),
-        ("runs", esc(f"{len(records)} of {total} planned ({summary.shape[0]} variant(s))")),
+                        + _text_settings(study.get("data", {})) + _glove(study.get("data_info") or {}))),
+        ("runs", esc(_runs_line(records, planned, total, summary))),
     ]
+
+
+def _runs_line(records: list[dict], planned: dict | None, total: int, summary: pd.DataFrame) -> str:
+    """How many of the first wave's planned runs exist, and how many sequential seeds added."""
+    first = {str(s) for s in planned["seeds"]} if planned else None
+    added = sum(str(r["seed"]) not in first for r in records) if first is not None else 0
+    line = f"{len(records) - added} of {total} planned ({summary.shape[0]} variant(s))"
+    return line + (f", and {added} more seed run(s) added while pairs were undecided" if added else "")
+
+
+def _glove(info: dict) -> str:
+    """The GloVe vectors' coverage, when a variant read them (bench.embeddings.coverage)."""
+    glove = info.get("glove")
+    if not glove:
+        return ""
+    return (f"; {glove['source']}: {glove['tokens']:.1%} of training tokens and {glove['types']:.1%} of the "
+            f"{glove['vocabulary']:,} vocabulary types found (glove variants are 50 wide: embed_dim is fixed, not "
+            "tuned; words GloVe lacks start random at its scale, the pad at zero; glove_frozen never updates them)")
 
 
 def _text_settings(cfg: dict) -> str:
