@@ -7,6 +7,8 @@ those real seed-to-seed spreads:
 - A/A: split the seeds at random into two disjoint pseudo-variants of n seeds each (n = 3, 5, 10), `--resamples`
   times; report how often the verdict is better/worse (a false claim: the goal is <= 5 %), equivalent, undecided.
 - Power: the same with a planted shift (+0.015 by default) added to one side; report how often it is "better".
+- `--spread K` scales every seed's distance from the mean by K: the same distribution's shape at another spread
+  (a steadier model's), to show where the verdicts' power comes from. Say so wherever such figures are quoted.
 - Sequential: the schedule rnnbench runs with measure.seeds=3, measure.max_seeds=8 (3, 6, 8 seeds a side, α split
   over the three looks, stopping at the first decided look), for A/A and for the shift; and the mean seeds used.
 
@@ -95,14 +97,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shift", type=float, default=0.015)
     parser.add_argument("--alpha", type=float, default=ALPHA)
     parser.add_argument("--margin", type=float, default=MARGIN)
+    parser.add_argument("--spread", type=float, default=1.0,
+                        help="scale each seed's distance from the mean by this factor (0.25: the same shape at a "
+                             "quarter of the spread), to see the verdicts at the spread of a steadier model")
     args = parser.parse_args(argv)
     path = train(args.data, args.seeds, args.out) if args.train else args.records
     if path is None:
         parser.error("give --records FILE, or --train --data FOLDER")
     values = scores(path)
+    values = values.mean() + args.spread * (values - values.mean())
     if len(values) < 20:
         parser.error(f"{path} holds {len(values)} seeds of its variant; the splits at n = 10 need 20")
-    print(f"{len(values)} seeds: test accuracy mean {values.mean():.4f}, sd {values.std(ddof=1):.4f}; "
+    scaled = f" (their spread scaled by {args.spread:g})" if args.spread != 1 else ""
+    print(f"{len(values)} seeds{scaled}: test accuracy mean {values.mean():.4f}, sd {values.std(ddof=1):.4f}; "
           f"{args.resamples} resamplings; α {args.alpha}, margin {args.margin}, shift +{args.shift}")
     rng = np.random.default_rng(0)
     print("\n| seeds a side | A/A: false better/worse | A/A: equivalent | A/A: undecided | "

@@ -79,10 +79,10 @@ def _axis_sentence(axis: str, rows: pd.DataFrame) -> str:
         deltas = ", ".join(f"{d:+.3f}" for d in group["delta"])
         said = f"{word} for {where} (Δ {deltas})"
         if word == "undecided":
-            needed = group["seeds_needed"].dropna()
-            needed = needed[needed.map(math.isfinite)]
-            said += (f"; ~{needed.max():.0f} seeds a side would settle it" if not needed.empty
-                     else "; more than one seed a side is needed to test it")
+            needed = [n for n in group["seeds_needed"] if not math.isnan(n)]
+            said += ("; more than one seed a side is needed to test it" if not needed else
+                     f"; ~{' / '.join(f'{n:.0f}' if math.isfinite(n) else 'too many' for n in needed)} seeds a side "
+                     f"would settle {'it' if len(needed) == 1 else 'them'}")
         parts.append(said)
     times = rows.dropna(subset=["time_ratio"])
     if not times.empty:

@@ -99,7 +99,7 @@ def _lines(ax, plot: Plot) -> None:
         if len(values) <= 12:
             ax.set_xticks(values, [f"{v:g}" for v in values])
             ax.minorticks_off()
-    elif x in ("epoch", "x") and plot.data[x].nunique() <= 12 and plot.data[x].dtype.kind in "iu":
+    elif plot.data[x].nunique() <= 12 and plot.data[x].dtype.kind in "iu":  # epochs, trials: whole numbers
         ax.set_xticks(sorted(plot.data[x].unique()))
     _levels(ax, plot)
     ax.legend(fontsize=7)

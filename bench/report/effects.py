@@ -169,16 +169,19 @@ def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Cri
     table["p_holm"] = holm([p if ok else math.nan for p, ok in zip(table["p_welch"], family)])
     table["p_tost_holm"] = holm([p if ok else math.nan for p, ok in zip(table["p_tost"], family)])
     table["verdict"] = [_verdict(row, criteria.level) for _, row in table.iterrows()]
-    undecided = table["verdict"] == "undecided"
-    table.loc[~undecided, "seeds_needed"] = math.nan
+    # an undecided pair: the seeds a side that would decide it at Holm's strictest step (level / family size)
+    strictest = criteria.level / max(1, int(family.sum()))
+    table["seeds_needed"] = [
+        seeds_needed(by_variant[row["variant_baseline"]][metric].astype(float).dropna().tolist(),
+                     by_variant[row["variant"]][metric].astype(float).dropna().tolist(), strictest, criteria.margin)
+        if row["verdict"] == "undecided" else math.nan for _, row in table.iterrows()]
     table["lenses"] = [_disagreement(row) if row["verdict"] in VERDICTS[:4] else "" for _, row in table.iterrows()]
     return table
 
 
 def _lenses(a: list[float], b: list[float], criteria: Criteria) -> dict:
     low, high = bootstrap_ci(a, b)
-    return {"boot_low": low, "boot_high": high, "aso_better": aso(b, a), "aso_worse": aso(a, b),
-            "seeds_needed": seeds_needed(a, b, criteria.level, criteria.margin)}
+    return {"boot_low": low, "boot_high": high, "aso_better": aso(b, a), "aso_worse": aso(a, b)}
 
 
 def _verdict(row: pd.Series, level: float) -> str:
@@ -235,7 +238,7 @@ def verdict(row: pd.Series) -> str:
 
 def next_wave(records: list[dict], summary: pd.DataFrame, criteria: Criteria) -> dict[str, int]:
     """Sequential seeds: {variant: seeds it should have} for the variants of the question's undecided pairs (both
-    sides learned) below the cap, each to the schedule's next size above what the pair has; {} when every pair
+    sides learned) below the cap, each to the schedule's next size above what the pair's smaller side has; {} when every pair
     of the question is decided, not comparable, or at the cap. A function of the finished records only, so
     every worker computes the same wave."""
     if criteria.cap <= criteria.first or not records:
@@ -244,7 +247,7 @@ def next_wave(records: list[dict], summary: pd.DataFrame, criteria: Criteria) ->
     sizes = schedule(criteria.first, criteria.cap)
     want: dict[str, int] = {}
     for _, row in table[table["verdict"] == "undecided"].iterrows():
-        have = max(row["seeds_baseline"], row["seeds"])
+        have = min(row["seeds_baseline"], row["seeds"])  # an interrupted wave: its lagging side finishes it first
         target = next((s for s in sizes if s > have), None)
         if target is not None:
             for v in (row["variant_baseline"], row["variant"]):

@@ -259,7 +259,7 @@ def leaderboard(summary: pd.DataFrame, classical: dict | None = None) -> Leaderb
 
 
 # What the leaderboard shows first (the page's main table, the terminal's); the rest folds out / is in the files
-KEY_COLUMNS = ("test acc", "learned", "epochs kept/run", "s/epoch", "ms/step (shared sizes)", "pad %", "peak MiB")
+KEY_COLUMNS = ("test acc", "seeds", "learned", "epochs kept/run", "s/epoch", "ms/step (shared sizes)", "pad %", "peak MiB")
 
 
 def key_view(board: Leaderboard) -> Leaderboard:
