@@ -349,7 +349,7 @@ def _run(argv, study: Study, device, variants, splits, key: str, storage, lock) 
     total = len(variants) * (len(speed.jobs(study.speed)) if kind == "speed" else len(study.seeds))
     if study.workers > 1 and not workers.is_child():
         code = workers.spawn(argv, study.workers, device, out, lambda: runs.done_count(storage, study.name, kind),
-                             total)
+                             lambda: max(total, runs.job_count(storage, study.name, kind)))  # waves add jobs
         failures = [f"a worker exited with code {code}: see {out}/worker-*.log"] if code else []
         return _finish(study, storage, failures)
     runner = Runner(study, device, splits, key, storage)

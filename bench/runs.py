@@ -224,6 +224,13 @@ def records(storage, study: str, kind: str = "seeds") -> list[dict]:
     return found
 
 
+def job_count(storage, study: str, kind: str = "seeds") -> int:
+    """The measured runs asked for so far (waiting, running or finished), one per job."""
+    return sum(len(_jobs_of(_load(storage, name).get_trials(deepcopy=False),
+                            (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE)))
+               for name in names(storage, study, kind))
+
+
 def done_count(storage, study: str, kind: str = "seeds") -> int:
     return len(records(storage, study, kind))
 

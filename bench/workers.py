@@ -70,8 +70,9 @@ def _gpus(device) -> list[str]:
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
-def spawn(argv: list[str], n: int, device, out: Path, done: Callable[[], int], total: int) -> int:
-    """Run N workers of the same command; one progress bar (`done()` counts finished runs); the highest exit code."""
+def spawn(argv: list[str], n: int, device, out: Path, done: Callable[[], int], total: Callable[[], int]) -> int:
+    """Run N workers of the same command; one progress bar (`done()` counts finished runs, `total()` the runs planned
+    so far: sequential seeds add waves); the highest exit code."""
     gpus = _gpus(device)
     threads = max(1, (os.cpu_count() or 1) // n)
     procs = []
@@ -87,9 +88,9 @@ def spawn(argv: list[str], n: int, device, out: Path, done: Callable[[], int], t
     where = f"GPU {', '.join(gpus)}" if gpus else f"{threads} CPU thread(s) each"
     print(f"{n} workers ({where}); their logs: {out}/worker-*.log")
     try:
-        with progress.bar(total, f"runs ({n} workers)", "run") as bar:
+        with progress.bar(total(), f"runs ({n} workers)", "run") as bar:
             while any(p.poll() is None for p in procs):
-                bar.n = done()
+                bar.n, bar.total = done(), total()
                 bar.refresh()
                 time.sleep(1.0)
             bar.n = done()

@@ -41,7 +41,7 @@ def _where(row: pd.Series, constant: frozenset = frozenset()) -> str:
     if row["axis"] == "cell":
         return str(row["variant"])
     parts = [p for p in str(row["context"]).split(", ") if p != "-" and p not in constant]
-    return ", ".join(p.split("=", 1)[-1] for p in parts) or "all else equal"
+    return "/".join(p.split("=", 1)[-1] for p in parts) or "all else equal"  # one place: its values, joined by /
 
 
 def _shared(rows: pd.DataFrame) -> frozenset:

@@ -267,10 +267,13 @@ def seed_stops(summary: pd.DataFrame, table: pd.DataFrame, criteria: Criteria) -
         n = int(summary.loc[variant, "seeds"])
         if mine.empty:
             stops[variant] = "first wave (in no pair of the question)"
+        elif (mine["verdict"] == "not comparable").all():
+            stops[variant] = "first wave (its pairs are not comparable: a side did not learn)"
         elif (mine["verdict"] == "undecided").any():
-            stops[variant] = "cap reached, still undecided" if n >= criteria.cap else (
-                "unfinished: a pair is undecided below measure.max_seeds (run the same command to add seeds)"
-                if criteria.cap > criteria.first else "undecided (measure.max_seeds adds seeds while undecided)")
+            stops[variant] = (
+                "undecided (no sequential seeds: measure.max_seeds adds seeds while a pair is undecided)"
+                if criteria.cap <= criteria.first else "cap reached, still undecided" if n >= criteria.cap else
+                "unfinished: a pair is undecided below measure.max_seeds (run the same command to add seeds)")
         else:
             stops[variant] = "decided" + (f" after {n} seeds" if n > criteria.first else " at the first wave")
     return stops

@@ -170,3 +170,18 @@ def test_schedule_and_next_wave_add_seeds_to_undecided_pairs_only():
     assert fx.next_wave(records, summary, fx.Criteria(first=3, cap=3)) == {}  # no cap above the first wave: nothing
     more = records + [record(v, s, test_acc=0.60 + 0.01 * (s % 2)) for v in wave for s in range(3, 8)]
     assert fx.next_wave(more, summarize(more), fx.Criteria(first=3, cap=8)) == {}  # at the cap: stop, decided or not
+
+
+def test_seed_stops_say_why_each_variant_has_its_seeds():
+    records = _packing_study()
+    summary = summarize(records)
+    criteria = fx.Criteria(first=3, cap=8)
+    stops = fx.seed_stops(summary, fx.effects(records, summary, criteria), criteria)
+    assert stops["lstm-padded-l1"] == "first wave (its pairs are not comparable: a side did not learn)"
+    assert stops["lstm-packed-l1"] == "decided at the first wave"  # packing: equivalent
+    grid = _grid()
+    summary = summarize(grid)
+    stops = fx.seed_stops(summary, fx.effects(grid, summary, criteria), criteria)
+    assert stops["gru-packed-l1"].startswith("unfinished")  # undecided at 3 seeds, cap 8: the next run adds a wave
+    at_cap = fx.Criteria(first=3, cap=3)
+    assert fx.seed_stops(summary, fx.effects(grid, summary, at_cap), at_cap)["gru-packed-l1"].startswith("undecided")
