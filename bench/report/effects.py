@@ -156,7 +156,7 @@ def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Cri
                     "ci_high": test.high, "p_welch": test.p, "p_tost": tost(test, criteria.margin),
                     "question": criteria.question is None or axis in criteria.question,
                     "time_ratio": _ratio(summary, time_col, base, variant),
-                    "time_basis": summary.loc[base, "timing_sizes"] if timed else "tuned sizes (no timing pass)",
+                    "time_basis": _basis(summary, base, variant) if timed else "tuned sizes (no timing pass)",
                     "memory_ratio": _ratio(summary, mem_col, base, variant) if same_memory else math.nan,
                     "memory_kind": summary.loc[variant, kind_col] if same_memory else "mixed",
                     "comparable": all(x != False for x in learned),  # noqa: E712 - None: not known
@@ -177,6 +177,12 @@ def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Cri
         if row["verdict"] == "undecided" else math.nan for _, row in table.iterrows()]
     table["lenses"] = [_disagreement(row) if row["verdict"] in VERDICTS[:4] else "" for _, row in table.iterrows()]
     return table
+
+
+def _basis(summary: pd.DataFrame, base: str, variant: str) -> str:
+    """The sizes both sides were timed at; a variant that fixes its own (GloVe's width) says so."""
+    a, b = summary.loc[base, "timing_sizes"], summary.loc[variant, "timing_sizes"]
+    return a if a == b else f"{a} → {b}"
 
 
 def _lenses(a: list[float], b: list[float], criteria: Criteria) -> dict:
