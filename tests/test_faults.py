@@ -89,7 +89,7 @@ CASES = {
                        "{t}/bad.yaml: not valid YAML (while parsing a flow mapping)"),
     "unknown key": (lambda t: [*TINY, "train.lrr=1"], "unknown key 'train.lrr': did you mean 'train.lr'?"),
     "unknown study": (lambda t: ["study=pakcing"], "unknown study 'pakcing': choose one of baselines, batching, cells, depth, "
-                                                   "direction, grid, imdb_best, imdb_cells, imdb_packing, length, lesson, longrange, packing, smoke, speed (or add "
+                                                   "direction, embeddings, grid, imdb_best, imdb_cells, imdb_packing, length, lesson, longrange, packing, smoke, speed (or add "
                                                    "studies/pakcing.yaml)"),
     "wrong type": (lambda t: [*TINY, "train.epochs=abc"],
                    "train.epochs='abc': Value 'abc' of type 'str' could not be converted to Integer"),
