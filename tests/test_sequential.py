@@ -39,7 +39,7 @@ def test_undecided_pairs_get_waves_of_seeds_up_to_the_cap_and_a_rerun_adds_nothi
     assert set(pairs.values()) == {1}
     assert _seed_trials(out) == Counter({"COMPLETE": 8})  # the added seeds are Optuna trials like the first wave's
     page = (out / "index.html").read_text()
-    assert "cap reached, still undecided" in page and "schedule 2, 4" in page
+    assert "cap reached, still undecided" in page and "up to 4 (schedule 2, 4)" in page
     assert run.main([*SEQUENTIAL, f"out={out}"]) == 0  # finished: nothing more to run or to add
     assert "another wave" not in capsys.readouterr().err and _seed_trials(out) == Counter({"COMPLETE": 8})
     # a higher cap resumes the schedule where it stopped: 4 -> 5

@@ -81,9 +81,9 @@ def _effects_html(effects: pd.DataFrame, criteria: Criteria) -> str:
             "one-sided tests of TOST, Holm-adjusted, below the same level). <b>undecided</b>: neither; the reading "
             "gives about how many seeds a side would settle it at the spread seen. <b>not comparable</b>: a side did "
             "not learn. Pairs along other axes are context: Δ and unadjusted p, no verdict. "
-            + (f"While a pair of the question was undecided, seeds were added to both sides up to "
-               f"{criteria.cap} (schedule {esc(', '.join(map(str, schedule(criteria.first, criteria.cap))))}); the seeds column says "
-               "how many each side got." if criteria.cap > criteria.first else "") + "</p>")
+            + (f"Sequential seeds: while a pair of the question is undecided, both sides get another wave of seeds, "
+               f"up to {criteria.cap} (schedule {esc(', '.join(map(str, schedule(criteria.first, criteria.cap))))}); "
+               "the seeds column says how many each side got." if criteria.cap > criteria.first else "") + "</p>")
     caption = (f"Δ acc = mean {metric} accuracy of the changed variant minus the baseline's, over seeds; 95% CI and "
                "two-sided p from Welch's unequal-variance t-test (seeds as samples; each variant at its own tuned "
                "settings). Every column (below) adds a BCa bootstrap interval of Δ and Almost Stochastic Order's "
