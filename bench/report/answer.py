@@ -31,9 +31,6 @@ class Answer:
         caveats = "".join(f"\n  - {c}" for c in self.caveats)
         return " ".join(self.sentences) + (f"\nCaveats:{caveats}" if caveats else "")
 
-    def __str__(self) -> str:
-        return self.text()
-
 
 def _where(row: pd.Series, constant: frozenset = frozenset()) -> str:
     """Where a pair sits: the changed model's name on the cell axis, else the other axes' values (less those
