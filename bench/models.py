@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from bench.config import Params
-from bench.variants import Variant
+from bench.variants import PRETRAINED, Variant
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -132,7 +132,7 @@ def _embedding(variant: Variant, params: Params, shape: Shape) -> nn.Embedding:
             embedding.weight.copy_(torch.randn_like(embedding.weight) - 0.5)
             if shape.padding_idx is not None:
                 embedding.weight[shape.padding_idx].zero_()
-    elif variant.embed_init in ("glove", "glove_frozen") and shape.pretrained is not None:
+    elif variant.embed_init in PRETRAINED and shape.pretrained is not None:
         # a word found: its vector; a word not found: random at the table's scale (this run's seed); the pad: zero.
         # (Without a table, as in the speed study's random tokens, the width is GloVe's and the values random.)
         with torch.no_grad():

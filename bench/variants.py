@@ -24,9 +24,10 @@ PACKINGS = ("padded", "packed")
 READOUTS = ("last", "true_last", "mean", "masked_mean", "max")
 # shifted = randn - 0.5, as the lesson's LSTMs; glove = GloVe 6B 50-d vectors, fine-tuned; glove_frozen = the same,
 # never updated (bench.embeddings: an optional package)
-EMBED_INITS = ("normal", "shifted", "glove", "glove_frozen")
+PRETRAINED = ("glove", "glove_frozen")
+EMBED_INITS = ("normal", "shifted", *PRETRAINED)
 # Settings a variant fixes whatever the study says, so tuning does not search them: GloVe's width.
-FIXED_PARAMS = {"glove": {"embed_dim": 50}, "glove_frozen": {"embed_dim": 50}}
+FIXED_PARAMS = {init: {"embed_dim": 50} for init in PRETRAINED}
 # How training batches are drawn: random (shuffled rows) or bucketed (rows of similar length batched
 # together, batches shuffled): it separates the cost of padding from the cost of packing.
 BATCHINGS = ("random", "bucketed")

@@ -160,7 +160,7 @@ def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Cri
                     "memory_ratio": _ratio(summary, mem_col, base, variant) if same_memory else math.nan,
                     "memory_kind": summary.loc[variant, kind_col] if same_memory else "mixed",
                     "comparable": all(x != False for x in learned),  # noqa: E712 - None: not known
-                    **_lenses(a, b, criteria)})
+                    **_lenses(a, b)})
     table = pd.DataFrame(rows, columns=COLUMNS)
     table["question"] = table["question"].astype(bool)
     table["comparable"] = table["comparable"].astype(bool)
@@ -185,7 +185,7 @@ def _basis(summary: pd.DataFrame, base: str, variant: str) -> str:
     return a if a == b else f"{a} → {b}"
 
 
-def _lenses(a: list[float], b: list[float], criteria: Criteria) -> dict:
+def _lenses(a: list[float], b: list[float]) -> dict:
     low, high = bootstrap_ci(a, b)
     return {"boot_low": low, "boot_high": high, "aso_better": aso(b, a), "aso_worse": aso(a, b)}
 
