@@ -22,38 +22,27 @@ if TYPE_CHECKING:  # `import bench` stays light: pandas and torch come with the 
     import pandas as pd
 
 
-def _word(key: str, value: Any) -> str:
-    """A keyword argument as a command-line word: lists as [a,b], booleans true/false, None as null."""
-    def one(v: Any) -> str:
-        return "null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
-    shown = "[" + ",".join(one(v) for v in value) + "]" if isinstance(value, (list, tuple)) else one(value)
-    return f"{key}={shown}"
-
-
 def run_study(study: str, *overrides: str, **keys: Any) -> pd.DataFrame:
     """Run (or resume) `study` with the command line's overrides; its summary table (one row per variant).
 
-    Raises BenchError when the input is wrong (the message the command line prints), or when no run finished.
-    Runs that failed while others finished are listed in a warning (and on the page), not raised."""
+    Raises BenchError when the input is wrong (the message the command line prints), or when no run finished,
+    and KeyboardInterrupt when interrupted (what finished is kept). Runs that failed while others finished are
+    listed in a warning (and on the page), not raised."""
     import warnings
 
-    from bench.config import load_study
-    argv = [f"study={study}", *overrides, *(_word(k, v) for k, v in keys.items())]
-    checked = load_study(argv)  # raises ConfigError (a BenchError) with the command line's message
     from bench import pipeline
-    code = pipeline.start(argv, checked)
-    if code == 2:
-        raise BenchError(f"python -m bench.run {' '.join(argv)} stopped on bad input: see the error line above")
-    if code == 130:
+    from bench.config import _word, load_study
+    checked = load_study([f"study={study}", *overrides, *(f"{k}={_word(v)}" for k, v in keys.items())])
+    outcome = pipeline.run(checked)
+    if outcome.interrupted:
         raise KeyboardInterrupt
-    out = checked.out_dir
-    if checked.sweep:
-        return load_sweep(out)
-    tables = load(out)
-    if code == 1:
-        warnings.warn(f"some runs of {study} failed (FAILED lines above); the summary holds the ones that finished",
-                      stacklevel=2)
-    return tables.summary
+    if not outcome.finished:
+        raise BenchError(f"no run of {study} finished: its trials are kept in {outcome.out}; the failures: "
+                         + "; ".join(outcome.failures))
+    if outcome.failures:
+        warnings.warn(f"some runs of {study} failed ({'; '.join(outcome.failures)}); the summary holds the ones that "
+                      "finished", stacklevel=2)
+    return load_sweep(outcome.out) if checked.sweep else load(outcome.out).summary
 
 
 def load(folder: str | Path):

@@ -1,9 +1,10 @@
-"""The stages of a run, in order, once the command line was read and checked (bench.run does that, before
-torch is imported, so a typo is reported at once):
+"""`run(study) -> Outcome`: the stages of a study, once `bench.config.load_study` has checked it.
 
-config -> variants -> data -> per variant: tune (Optuna, validation only) -> measured seeds
-(train + measure, test) -> records -> report. Bad input exits 2 with one line before anything is
-written; re-running a command resumes (finished trials and seed runs are never redone).
+prepare (every check that needs the data or the folder, before anything is written) -> per variant: tune
+(Optuna, validation only), then the measured seeds (train + measure, test) -> records -> report. A sweep is
+a loop of `run` over its points. Nothing here knows argv or exit codes: bad input raises BenchError, a
+Ctrl-C comes back as `Outcome.interrupted`, and bench.cli says what either means. Re-running resumes
+(finished trials and seed runs are never redone).
 """
 
 from __future__ import annotations
@@ -13,22 +14,21 @@ import itertools
 import json
 import logging
 import os
-import shlex
 import statistics
-import sys
 import traceback
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from bench import data, embeddings, runs, speed, store, workers
 from bench.classical import reference
-from bench.config import Params, Study, load_study, replaced
+from bench.config import Params, Study
 from bench.errors import BenchError
 from bench.measure import environment, resolve_device
 from bench.progress import bar, say
 from bench.report.effects import Criteria, next_wave
-from bench.report.cli import refresh_index, render_any
+from bench.report.index import refresh_index, render_any
 from bench.report.sweep import render_sweep
 from bench.report.tables import summarize
 from bench.train import Diverged, fit, time_steps, trace
@@ -38,32 +38,61 @@ from bench.variants import Variant
 log = logging.getLogger("bench")
 
 
-def start(argv: list[str], study: Study) -> int:
-    """Run a checked study (a sweep: each of its points); the exit code."""
+@dataclass
+class Outcome:
+    """What a run left: where its results are, how many runs finished, what failed, whether Ctrl-C stopped it."""
+    out: Path
+    finished: int = 0
+    failures: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    report: str = ""      # the console's summary of the page written (empty when no run finished)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What every stage of one study shares, made by `prepare` from the checked study."""
+    study: Study          # as given, or moved to a fresh folder (resume=false)
+    device: Any
+    variants: list[Variant]
+    splits: Any           # bench.data.Splits; None in a speed study
+    key: str              # the fingerprint its stored runs must carry
+    storage: Any          # Optuna's RDBStorage; None until the folder may be written
+
+
+def run(study: Study) -> Outcome:
+    """Run (or resume) a study, or each point of its sweep; raises BenchError on bad input."""
     if os.environ.get(workers.THREADS_ENV):
         import torch
         torch.set_num_threads(int(os.environ[workers.THREADS_ENV]))
-    return sweep(argv, study) if study.sweep else run_study(argv, study)
+    if not study.sweep:
+        return _one(study)
+    keys, out = list(study.sweep), study.out_dir
+    points = [dict(zip(keys, values)) for values in itertools.product(*study.sweep.values())]
+    slugs = ["_".join(f"{k.split('.')[-1]}-{v}" for k, v in p.items()) for p in points]
+    outcomes = []
+    for point, slug in zip(points, slugs):
+        outcomes.append(_one(study.at(**point, out=str(out / slug), sweep=None)))
+        if outcomes[-1].interrupted:
+            return outcomes[-1]
+    out.mkdir(parents=True, exist_ok=True)
+    store.write_atomic(out / store.SWEEP, json.dumps(dict(zip(slugs, points)), indent=2))
+    report = render_sweep(out)
+    refresh_index(out)
+    return Outcome(out, sum(o.finished for o in outcomes), [f for o in outcomes for f in o.failures], report=report)
 
 
 def fingerprint(study: Study, data_key: str, device: str) -> str:
     """What must match for stored runs and trials to count: data, training, tuning, device.
     Seeds and variants are left out: adding either just adds runs."""
-    settings = {"data": data_key, "train": asdict(study.train),
-                "tune": asdict(study.tune), "nuisance": study.nuisance, "device": device}
+    settings = {"data": data_key, "train": study.train.model_dump(), "tune": study.tune.model_dump(),
+                "nuisance": study.nuisance, "device": device}
     if study.mode == "speed":
-        settings["speed"] = asdict(study.speed)
+        settings["speed"] = study.speed.model_dump()
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def command_line(argv: list[str]) -> str:
-    """The command that reproduces a run, for the report; a password in a URL is masked."""
-    return " ".join(["python -m bench.run", *(shlex.quote(store.mask_secrets(a)) for a in argv)])
-
-
-def _prepare(study: Study):
-    """Everything that can fail on bad input, before anything is written, the data cache included (the study
-    itself is loaded once, by `main`)."""
+def prepare(study: Study) -> Prepared:
+    """Everything that can fail on bad input, before anything is written, the data cache included."""
     device = resolve_device(study.device)
     if study.train.precision != "fp32" and device.type != "cuda":
         raise BenchError(f"train.precision={study.train.precision} runs on CUDA only (mixed precision through "
@@ -73,7 +102,7 @@ def _prepare(study: Study):
         if study.storage:
             raise BenchError("resume=false starts over in a fresh local folder, but storage= names a shared "
                              "database whose Optuna studies would be resumed: drop storage= or use a new database")
-        study.out = str(store.fresh_folder(study.out_dir))
+        study = study.at(out=str(store.fresh_folder(study.out_dir)), resume=True)
     out = study.out_dir
     store.check_writable(out)
     if not study.storage and any((out / old).exists() for old in ("claims.json", "optuna.journal")):
@@ -98,148 +127,237 @@ def _prepare(study: Study):
                              "a fresh folder, or choose another out=FOLDER (or another study name / database)")
     if splits:
         data.save_cache(splits, study.data)  # every check has passed: the next run need not tokenize again
-    return study, device, variants, splits, key, storage
+    return Prepared(study, device, variants, splits, key, storage)
 
 
-class Runner:
-    """Tunes and measures one study's variants as one worker; holds what every stage of it shares.
-    Trials and runs are asked of Optuna's storage first, so any number of workers can share a study."""
+def _one(study: Study) -> Outcome:
+    """One study as one worker, or as the parent of `workers` of them."""
+    prep = prepare(study)
+    study = prep.study
+    lock = None if (workers.is_child() or study.storage) else workers.lock_folder(study.out_dir)
+    try:
+        prep = replace(prep, storage=prep.storage or runs.open_storage(study.storage, study.out_dir, study.lease))
+        return _work(prep, lock is not None)
+    except runs.LOST as e:  # Optuna's storage went away mid-run, or its disk filled up
+        raise runs.lost(e, study.storage, study.out_dir) from None
+    finally:
+        workers.unlock(lock)
 
-    def __init__(self, study: Study, device, splits, key: str, storage):
-        self.study, self.device, self.splits, self.key, self.storage = study, device, splits, key, storage
-        self.env = environment(device)
-        self.failures: list[str] = []
-        self.skipped: set[tuple[str, str]] = set()   # (Optuna study, job) that failed here: not retried here
-        self.ready: dict[str, Callable[[bool], None]] = {}  # variant -> runs its jobs (wait: for all of them)
-        self.settled: dict[str, tuple] = {}  # variant -> (params, tuned): what its seeds train with
-        self.profiled = False
 
-    def variant(self, variant: Variant, bars, seeds: list[int] | None = None) -> None:
-        """Tune the variant (once; resumed from the storage), then run its seeds (the first wave by default)."""
-        if variant.name not in self.settled:
-            params, tuned = replace(self.study.train, **variant.fixed_params), None  # GloVe: its width, never tuned
-            if self.study.tune.trials:
-                tuned = self._tune(variant, params)
-                if not tuned.best:
-                    why = tuned.trials[-1]["reason"] if tuned.trials else "tune.timeout left no time for one"
-                    self.failures.append(f"{variant.name}: no tuning trial completed ({why})")
-                    return
-                params = replace(params, **tuned.best)
-            self.settled[variant.name] = (params, tuned)
-            if self.study.profile and not self.profiled:
-                path = self.study.out_dir / f"profile-{variant.name}.json"
-                trace(variant, params, self.splits, self.device, path)
-                self.profiled = True
-                say(f"profile: a trace of 8 training steps of {variant.name} in {path} (open it in "
-                    "https://ui.perfetto.dev or chrome://tracing)")
-        params, tuned = self.settled[variant.name]
+def _intro(prep: Prepared) -> dict:
+    """Say what will run; the study's document (study.json) with the reference's figures."""
+    study, out = prep.study, prep.study.out_dir
+    for note in prep.splits.info["notes"] if prep.splits else []:
+        print(note)
+    if study.mode == "speed":
+        print(f"speed study {study.name}: {len(prep.variants)} variant(s) x {len(speed.jobs(study.speed))} point(s) on "
+            f"{prep.device} -> {out}")
+    else:
+        tuning = (f"{study.tune.trials} {study.tune.sampler} trial(s) of {study.tune.epochs} epoch(s) per variant, "
+                  if study.tune.trials else "no tuning, ")
+        print(f"study {study.name}, budget {study.budget or 'none (the study file as written)'}: {len(prep.variants)} "
+            f"variant(s); {tuning}{len(study.seeds)} seed(s) of {study.train.epochs} epoch(s); {prep.device} -> {out}")
+    doc = {**study.model_dump(), "command": study.command}
+    if prep.splits:
+        classical = reference(prep.splits, study.data.cache)  # the line every recurrent model has to beat
+        how = "cached" if classical["cache"] == "hit" else f"fitted in {classical['seconds']:.1f} s"
+        print(f"reference: {classical['model']}: test accuracy {classical['test_acc']:.4f} ({how})")
+        doc.update(data_info=prep.splits.info, classical={k: v for k, v in classical.items() if k != "cache"},
+                   planned={"variants": [v.name for v in prep.variants], "seeds": study.seeds})
+    return doc
 
-        def measure(job: dict) -> dict:
-            return self._measure(variant, params, job["seed"], tuned)
-        self._start(variant, [{"seed": seed} for seed in seeds or self.study.seeds], measure, bars)
 
-    def more_seeds(self, variants: list[Variant], bars) -> None:
-        """Sequential seeds: while a pair of the question is undecided (both sides learned), add a wave of seeds to
-        both of its sides, up to measure.max_seeds (bench.report.effects.next_wave). The wave is a function of the
-        finished records, so every worker adds the same one; its runs are trials like the first wave's."""
-        by_name = {v.name: v for v in variants}
-        criteria = Criteria.of(asdict(self.study))
-        seen = -1
-        while criteria.cap > criteria.first:
-            mine = [r for r in runs.records(self.storage, self.study.name) if r["variant"] in by_name]
-            if len(mine) == seen:  # the last wave finished nothing more (its runs failed): stop
-                return
-            seen = len(mine)
-            have = {v: sum(r["variant"] == v for r in mine) for v in by_name}
-            wave = {v: n for v, n in next_wave(mine, summarize(mine), criteria).items() if have[v] < n}
-            if not wave:
-                return
-            bars.total += sum(n - have[v] for v, n in wave.items())
-            say(f"seeds: undecided pairs remain; another wave for {len(wave)} variant(s): "
-                + ", ".join(f"{v} to {n}" for v, n in wave.items()))
-            for name, count in wave.items():
-                self.variant(by_name[name], bars, self.study.seeds_for(count))
-            self.sweep_up()
-
-    def speed(self, variant: Variant, bars) -> None:
-        """The speed study's jobs for one variant: its sweep points (bench.speed), timed, no tuning."""
-        def measure(job: dict) -> dict:
-            return {**speed.measure(variant, self.study, job, self.device), **self.env, "fingerprint": self.key}
-        self._start(variant, speed.jobs(self.study.speed), measure, bars)
-
-    def _start(self, variant: Variant, jobs: list[dict], measure: Callable[[dict], dict], bars) -> None:
-        """Run the variant's jobs nobody holds now; `sweep_up` comes back for the rest."""
-        study, kind = self.study, _kind(self.study)
-
-        def guarded(job: dict) -> dict:
-            try:
-                return measure(job)
-            except (BenchError, KeyboardInterrupt, runs.RunFailed):
-                raise
-            except Exception as e:  # noqa: BLE001 - one run's crash must not stop the others
-                raise runs.RunFailed(f"{variant.name} {_label(job)}: {_crash(e)}") from e
-
-        def done() -> None:  # the folder's export stays current, so an interrupted study's records are there
-            bars.n = (runs.done_count(self.storage, study.name, kind) if study.storage
-                      else runs.export(self.storage, study.name, study.out_dir, kind))
-            bars.refresh()
-
-        def run(wait: bool) -> None:
-            self.failures.extend(runs.run_jobs(self.storage, f"{study.name}/{variant.name}/{kind}", jobs, guarded,
-                                               wait=wait, skipped=self.skipped, on_done=done))
-        self.ready[variant.name] = run
-        run(False)
-
-    def sweep_up(self) -> None:
-        """Wait for runs other workers hold; take over any whose worker died (its heartbeat stopped)."""
-        for run in self.ready.values():
-            run(True)
-
-    def _tune(self, variant: Variant, base: Params):
-        name = f"{self.study.name}/{variant.name}"
-        trial_params = replace(base, epochs=self.study.tune.epochs)
-        pareto = self.study.tune.objective == "pareto"
-
-        def objective(chosen: dict, report) -> float | tuple[float, float]:
-            params = replace(trial_params, **chosen)
-            with self._bar(f"{variant.name} trial", params.epochs) as bar:
+def _work(prep: Prepared, owner: bool) -> Outcome:
+    """One worker's run (or, with workers=N, the parent of N), after the input was checked."""
+    study, storage, out, kind = prep.study, prep.storage, prep.study.out_dir, _kind(prep.study)
+    doc = _intro(prep)
+    if owner:  # we own the folder: a RUNNING trial is left by a killed run
+        runs.fail_running(storage, study.name)
+    runs.put(storage, study.name, "study", doc)
+    done = runs.done_count(storage, study.name, kind)
+    if done:
+        print(f"resuming: {done} run(s) already in {study.storage and 'the database' or out}")
+    total = len(prep.variants) * (len(speed.jobs(study.speed)) if kind == "speed" else len(study.seeds))
+    if study.workers > 1 and not workers.is_child():
+        child = study.at(workers=1, out=str(out), resume=True)
+        code = workers.spawn(list(child.words), study.workers, prep.device, out,
+                             lambda: runs.done_count(storage, study.name, kind),
+                             lambda: max(total, runs.job_count(storage, study.name, kind)))  # waves add jobs
+        return _finish(prep, [f"a worker exited with code {code}: see {out}/worker-*.log"] if code else [])
+    work = Work(prep, environment(prep.device))
+    try:
+        with bar(total, "runs", "run", initial=done, position=0) as work.bars:
+            for variant in prep.variants:
                 try:
-                    result = fit(variant, params, self.splits, self.study.tune.seed, self.device, evaluate_test=False,
-                                 on_step=bar.update, on_epoch=lambda e: report(e.epoch, e.val_acc))
-                except Diverged as e:
-                    raise Pruned(f"diverged: {e}") from e
-                except RuntimeError as e:
-                    if "out of memory" not in str(e):
-                        raise
-                    _free(self.device)
-                    raise Failed(f"out of memory with batch_size={params.batch_size}, hidden_size="
-                                 f"{params.hidden_size}, embed_dim={params.embed_dim}") from e
-            epoch_s = statistics.median(e.time_s for e in result.epochs)
-            return (result.best_val, epoch_s) if pareto else result.best_val  # the kept epoch's
+                    speed_jobs(work, variant) if kind == "speed" else seeds(work, variant)
+                except BenchError:
+                    raise  # the folder or database cannot be written: stop, say so
+                except Exception as e:  # noqa: BLE001 - one variant's crash must not stop the others
+                    if _interrupted(e):  # Ctrl-C inside a library's clean-up, which then failed itself
+                        raise KeyboardInterrupt from e
+                    log.debug("variant %s failed", variant.name, exc_info=True)
+                    work.failures.append(f"{variant.name}: {_crash(e)}")
+            sweep_up(work)
+            if kind == "seeds":
+                more_seeds(work)
+    except Exception as e:
+        if not _interrupted(e):
+            raise
+        return _stopped(prep)
+    except KeyboardInterrupt:
+        return _stopped(prep)
+    return _finish(prep, work.failures)
 
-        with bar(self.study.tune.trials, f"tune {variant.name}", "trial", leave=False, position=1) as trials:
-            space = {k: v for k, v in self.study.nuisance.items() if k not in variant.fixed_params}
-            tuned = tune(name, space, objective, self.study.tune, self.storage,
-                         on_trial=lambda outcome: trials.update())
-        runs.put(self.storage, name, "tuning", {**asdict(tuned), "budget": self.study.budget, "optuna_study": name})
-        return tuned
 
-    def _measure(self, variant: Variant, params: Params, seed: int, tuned) -> dict:
-        with self._bar(f"{variant.name} seed {seed}", params.epochs) as bar:
+@dataclass
+class Work:
+    """One worker's progress through a study: what its functions below share (nothing is hidden in closures)."""
+    prep: Prepared
+    env: dict
+    bars: Any = None
+    failures: list[str] = field(default_factory=list)
+    skipped: set = field(default_factory=set)      # (Optuna study, job) that failed here: not retried here
+    pending: dict = field(default_factory=dict)    # variant -> (Optuna study, jobs, measure): `sweep_up` waits on them
+    settled: dict = field(default_factory=dict)    # variant -> (params, tuned): what its seeds train with
+    profiled: bool = False
+
+
+def seeds(work: Work, variant: Variant, wave: list[int] | None = None) -> None:
+    """Tune the variant (once; resumed from the storage), then run its seeds (the first wave by default)."""
+    study = work.prep.study
+    if variant.name not in work.settled:
+        params, tuned = study.train.replace(**variant.fixed_params), None  # GloVe: its width, never tuned
+        if study.tune.trials:
+            tuned = _tune(work, variant, params)
+            if not tuned.best:
+                why = tuned.trials[-1]["reason"] if tuned.trials else "tune.timeout left no time for one"
+                work.failures.append(f"{variant.name}: no tuning trial completed ({why})")
+                return
+            params = params.replace(**tuned.best)
+        work.settled[variant.name] = (params, tuned)
+        if study.profile and not work.profiled:
+            path = study.out_dir / f"profile-{variant.name}.json"
+            trace(variant, params, work.prep.splits, work.prep.device, path)
+            work.profiled = True
+            say(f"profile: a trace of 8 training steps of {variant.name} in {path} (open it in "
+                "https://ui.perfetto.dev or chrome://tracing)")
+    params, tuned = work.settled[variant.name]
+    _jobs(work, variant, [{"seed": s} for s in wave or study.seeds],
+          lambda job: _measure(work, variant, params, job["seed"], tuned))
+
+
+def more_seeds(work: Work) -> None:
+    """Sequential seeds: while a pair of the question is undecided (both sides learned), add a wave of seeds to
+    both of its sides, up to measure.max_seeds (bench.report.effects.next_wave). The wave is a function of the
+    finished records, so every worker adds the same one; its runs are trials like the first wave's."""
+    study, storage = work.prep.study, work.prep.storage
+    by_name = {v.name: v for v in work.prep.variants}
+    criteria = Criteria.of(study.model_dump())
+    seen = -1
+    while criteria.cap > criteria.first:
+        mine = [r for r in runs.records(storage, study.name) if r["variant"] in by_name]
+        if len(mine) == seen:  # the last wave finished nothing more (its runs failed): stop
+            return
+        seen = len(mine)
+        have = {v: sum(r["variant"] == v for r in mine) for v in by_name}
+        wave = {v: n for v, n in next_wave(mine, summarize(mine), criteria).items() if have[v] < n}
+        if not wave:
+            return
+        work.bars.total += sum(n - have[v] for v, n in wave.items())
+        say(f"seeds: undecided pairs remain; another wave for {len(wave)} variant(s): "
+            + ", ".join(f"{v} to {n}" for v, n in wave.items()))
+        for name, count in wave.items():
+            seeds(work, by_name[name], study.seeds_for(count))
+        sweep_up(work)
+
+
+def speed_jobs(work: Work, variant: Variant) -> None:
+    """The speed study's jobs for one variant: its sweep points (bench.speed), timed, no tuning."""
+    prep = work.prep
+    _jobs(work, variant, speed.jobs(prep.study.speed), lambda job: {
+        **speed.measure(variant, prep.study, job, prep.device), **work.env, "fingerprint": prep.key})
+
+
+def _jobs(work: Work, variant: Variant, jobs: list[dict], measure: Callable[[dict], dict]) -> None:
+    """Run the variant's jobs nobody holds now; `sweep_up` comes back for the rest."""
+    name = f"{work.prep.study.name}/{variant.name}/{_kind(work.prep.study)}"
+    work.pending[variant.name] = (name, jobs, partial(_guarded, variant, measure))
+    _run_jobs(work, *work.pending[variant.name], wait=False)
+
+
+def _guarded(variant: Variant, measure: Callable[[dict], dict], job: dict) -> dict:
+    try:
+        return measure(job)
+    except (BenchError, KeyboardInterrupt, runs.RunFailed):
+        raise
+    except Exception as e:  # noqa: BLE001 - one run's crash must not stop the others
+        raise runs.RunFailed(f"{variant.name} {' '.join(f'{k} {v}' for k, v in job.items())}: {_crash(e)}") from e
+
+
+def _run_jobs(work: Work, name: str, jobs: list[dict], measure: Callable[[dict], dict], wait: bool) -> None:
+    study, storage, kind = work.prep.study, work.prep.storage, _kind(work.prep.study)
+
+    def done() -> None:  # the folder's export stays current, so an interrupted study's records are there
+        work.bars.n = (runs.done_count(storage, study.name, kind) if study.storage
+                       else runs.export(storage, study.name, study.out_dir, kind))
+        work.bars.refresh()
+    work.failures.extend(runs.run_jobs(storage, name, jobs, measure, wait=wait, skipped=work.skipped, on_done=done))
+
+
+def sweep_up(work: Work) -> None:
+    """Wait for runs other workers hold; take over any whose worker died (its heartbeat stopped)."""
+    for pending in work.pending.values():
+        _run_jobs(work, *pending, wait=True)
+
+
+def _tune(work: Work, variant: Variant, base: Params):
+    study, prep = work.prep.study, work.prep
+    name = f"{study.name}/{variant.name}"
+    trial_params = base.replace(epochs=study.tune.epochs)
+    pareto = study.tune.objective == "pareto"
+
+    def objective(chosen: dict, report) -> float | tuple[float, float]:
+        params = trial_params.replace(**chosen)
+        with _bar(prep, f"{variant.name} trial", params.epochs) as progress:
             try:
-                result = fit(variant, params, self.splits, seed, self.device, on_step=bar.update)
+                result = fit(variant, params, prep.splits, study.tune.seed, prep.device, evaluate_test=False,
+                             on_step=progress.update, on_epoch=lambda e: report(e.epoch, e.val_acc))
             except Diverged as e:
-                raise runs.RunFailed(f"{variant.name} seed {seed}: {e}") from e
-        timing = None
-        if self.study.measure.timing_steps:  # the same sizes for every variant: times compare like with like
-            timing = time_steps(variant, replace(self.study.train, **variant.fixed_params), self.splits, self.device,
-                                steps=self.study.measure.timing_steps, seed=seed)
-        return store.make_record(
-            study=self.study.name, variant=variant, seed=seed, params=params, fit=result, data_info=self.splits.info,
-            env=self.env, fingerprint=self.key, budget=self.study.budget, tuned=tuned, timing=timing)
+                raise Pruned(f"diverged: {e}") from e
+            except RuntimeError as e:
+                if "out of memory" not in str(e):
+                    raise
+                _free(prep.device)
+                raise Failed(f"out of memory with batch_size={params.batch_size}, hidden_size="
+                             f"{params.hidden_size}, embed_dim={params.embed_dim}") from e
+        epoch_s = statistics.median(e.time_s for e in result.epochs)
+        return (result.best_val, epoch_s) if pareto else result.best_val  # the kept epoch's
 
-    def _bar(self, desc: str, epochs: int):
-        return bar(epochs * len(self.splits.train), desc, "sample", unit_scale=True, leave=False, position=2)
+    with bar(study.tune.trials, f"tune {variant.name}", "trial", leave=False, position=1) as trials:
+        space = {k: v for k, v in study.nuisance.items() if k not in variant.fixed_params}
+        tuned = tune(name, space, objective, study.tune, prep.storage, on_trial=lambda outcome: trials.update())
+    runs.put(prep.storage, name, "tuning", {**asdict(tuned), "budget": study.budget, "optuna_study": name})
+    return tuned
+
+
+def _measure(work: Work, variant: Variant, params: Params, seed: int, tuned) -> dict:
+    prep, study = work.prep, work.prep.study
+    with _bar(prep, f"{variant.name} seed {seed}", params.epochs) as progress:
+        try:
+            result = fit(variant, params, prep.splits, seed, prep.device, on_step=progress.update)
+        except Diverged as e:
+            raise runs.RunFailed(f"{variant.name} seed {seed}: {e}") from e
+    timing = None
+    if study.measure.timing_steps:  # the same sizes for every variant: times compare like with like
+        timing = time_steps(variant, study.train.replace(**variant.fixed_params), prep.splits, prep.device,
+                            steps=study.measure.timing_steps, seed=seed)
+    return store.make_record(study=study.name, variant=variant, seed=seed, params=params, fit=result,
+                             data_info=prep.splits.info, env=work.env, fingerprint=prep.key, budget=study.budget,
+                             tuned=tuned, timing=timing)
+
+
+def _bar(prep: Prepared, desc: str, epochs: int):
+    return bar(epochs * len(prep.splits.train), desc, "sample", unit_scale=True, leave=False, position=2)
 
 
 def _interrupted(e: BaseException | None) -> bool:
@@ -251,10 +369,6 @@ def _interrupted(e: BaseException | None) -> bool:
         seen.add(id(e))
         e = e.__cause__ or e.__context__
     return False
-
-
-def _label(job: dict) -> str:
-    return " ".join(f"{k} {v}" for k, v in job.items())
 
 
 def _crash(e: Exception) -> str:
@@ -274,129 +388,17 @@ def _kind(study: Study) -> str:
     return "speed" if study.mode == "speed" else "seeds"
 
 
-def sweep(argv: list[str], study: Study) -> int:
-    """One sub-study per point of `study.sweep` (e.g. the synthetic key's distance), each in its own
-    folder under `out`, then one table across them."""
-    keys = list(study.sweep)
-    points = [dict(zip(keys, values)) for values in itertools.product(*study.sweep.values())]
-    slugs = ["_".join(f"{k.split('.')[-1]}-{v}" for k, v in p.items()) for p in points]
-    codes = []
-    for point, slug in zip(points, slugs):
-        point_argv = replaced(argv, *(f"{k}={v}" for k, v in point.items()), f"out={study.out_dir / slug}",
-                              "sweep=null")
-        try:
-            codes.append(run_study(point_argv, load_study(point_argv)))
-        except BenchError as e:  # bad input: said once, by the first sub-study
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        if codes[-1] == 2:
-            return 2
-    study.out_dir.mkdir(parents=True, exist_ok=True)
-    store.write_atomic(study.out_dir / store.SWEEP, json.dumps(dict(zip(slugs, points)), indent=2))
-    print(render_sweep(study.out_dir))
-    refresh_index(study.out_dir)
-    return max(codes)
+def _stopped(prep: Prepared) -> Outcome:
+    """Ctrl-C: what finished is kept (and rendered: the partial page says which runs are missing)."""
+    out = prep.study.out_dir
+    finished = runs.export(prep.storage, prep.study.name, out, _kind(prep.study))
+    return Outcome(out, finished, interrupted=True, report=render_any(out) if finished else "")
 
 
-def run_study(argv: list[str], study: Study) -> int:
-    """Check, then run (or resume) one study as one worker, or as the parent of `workers` of them; the exit code."""
-    try:
-        study, device, variants, splits, key, storage = _prepare(study)
-        lock = None if (workers.is_child() or study.storage) else workers.lock_folder(study.out_dir)
-    except BenchError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    try:
-        storage = storage or runs.open_storage(study.storage, study.out_dir, study.lease)
-        return _run(argv, study, device, variants, splits, key, storage, lock)
-    except BenchError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except runs.LOST as e:  # Optuna's storage went away mid-run, or its disk filled up
-        print(f"error: {runs.lost(e, study.storage, study.out_dir)}", file=sys.stderr)
-        return 2
-    finally:
-        workers.unlock(lock)
-
-
-def _run(argv, study: Study, device, variants, splits, key: str, storage, lock) -> int:
-    """One worker's run (or, with workers=N, the parent of N), after the input was checked."""
-    out = study.out_dir
-    for note in splits.info["notes"] if splits else []:
-        print(note)
-    if study.mode == "speed":
-        points = len(speed.jobs(study.speed))
-        print(f"speed study {study.name}: {len(variants)} variant(s) x {points} point(s) on {device} -> {out}")
-    else:
-        tuning = (f"{study.tune.trials} {study.tune.sampler} trial(s) of {study.tune.epochs} epoch(s) per variant, "
-                  if study.tune.trials else "no tuning, ")
-        print(f"study {study.name}, budget {study.budget or 'none (the study file as written)'}: {len(variants)} "
-              f"variant(s); {tuning}{len(study.seeds)} seed(s) of {study.train.epochs} epoch(s); {device} -> {out}")
-    if lock is not None:  # we own the folder: a RUNNING trial is left by a killed run
-        runs.fail_running(storage, study.name)
-    doc = {**asdict(study), "command": command_line(argv)}
-    if splits:
-        classical = reference(splits, study.data.cache)  # the line every recurrent model has to beat
-        how = "cached" if classical["cache"] == "hit" else f"fitted in {classical['seconds']:.1f} s"
-        print(f"reference: {classical['model']}: test accuracy {classical['test_acc']:.4f} ({how})")
-        doc.update(data_info=splits.info, classical={k: v for k, v in classical.items() if k != "cache"},
-                   planned={"variants": [v.name for v in variants], "seeds": study.seeds})
-    runs.put(storage, study.name, "study", doc)
-    kind = _kind(study)
-    done = runs.done_count(storage, study.name, kind)
-    if done:
-        print(f"resuming: {done} run(s) already in {study.storage and 'the database' or out}")
-    total = len(variants) * (len(speed.jobs(study.speed)) if kind == "speed" else len(study.seeds))
-    if study.workers > 1 and not workers.is_child():
-        code = workers.spawn(argv, study.workers, device, out, lambda: runs.done_count(storage, study.name, kind),
-                             lambda: max(total, runs.job_count(storage, study.name, kind)))  # waves add jobs
-        failures = [f"a worker exited with code {code}: see {out}/worker-*.log"] if code else []
-        return _finish(study, storage, failures)
-    runner = Runner(study, device, splits, key, storage)
-    try:
-        with bar(total, "runs", "run", initial=done, position=0) as bars:
-            for variant in variants:
-                try:
-                    runner.speed(variant, bars) if kind == "speed" else runner.variant(variant, bars)
-                except BenchError:
-                    raise  # the folder or database cannot be written: stop, say so
-                except Exception as e:  # noqa: BLE001 - one variant's crash must not stop the others
-                    if _interrupted(e):  # Ctrl-C inside a library's clean-up, which then failed itself
-                        raise KeyboardInterrupt from e
-                    log.debug("variant %s failed", variant.name, exc_info=True)
-                    runner.failures.append(f"{variant.name}: {_crash(e)}")
-            runner.sweep_up()
-            if kind == "seeds":
-                runner.more_seeds(variants, bars)
-    except Exception as e:
-        if not _interrupted(e):
-            raise
-        return _interrupt(study, storage, out)
-    except KeyboardInterrupt:
-        return _interrupt(study, storage, out)
-    return _finish(study, storage, runner.failures)
-
-
-def _interrupt(study: Study, storage, out: Path) -> int:
-    """Ctrl-C: what finished is kept (and rendered); the same command resumes."""
-    print(f"\ninterrupted: finished trials and runs are kept in {out}; run the same command again to resume",
-          file=sys.stderr)
-    if runs.export(storage, study.name, out, _kind(study)):
-        render_any(out)  # the partial report says which runs are missing
-    return 130
-
-
-def _finish(study: Study, storage, failures: list[str]) -> int:
-    out = study.out_dir
-    finished = runs.export(storage, study.name, out, _kind(study))
+def _finish(prep: Prepared, failures: list[str]) -> Outcome:
+    out = prep.study.out_dir
+    finished = runs.export(prep.storage, prep.study.name, out, _kind(prep.study))
+    report = render_any(out) if finished else ""
     if finished:
-        print(render_any(out))
         refresh_index(out)
-    for failure in failures:
-        print(f"FAILED {failure}")
-    table = out / ("speed.csv" if study.mode == "speed" else "results.csv")
-    if finished:
-        print(f"\nwrote {table.name}, index.html and the other tables in {out}")
-    else:
-        print(f"\nno run finished: no report written (the trials are kept in {study.storage and 'the database' or out})")
-    return 1 if failures or not finished else 0
+    return Outcome(out, finished, failures, report=report)

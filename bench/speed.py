@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import replace
 
 import torch
 
@@ -63,7 +62,7 @@ def measure_point(variant: Variant, params: Params, vocab: int, batch_size: int,
     """Train-step and inference-step times (ms, every sample) for one variant at one (batch, length):
     the very step `bench.train.fit` runs (host-to-device copy included)."""
     torch.manual_seed(0)
-    model, step, _ = trainer(variant, replace(params, dropout=0.0), Shape(vocab, 4, 0), device)
+    model, step, _ = trainer(variant, params.replace(dropout=0.0), Shape(vocab, 4, 0), device)
     data = fixed_batches(batch_size, seq_len, vocab, warmup + repeats)
     reset_peak_memory(device)
     train_ms = time_each(step, data, warmup, device)

@@ -21,7 +21,6 @@ from typing import Callable
 
 
 from bench import progress, store
-from bench.config import replaced
 from bench.errors import BenchError
 
 CHILD_ENV = "RNNBENCH_WORKER_OF"     # set on a workers=N child: the parent holds the folder's lock
@@ -70,9 +69,9 @@ def _gpus(device) -> list[str]:
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
-def spawn(argv: list[str], n: int, device, out: Path, done: Callable[[], int], total: Callable[[], int]) -> int:
-    """Run N workers of the same command; one progress bar (`done()` counts finished runs, `total()` the runs planned
-    so far: sequential seeds add waves); the highest exit code."""
+def spawn(words: list[str], n: int, device, out: Path, done: Callable[[], int], total: Callable[[], int]) -> int:
+    """Run N workers of the command `words` (a child Study's words); one progress bar (`done()` counts finished runs,
+    `total()` the runs planned so far: sequential seeds add waves); the highest exit code."""
     gpus = _gpus(device)
     threads = max(1, (os.cpu_count() or 1) // n)
     procs = []
@@ -81,9 +80,8 @@ def spawn(argv: list[str], n: int, device, out: Path, done: Callable[[], int], t
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
         log = open(out / f"worker-{i}.log", "w")
-        procs.append(subprocess.Popen([sys.executable, "-m", "bench.run",
-                                       *replaced(argv, "workers=1", f"out={out}", "resume=true")], env=env,
-                                      stdout=log, stderr=subprocess.STDOUT))
+        procs.append(subprocess.Popen([sys.executable, "-m", "bench.run", *words], env=env, stdout=log,
+                                      stderr=subprocess.STDOUT))
         log.close()
     where = f"GPU {', '.join(gpus)}" if gpus else f"{threads} CPU thread(s) each"
     print(f"{n} workers ({where}); their logs: {out}/worker-*.log")

@@ -46,7 +46,7 @@ def test_axes_on_the_command_line_replace_the_study_values():
     (["study=packing", "model.hidden_size=4"], "'model.hidden_size' was removed: every trainable-run setting is in train: now: use train.hidden_size"),
     (["study=packing", "train.batch_size=0"], "train.batch_size=0 is not allowed"),
     (["study=packing", "train.dropout=1.5"], "train.dropout=1.5 is not allowed"),
-    (["study=packing", "train.epochs=abc"], "train.epochs='abc': Value 'abc' of type 'str' could not be converted"),
+    (["study=packing", "train.epochs=abc"], "train.epochs='abc' is not allowed: use a whole number >= 1"),
     (["study=packing", "measure.seeds=0"], "measure.seeds=0 is not allowed"),
     (["study=packing", "device=tpu"], "device='tpu' is not allowed"),
     (["study=packing", "train.lr"], "arguments are key=value"),

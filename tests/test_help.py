@@ -1,16 +1,16 @@
-"""--help of both commands: generated from the config dataclasses, every key said with its meaning, default and
-allowed values; and a mistake answered before torch is imported."""
+"""--help of both commands: generated from the schema (bench.config's pydantic models), every key said with its
+meaning, default and allowed values; and a mistake answered before torch is imported."""
 
 import subprocess
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from bench import config, help as help_
-from bench.config import KEYS, ReportArgs, Rule
+from bench import cli, config
+from bench.config import KEYS, ReportArgs, load_study
+from bench.errors import ConfigError
 from bench.variants import AXES, AXIS_HELP, Variant, check_value
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,8 +21,8 @@ def _cli(module: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_every_key_has_a_meaning_a_default_and_its_allowed_values_in_help():
-    text = help_.run_help()
-    rows = list(help_.described())
+    text = cli.run_help()
+    rows = cli.described()
     assert [key for key, *_ in rows] == list(KEYS)  # one source: the schema's keys, all of them
     for key, default, allowed, meaning in rows:
         assert meaning and allowed, f"{key} has no meaning or no allowed values"
@@ -34,22 +34,26 @@ def test_every_key_has_a_meaning_a_default_and_its_allowed_values_in_help():
         assert f"  {budget}: " in text
 
 
-def test_the_allowed_values_said_are_the_ones_checked():
-    for cls in (config.DataConfig, config.Params, config.TuneConfig, config.MeasureConfig, config.SpeedConfig,
-                config.CsvConfig, config.SyntheticConfig):
-        for f in fields(cls):
-            rule: Rule = f.metadata["rule"]
-            if rule.kind == "choice":
-                bad = "not-a-choice"
-                with pytest.raises(config.ConfigError, match=f"use one of {', '.join(map(str, rule.choices))}"):
-                    cls(**{f.name: bad})
-            elif rule.kind in ("whole", "number"):
-                below = rule.low - 1
-                with pytest.raises(config.ConfigError, match="is not allowed: use "):
-                    cls(**{f.name: int(below) if rule.kind == "whole" else float(below)})
-                cls(**{f.name: int(rule.low) + (1 if rule.low_open else 0) if rule.kind == "whole"
-                       else min(rule.low + 0.5, (rule.high or 2) - 0.25)})  # an allowed value passes
-    assert "one of rnn, lstm" in help_.run_help() and check_value("cell", "gru") == "gru"
+@pytest.mark.parametrize("key", [k for k, info in KEYS.items() if "Literal" in str(info.annotation)
+                                 or any(hasattr(m, "ge") or hasattr(m, "gt") for m in info.metadata)])
+def test_the_allowed_values_said_are_the_ones_checked(key):
+    """Every bounded or listed key: a value outside is refused with the words --help says, one inside passes."""
+    info = KEYS[key]
+    bounds = {n: getattr(m, n) for m in info.metadata for n in ("ge", "gt", "le", "lt") if hasattr(m, n)}
+    said = config.allowed(info, key.split(".")[-1])
+    if "Literal" in str(info.annotation):
+        bad, good = "not-a-choice", str(info.default)
+    else:
+        whole = "int" in str(info.annotation)
+        low = bounds.get("ge", bounds.get("gt"))
+        bad = int(low) - 1 if whole else float(low) - 1
+        good = int(low) + (1 if "gt" in bounds else 0) if whole else min(low + 0.25, bounds.get("lt", 2) / 2)
+    with pytest.raises(ConfigError, match=f"{key}=.* is not allowed: use ") as error:
+        load_study(["study=smoke", f"{key}={bad}"])
+    assert said in str(error.value) and said in cli.run_help()
+    if key not in ("budget", "workers", "measure.max_seeds"):
+        load_study(["study=smoke", f"{key}={good}"])  # an allowed value passes
+    assert "one of rnn, lstm" in cli.run_help() and check_value("cell", "gru") == "gru"
     assert Variant().cell == "lstm"
 
 
@@ -59,13 +63,13 @@ def test_help_of_both_commands_is_quick_and_fits_the_terminal():
         proc = _cli(module, "--help")
         assert proc.returncode == 0 and proc.stderr == "" and time.monotonic() - start < 5
         assert max(len(line) for line in proc.stdout.splitlines()) <= 120
-    assert all(f"  {f.name} = " in help_.report_help() for f in fields(ReportArgs))
+    assert all(f"  {name} = " in cli.report_help() for name in ReportArgs.model_fields)
 
 
-@pytest.mark.parametrize("module, args", [("bench.run", ["studdy=packing"]), ("bench.run", ["study=packing", "cell=foo"]),
-                                          ("bench.run", ["study=nope"]), ("bench.report", ["stuyd=x"])])
-def test_a_mistake_is_answered_before_torch_is_imported(module, args):
-    code = (f"import sys; sys.argv = ['x', *{args!r}]; import {module} as m; rc = m.main();"
+@pytest.mark.parametrize("command, args", [("run", ["studdy=packing"]), ("run", ["study=packing", "cell=foo"]),
+                                           ("run", ["study=nope"]), ("report", ["stuyd=x"])])
+def test_a_mistake_is_answered_before_torch_is_imported(command, args):
+    code = (f"import sys; sys.argv = ['x', *{args!r}]; import bench.cli as m; rc = m.{command}();"
             "assert 'torch' not in sys.modules and 'optuna' not in sys.modules and 'pandas' not in sys.modules, "
             "sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'optuna', 'pandas'))[:5]; sys.exit(rc)")
     start = time.monotonic()

@@ -115,22 +115,22 @@ def test_lesson_study_on_shared_ag_news_reports_partial_split(tmp_path, capsys):
 
 def test_interrupt_keeps_finished_runs_and_writes_a_partial_report(tmp_path, monkeypatch):
     out = tmp_path / "s"
-    measure = pipeline.Runner._measure
+    measure = pipeline._measure
     calls = []
 
-    def interrupted(self, *args):
+    def interrupted(*args):
         calls.append(args)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return measure(self, *args)
+        return measure(*args)
 
-    monkeypatch.setattr(pipeline.Runner, "_measure", interrupted)
+    monkeypatch.setattr(pipeline, "_measure", interrupted)
     argv = ["study=smoke", "data.synthetic.n_train=80", "data.synthetic.n_test=20", "tune.trials=0",
             "measure.seeds=2", "cell=[rnn,lstm]", "packing=packed", f"out={out}"]
     assert run.main(argv) == 130
     page = (out / "index.html").read_text()
     assert "INCOMPLETE: 2 of 4 planned runs are missing" in page
-    monkeypatch.setattr(pipeline.Runner, "_measure", measure)
+    monkeypatch.setattr(pipeline, "_measure", measure)
     assert run.main(argv) == 0
     assert "INCOMPLETE" not in (out / "index.html").read_text() and len(store.load(out)) == 4
 

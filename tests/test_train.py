@@ -1,5 +1,4 @@
 import math
-from dataclasses import replace
 
 import pytest
 import torch
@@ -31,7 +30,7 @@ def test_same_seed_same_result_to_the_last_digit(splits):
 
 
 def test_history_curve_timing_and_memory(splits):
-    result = fit(Variant("lstm", "padded", readout="true_last"), replace(PARAMS, curve_every=64, eval_batch_size=8),
+    result = fit(Variant("lstm", "padded", readout="true_last"), PARAMS.replace(curve_every=64, eval_batch_size=8),
                  splits, seed=0, device=CPU)
     assert [e.epoch for e in result.epochs] == [1, 2]
     first = result.epochs[0]

@@ -15,7 +15,7 @@ import optuna
 import pytest
 
 import bench.run as run
-from bench import report, runs, store
+from bench import cli, report, runs, store
 from bench.runs import sql_url
 from tests.conftest import over
 
@@ -77,7 +77,7 @@ def test_three_workers_share_a_study_through_postgres(postgres, tmp_path):
     assert len(trial_workers | {r["worker"] for r in records}) >= 2, "the work was spread over the workers"
     assert all("not-a-real-secret" not in log for log in logs)
     out = tmp_path / "report"
-    assert report.main([f"study={study}", f"storage={postgres}", f"out={out}"]) == 0
+    assert cli.report([f"study={study}", f"storage={postgres}", f"out={out}"]) == 0
     assert len(store.load(out)) == VARIANTS * 2 and "not-a-real-secret" not in (out / "study.json").read_text()
     assert (out / "index.html").is_file() and len((out / "results.csv").read_text().splitlines()) == 13
 

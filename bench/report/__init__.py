@@ -14,7 +14,7 @@ only lays them out (.page).
 import importlib
 
 # Imported on first use (PEP 562), so `python -m bench.report --help` or a mistyped key answers at once.
-_WHERE = {"main": "cli", "render_any": "cli", "write_index": "index", "render_speed": "speed", "banner": "study",
+_WHERE = {"render_any": "index", "rerender": "index", "write_index": "index", "render_speed": "speed", "banner": "study",
           "caveats": "study", "facts": "study", "render": "study", "render_sweep": "sweep"}
 __all__ = sorted(_WHERE)
 

@@ -1,5 +1,5 @@
 import sys
 
-from bench.report.cli import main
+from bench.cli import report
 
-sys.exit(main())
+sys.exit(report())

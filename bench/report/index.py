@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from bench import store
+from bench.errors import BenchError
 from bench.report.html import document, esc
 from bench.store import SWEEP
 
@@ -54,3 +55,60 @@ def write_index(root: Path) -> Path:
             f"</thead><tbody>{rows}</tbody></table></div>")
     store.write_atomic(root / "index.html", document("rnnbench reports", body))
     return root / "index.html"
+
+
+REPORTS = Path("reports")
+
+
+def refresh_index(out: Path) -> None:
+    """Keep reports/index.html current when `out` is a study folder directly under reports/."""
+    if out.resolve().parent == REPORTS.resolve():
+        write_index(REPORTS)
+
+
+def render_any(out: Path) -> str:
+    """Render a folder's page and tables, whatever it holds (a study, a speed study, a sweep); the console's text."""
+    from bench.report.speed import render_speed
+    from bench.report.study import render
+    from bench.report.sweep import render_sweep
+    if (out / store.SPEED_RECORDS).is_file():
+        return render_speed(out)
+    return render_sweep(out) if (out / SWEEP).is_file() else render(out)
+
+
+def _checked(out: Path) -> str:
+    """render_any, with records of the wrong shape (a hand-edited or foreign file) as one line."""
+    try:
+        return render_any(out)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise BenchError(f"{out}: its records lack what this rnnbench writes ({type(e).__name__}: {e}); re-export "
+                         "the folder (python -m bench.run with the same command)") from None
+
+
+def rerender(study: str | None, out: str | None, storage: str | None) -> str:
+    """`python -m bench.report`: re-render from the stored records (exported from `storage` first when given),
+    or every study folder under reports/ when nothing is named; what it wrote, in words."""
+    if storage:
+        if not study:
+            raise BenchError("storage=URL needs study=NAME: the database can hold several studies")
+        from bench import runs
+        folder = Path(out) if out else REPORTS / study
+        if not runs.export(runs.open_storage(storage, folder, lease=120), study, folder):
+            raise BenchError(f"the database holds no finished run of study '{study}' yet")
+        out = str(folder)
+    if not (study or out):
+        found = studies(REPORTS)
+        if not found:
+            raise BenchError(f"no study folders under {REPORTS}/: run a study first (python -m bench.run study=smoke)")
+        for entry in found:
+            _checked(REPORTS / entry["folder"])
+        return f"rendered {len(found)} study folder(s); wrote {write_index(REPORTS)}"
+    folder = Path(out) if out else REPORTS / str(study)
+    if not any((folder / name).is_file() for name in (store.RECORDS, SWEEP, store.SPEED_RECORDS)):
+        raise BenchError(f"no records in '{folder}': give study=NAME (reports/NAME) or out=FOLDER of a finished run")
+    if (folder / store.RECORDS).is_file() and not store.load(folder):
+        raise BenchError(f"{folder / store.RECORDS} holds no record: nothing to render (the page and tables there, if "
+                         "any, are older than it); run the study again")
+    text = _checked(folder)
+    refresh_index(folder)
+    return f"{text}\n\nwrote {folder / 'index.html'}"

@@ -9,6 +9,7 @@ import pytest
 from pathlib import Path
 
 import bench.report as report
+from bench import cli
 from bench import store
 from bench.report.index import studies
 
@@ -24,7 +25,7 @@ def test_rerender_gives_identical_tables_fast_and_without_torch(smoke_study, tmp
     assert json.loads((out / "study.json").read_text())["command"].startswith("python -m bench.run study=smoke")
     for name in (*TABLES, "index.html"):
         (out / name).unlink()
-    code = ("import sys, time; t = time.perf_counter(); import bench.report as r; assert r.main(['out=" + str(out)
+    code = ("import sys, time; t = time.perf_counter(); import bench.cli as r; assert r.report(['out=" + str(out)
             + "']) == 0; assert 'torch' not in sys.modules, 'the report imported torch'; "
             "print('SECONDS', time.perf_counter() - t)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
@@ -42,7 +43,7 @@ def test_an_interrupted_study_renders_what_is_done_and_says_what_is_missing(smok
     gru, rnn = "gru-packed-l1-true_last", "rnn-padded-l1-true_last"
     kept = [r for r in records if r["variant"] != gru and not (r["variant"] == rnn and r["seed"] == 1)]
     (out / store.RECORDS).write_text("".join(json.dumps(r) + "\n" for r in kept) + '{"torn": ')
-    assert report.main([f"out={out}"]) == 0
+    assert cli.report([f"out={out}"]) == 0
     text = capsys.readouterr().out
     assert f"INCOMPLETE: 3 of 12 planned runs are missing ({rnn} seed(s) 1; {gru} seed(s) 0, 1)" in text
     page = (out / "index.html").read_text()
@@ -59,7 +60,7 @@ def test_reports_index_lists_every_study_and_sweep(tmp_path, monkeypatch):
         store.write_records(reports / name, [*store.load(reports / name), record("lstm-packed-l1", 0)])
     (reports / "empty").mkdir()
     monkeypatch.chdir(tmp_path)
-    assert report.main([]) == 0
+    assert cli.report([]) == 0
     index = (reports / "index.html").read_text()
     assert [e["folder"] for e in studies(reports)] == ["alpha", "beta"]
     assert "href='alpha/index.html'" in index and "question beta" in index and "1 / 2" in index
@@ -76,7 +77,7 @@ def test_sweep_page_has_one_table_and_an_accuracy_curve(tmp_path):
         for seed in (0, 1):
             store.write_records(out / slug, [*store.load(out / slug), record("rnn-packed-l1", seed, test_acc=acc - seed / 100)])
     store.write_atomic(out / "sweep.json", json.dumps(points))
-    assert report.main([f"out={out}"]) == 0
+    assert cli.report([f"out={out}"]) == 0
     page = (out / "index.html").read_text()
     assert "Does the RNN forget?" in page and "0.9950" in page and "0.3950" in page
     assert "data:image/svg+xml;base64," in page and "distance-60</a> (not run yet)" in page
@@ -84,9 +85,9 @@ def test_sweep_page_has_one_table_and_an_accuracy_curve(tmp_path):
 
 
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys):
-    assert report.main([f"out={tmp_path}"]) == 2
+    assert cli.report([f"out={tmp_path}"]) == 2
     assert "no records" in capsys.readouterr().err
-    assert report.main(["studdy=x"]) == 2
+    assert cli.report(["studdy=x"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "did you mean 'study'" in err
 
@@ -155,7 +156,7 @@ def test_a_damaged_folder_is_one_line_and_no_claimed_write(case, tmp_path, capsy
     name, content, expected = DAMAGED[case]
     _damage(out, name, content)
     before = sorted(p.name for p in out.iterdir())
-    assert report.main([f"out={out}"]) == 2
+    assert cli.report([f"out={out}"]) == 2
     captured = capsys.readouterr()
     assert captured.err == f"error: {expected.format(out=out)}\n" and "wrote" not in captured.out
     assert sorted(p.name for p in out.iterdir()) == before, "nothing written"
@@ -163,6 +164,6 @@ def test_a_damaged_folder_is_one_line_and_no_claimed_write(case, tmp_path, capsy
 
 def test_no_arguments_and_no_reports_folder_is_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert report.main([]) == 2
+    assert cli.report([]) == 2
     assert capsys.readouterr().err == ("error: no study folders under reports/: run a study first (python -m bench.run "
                                        "study=smoke)\n")

@@ -1,0 +1,160 @@
+"""Both commands' face: words -> Study -> pipeline.run -> Outcome -> exit code.
+
+    python -m bench.run study=packing budget=quick data.root=../shared/data/ag_news_first10k   (or: rnnbench ...)
+    python -m bench.report study=packing          # re-render from the stored records, no torch
+    python -m bench.run --help                    # every key, generated from the schema (bench.config)
+
+This is the one place that knows argv, prints `error: ...` (a BenchError: exit 2) and makes exit codes:
+0 all ran, 1 some runs failed or none finished, 2 bad input, 130 interrupted. The words are checked before
+torch is imported, so a typo is answered in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import textwrap
+from typing import Any
+
+from bench.config import BUDGETS, DATA_CAPS, KEYS, ReportArgs, allowed, dotted, list_studies, load_study, parse_overrides
+from bench.errors import BenchError
+from bench.variants import AXES, AXIS_HELP, Variant
+from bench.variants import allowed as axis_allowed
+
+WIDTH = 100
+# Sections of a study file: written in YAML, rarely on the command line
+FILE_ONLY = ("name", "description", "scientific", "fixed", "exclude", "variants", "reference", "nuisance", "sweep",
+             "question")
+
+
+def run(words: list[str] | None = None) -> int:
+    """`python -m bench.run`."""
+    words = sys.argv[1:] if words is None else words
+    if _asks_help(words):
+        print(run_help())
+        return 0
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if hasattr(sys.stdout, "reconfigure"):  # a log file gets each line when it is said, in order with stderr's
+        sys.stdout.reconfigure(line_buffering=True)
+    try:
+        study = load_study(words)
+        from bench import pipeline  # torch, Optuna, the data: only once the command line is known to be good
+        outcome = pipeline.run(study)
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if outcome.interrupted:
+        print(f"\ninterrupted: finished trials and runs are kept in {outcome.out}; run the same command again to "
+              "resume", file=sys.stderr)
+        return 130
+    if outcome.report:
+        print(outcome.report)
+    for failure in outcome.failures:
+        print(f"FAILED {failure}")
+    if not outcome.finished:
+        where = "the database" if study.storage else outcome.out
+        print(f"\nno run finished: no report written (the trials are kept in {where})")
+        return 1
+    table = "speed.csv" if study.mode == "speed" else "summary.csv" if study.sweep else "results.csv"
+    print(f"\nwrote {table}, index.html and the other tables in {outcome.out}")
+    return 1 if outcome.failures else 0
+
+
+def report(words: list[str] | None = None) -> int:
+    """`python -m bench.report`."""
+    words = sys.argv[1:] if words is None else words
+    if _asks_help(words):
+        print(report_help())
+        return 0
+    try:
+        args = ReportArgs(**parse_overrides(words, known=list(ReportArgs.model_fields)))
+        from bench.report.index import rerender
+        print(rerender(args.study, args.out, args.storage))
+        return 0
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _asks_help(words: list[str]) -> bool:
+    return any(w in ("--help", "-h") or w.lower() == "help=true" for w in words)
+
+
+# ---- --help, generated from the schema: each key's default, allowed values and meaning ---------------------
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return repr(value) if value == "" else str(value)
+
+
+def described(model: Any = None) -> list[tuple[str, str, str, str]]:
+    """(dotted key, default, allowed values, meaning) for every key of the schema, in declaration order."""
+    keys = KEYS if model is None else dotted(model)
+    return [(key, _shown(info.default), allowed(info, key.split(".")[-1]), info.description or "")
+            for key, info in keys.items()]
+
+
+def _entry(key: str, default: str, values: str, meaning: str) -> str:
+    """`  key = default    allowed` then the meaning, indented, wrapped to WIDTH."""
+    head = f"  {key} = {default}"
+    head = f"{head:<40} {values}" if len(head) < 40 else f"{head}  {values}"
+    body = textwrap.fill(meaning, WIDTH, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    return "\n".join(textwrap.wrap(head, WIDTH, subsequent_indent=" " * 42) + ([body] if meaning else []))
+
+
+def _budget(name: str) -> str:
+    said = ", ".join(f"{section}.{k}={_shown(v)}" for section, keys in BUDGETS[name].items() for k, v in keys.items())
+    capped = "; ".join(f"on {data}: also " + ", ".join(f"data.{k}={v}" for k, v in caps[name].items())
+                       for data, caps in DATA_CAPS.items() if name in caps)
+    return textwrap.fill(f"{name}: {said}" + (f" ({capped}, unless given)" if capped else ""), WIDTH,
+                         initial_indent="  ", subsequent_indent="      ")
+
+
+def run_help() -> str:
+    studies = "\n".join(textwrap.fill(f"{name:<13} {desc}", WIDTH, initial_indent="  ", subsequent_indent=" " * 16)
+                        for name, desc in list_studies().items())
+    axes = "\n".join(_entry(a, _shown(getattr(Variant(), a)), axis_allowed(a), AXIS_HELP[a]) for a in AXES)
+    rows = described()
+    keys = "\n".join(_entry(*row) for row in rows if row[0] not in FILE_ONLY)
+    sections = "\n".join(_entry(*row) for row in rows if row[0] in FILE_ONLY)
+    budgets = "\n".join(_budget(name) for name in BUDGETS)
+    return f"""usage: python -m bench.run study=NAME [key=value ...]      (or: rnnbench study=NAME ...)
+
+Tune every variant of a study with Optuna (same budget each), re-train the winners over several seeds while
+timing them, and write reports/NAME/ (index.html, results.csv, summary.csv, ...). Arguments are Hydra
+overrides: key=value, lists as key=[a,b], null for none. Re-running a command resumes it.
+
+studies (studies/NAME.yaml; the first line of each is its question):
+{studies}
+
+variant axes: name one to replace the study's values for it (a list compares them: cell=[lstm,gru])
+{axes}
+
+budgets: budget=NAME sets these in one word (budget=null: the study file's values as written)
+{budgets}
+
+keys: key = default, then the allowed values; the study file and studies/_base.yaml set their own values
+{keys}
+
+study file sections (YAML; see README "What a study is"):
+{sections}
+
+re-render a report from stored records: python -m bench.report study=NAME   (python -m bench.report --help)"""
+
+
+def report_help() -> str:
+    keys = "\n".join(_entry(*row) for row in described(ReportArgs))
+    return f"""usage: python -m bench.report [study=NAME | out=FOLDER] [storage=URL]
+
+Rebuild a study's tables and page from its stored records (no training, no torch): results.csv,
+summary.csv, effects.csv, leaderboard.md, figures/, index.html. With no key: every study folder under
+reports/, and reports/index.html.
+
+keys:
+{keys}"""
