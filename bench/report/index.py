@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bench import store
 from bench.errors import BenchError
-from bench.report.html import document, esc
+from bench.report.html import page
 from bench.store import SWEEP
 
 
@@ -42,18 +42,8 @@ def studies(root: Path) -> list[dict]:
 
 
 def write_index(root: Path) -> Path:
-    rows = "".join(
-        f"<tr><th class='name' scope='row'><a href='{esc(e['folder'])}/index.html'>{esc(e['folder'])}</a>"
-        f"</th><td class='text'>{esc(e['description'])}</td><td>{esc(e['kind'])}</td>"
-        f"<td>{e['runs']}{'' if e['planned'] is None else ' / ' + str(e['planned'])}</td>"
-        f"<td>{esc(e['budget'])}</td><td class='text'>{esc(e['device'])}</td>"
-        f"<td>{'partial' if e['partial'] else 'full'}</td><td>{esc(e['finished'])}</td></tr>"
-        for e in studies(root))
-    body = (f"<p class='note'>Every study under {esc(str(root))}; re-render with <code>python -m bench.report"
-            f"</code>.</p><div class='scroll'><table><thead><tr><th class='name'>study</th><th>question</th>"
-            f"<th>kind</th><th>runs / planned</th><th>budget</th><th>device</th><th>data</th><th>last run</th></tr>"
-            f"</thead><tbody>{rows}</tbody></table></div>")
-    store.write_atomic(root / "index.html", document("rnnbench reports", body))
+    store.write_atomic(root / "index.html", page("index.html", "rnnbench reports", root=str(root),
+                                                  entries=studies(root)))
     return root / "index.html"
 
 

@@ -1,7 +1,5 @@
-"""The study page's sections, on the one page skeleton (bench.report.html).
-
-Every string that comes from a study, a record or a dataset goes through `esc`; the page is built
-from the tables and plots alone and adds no numbers of its own.
+"""What the study page (templates/study.html) is given: display tables from the tables and plots alone; it adds
+no numbers of its own, and the template escapes every string.
 """
 
 from __future__ import annotations
@@ -15,7 +13,8 @@ import pandas as pd
 
 from bench.report.answer import Answer
 from bench.report.effects import Criteria, schedule, verdict
-from bench.report.html import document, esc, facts, figures, table, warnings
+from bench.report import html
+from bench.report.html import drawn, grid
 from bench.report.plots import Plot
 from bench.report.tables import CI_NOTE, Leaderboard, key_view
 
@@ -68,88 +67,45 @@ def effects_display(effects: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def _effects_html(effects: pd.DataFrame, criteria: Criteria) -> str:
-    if effects.empty:
-        return ("<h2 id='effects'>Effects of each axis</h2><p class='note'>No pair of variants differs on exactly one "
-                "axis, so no effect can be isolated.</p>")
-    metric = effects["metric"].iloc[0].replace("_acc", "").replace("val", "validation")
-    family = int((effects["question"] & effects["comparable"]).sum())
-    asked = sorted(set(effects.loc[effects["question"], "axis"]))
-    rule = (f"<p class='rule'><b>How a pair is decided.</b> The question's axes: {esc(', '.join(asked) or '-')}; "
-            f"{esc(criteria.describe(family))}. <b>better / worse</b>: Welch's p after Holm below "
-            f"{criteria.level:.3g}. <b>equivalent</b>: the difference shown to lie within ±{criteria.margin:g} (both "
-            "one-sided tests of TOST, Holm-adjusted, below the same level). <b>undecided</b>: neither; the reading "
-            "gives about how many seeds a side would settle it at the spread seen. <b>not comparable</b>: a side did "
-            "not learn. Pairs along other axes are context: Δ and unadjusted p, no verdict. "
-            + (f"Sequential seeds: while a pair of the question is undecided, both sides get another wave of seeds, "
-               f"up to {criteria.cap} (schedule {esc(', '.join(map(str, schedule(criteria.first, criteria.cap))))}); "
-               "the seeds column says how many each side got." if criteria.cap > criteria.first else "") + "</p>")
-    caption = (f"Δ acc = mean {metric} accuracy of the changed variant minus the baseline's, over seeds; 95% CI and "
-               "two-sided p from Welch's unequal-variance t-test (seeds as samples; each variant at its own tuned "
-               "settings). Every column (below) adds a BCa bootstrap interval of Δ and Almost Stochastic Order's "
-               "ε_min each way (below 0.2: that side is almost stochastically larger), and says where these lenses "
-               "do not point the way the verdict does. time × and memory × = changed / baseline: median time per "
-               "training step and peak memory from the timing pass at the sizes under 'timed at', the same for both "
-               "sides (memory: same kind only). A packed variant reads each true end, so it pairs with padded "
-               "true_last, not padded last.")
-    shown = effects_display(effects)
-    disagree = shown[shown["lenses"].str.startswith("lenses disagree")]
-    lenses = ("" if disagree.empty else "<p class='note'>Where the lenses disagree: " + esc("; ".join(
-        f"{pair} ({row['reading']}): {row['lenses'].removeprefix('lenses disagree: ')}"
-        for pair, row in disagree.iterrows())) + ".</p>")
-    return ("<h2 id='effects'>Effects of each axis</h2><p>Each row pairs two variants that differ on one axis only, "
-            "so the row answers \"what does this change do, all else equal?\".</p>" + rule
-            + table(shown[list(EFFECT_KEY_COLUMNS)], caption=caption, index_label="pair", table_id="effects-table")
-            + lenses
-            + "<details><summary>Every column: the axis, the other axes held, p before correction, the equivalence "
-              "test, the bootstrap interval, ASO, the sizes timed</summary>"
-            + table(shown, index_label="pair", table_id="effects-all") + "</details>")
-
-
-def _answer_html(answer: Answer | None) -> str:
-    if answer is None:
-        return ""
-    caveats = "".join(f"<li>{esc(c)}</li>" for c in answer.caveats)
-    return (f'<section id="answer"><h2>The answer</h2><p class="answer">{esc(" ".join(answer.sentences))}</p>'
-            + (f"<p class='note'>Caveats:</p><ul class='caveats'>{caveats}</ul>" if caveats else "") + "</section>")
-
-
 def html_page(page: Page) -> str:
-    name = str(page.study.get("name", "study"))
-    key = key_view(page.board)
+    key, effects, criteria = key_view(page.board), page.effects, page.criteria
     kinds = sorted(set(page.board.text["memory kind"]) - {"-", "nan"})
     memory_note = f" peak MiB: {', '.join(kinds)}." if kinds else ""
-    seeds = ("<details><summary>Each seed's test accuracy</summary>"
-             + table(page.seeds.map(lambda v: _fmt(v, ".4f")), index_label="variant") + "</details>")
-    tuning = "" if page.tuning.empty else (
-        "<h2 id='tuning'>Tuning</h2><p class='note'>Each variant got the same Optuna budget on validation accuracy; "
-        "a parameter under on_edge won at the end of its range (widen that range). importance is fANOVA's share "
-        "of the variance in validation accuracy.</p>"
-        + table(page.tuning.map(str), text_columns=("best_params", "importance", "trials")))
-    files = " · ".join(f"<a href='{esc(f)}'>{esc(f)}</a>" for f in page.files)
-    config = json.dumps(page.study, indent=2, sort_keys=True, default=str)
-    answer = _answer_html(page.answer)
-    body = f"""{answer}
-<h2 id="leaderboard">Leaderboard</h2>
-{table(key.text, key.best, key.hover, caption=LEADERBOARD_NOTE + memory_note, table_id="leaderboard-table")}
-<details><summary>Every column: seeds, validation and running train accuracy, throughput, parameters,
-hyperparameters</summary>
-{table(page.board.text, page.board.best, page.board.hover, text_columns=("hyperparameters",),
-       table_id="leaderboard-all")}
-</details>
-{seeds}
-{_effects_html(page.effects, page.criteria)}
-<h2 id="figures">Figures</h2>
-{figures(page.plots, page.out)}
-<p class="note">Each figure is also in <a href='figures/'>figures/</a> as SVG and PNG, named by its id.</p>
-{tuning}
-<h2 id="config">Configuration</h2>
-<details><summary>The resolved configuration (study.json)</summary><pre>{esc(config)}</pre></details>
-<p class="note">Files beside this page: {files}. Re-render from the records with
-<code>python -m bench.report out=FOLDER</code>.</p>"""
-    return document(f"rnnbench: {name}", body, str(page.study.get("description", "")),
-                    warnings(page.warnings) + facts(page.facts))
+    parts = {"effects": None, "effects_all": None, "disagree": [], "rule": None}
+    if not effects.empty:
+        family = int((effects["question"] & effects["comparable"]).sum())
+        shown = effects_display(effects)
+        metric = effects["metric"].iloc[0].replace("_acc", "").replace("val", "validation")
+        disagree = shown[shown["lenses"].str.startswith("lenses disagree")]
+        parts = {"effects": grid(shown[list(EFFECT_KEY_COLUMNS)], caption=EFFECTS_NOTE.format(metric=metric),
+                                 index_label="pair", table_id="effects-table"),
+                 "effects_all": grid(shown, index_label="pair", table_id="effects-all"),
+                 "disagree": [f"{pair} ({row['reading']}): {row['lenses'].removeprefix('lenses disagree: ')}"
+                              for pair, row in disagree.iterrows()],
+                 "rule": {"asked": ", ".join(sorted(set(effects.loc[effects["question"], "axis"]))),
+                          "described": criteria.describe(family), "level": criteria.level, "margin": criteria.margin,
+                          "cap": criteria.cap, "schedule": ", ".join(map(str, schedule(criteria.first, criteria.cap)))
+                          if criteria.cap > criteria.first else ""}}
+    return html.page("study.html", f"rnnbench: {page.study.get('name', 'study')}", str(page.study.get("description", "")),
+                page.warnings, page.facts, answer=page.answer,
+                board=grid(key.text, key.best, key.hover, caption=LEADERBOARD_NOTE + memory_note,
+                           table_id="leaderboard-table"),
+                board_all=grid(page.board.text, page.board.best, page.board.hover, text_columns=("hyperparameters",),
+                               table_id="leaderboard-all"),
+                seeds=grid(page.seeds.map(lambda v: _fmt(v, ".4f"))), drawn=drawn(page.plots, page.out),
+                tuning=None if page.tuning.empty else grid(page.tuning.map(str), text_columns=(
+                    "best_params", "importance", "trials")),
+                config=json.dumps(page.study, indent=2, sort_keys=True, default=str), files=page.files, **parts)
 
+
+EFFECTS_NOTE = ("Δ acc = mean {metric} accuracy of the changed variant minus the baseline's, over seeds; 95% CI and "
+                "two-sided p from Welch's unequal-variance t-test (seeds as samples; each variant at its own tuned "
+                "settings). Every column (below) adds a BCa bootstrap interval of Δ and Almost Stochastic Order's "
+                "ε_min each way (below 0.2: that side is almost stochastically larger), and says where these lenses "
+                "do not point the way the verdict does. time × and memory × = changed / baseline: median time per "
+                "training step and peak memory from the timing pass at the sizes under 'timed at', the same for both "
+                "sides (memory: same kind only). A packed variant reads each true end, so it pairs with padded "
+                "true_last, not padded last.")
 
 LEADERBOARD_NOTE = (f"Sorted by test accuracy, variants that did not learn last and unranked; ★ marks each column's "
                     f"best. {CI_NOTE} learned: above the majority-class rate by more than the noise. epochs kept/run: "

@@ -8,8 +8,7 @@ import pandas as pd
 
 from bench import store
 from bench.config import SPEED_SETTINGS
-from bench.report.html import document, esc, facts, table, warnings
-from bench.report.html import figures as figures_html
+from bench.report.html import drawn, grid, page
 from bench.report.plots import Plot
 
 SHOWN = ["sweep", "batch_size", "seq_len", "train_ms", "train_ms_q1", "train_ms_q3", "infer_ms",
@@ -75,22 +74,16 @@ def render_speed(out: Path) -> str:
     figures = [p for p in (scaling(frame, "batch"), scaling(frame, "length")) if p is not None]
     env = frame.iloc[0]
     settings, notes = _settings(frame)
-    header = warnings(notes) + facts([
-        ("device", esc(f"{env.get('device_name')} ({env.get('device')}), torch {env.get('torch_version')}, CUDA "
-                       f"{env.get('cuda_version') or '-'}, cuDNN {env.get('cudnn_version') or '-'}")),
-        ("reproduce", f"<code>{esc(str(study.get('command', '')))}</code>"),
-        ("settings", esc(settings)), ("packing", esc(verdict))])
-    body = ("<h2>Step times</h2>"
-            + table(shown, caption="Median of every timed step (q1-q3 beside it), synchronized, after warm-up; "
-                                   "tokens/s over the training step; GFLOP/s from the analytic count (the slots each "
-                                   "variant computes: every slot padded, real tokens packed).")
-            + "<h2>Packed against padded</h2>"
-            + (table(cross.set_index("cell").map(lambda v: f"{v:,.3g}" if isinstance(v, float) else str(v)),
-                     caption="packed_over_padded < 1: packing is faster at that point.", index_label="cell")
-               if not cross.empty else "<p class='note'>No packed/padded pair in this study.</p>")
-            + figures_html(figures, out))
-    html = document(f"rnnbench speed: {study.get('name', out.name)}", body, str(study.get("description", "")),
-                    header)
-    store.write_atomic(out / "index.html", html)
+    facts = [("device", f"{env.get('device_name')} ({env.get('device')}), torch {env.get('torch_version')}, CUDA "
+                        f"{env.get('cuda_version') or '-'}, cuDNN {env.get('cudnn_version') or '-'}"),
+             ("reproduce", str(study.get("command", ""))), ("settings", settings), ("packing", verdict)]
+    store.write_atomic(out / "index.html", page(
+        "speed.html", f"rnnbench speed: {study.get('name', out.name)}", str(study.get("description", "")), notes, facts,
+        steps=grid(shown, caption="Median of every timed step (q1-q3 beside it), synchronized, after warm-up; tokens/s "
+                                  "over the training step; GFLOP/s from the analytic count (the slots each variant "
+                                  "computes: every slot padded, real tokens packed)."),
+        crossover=grid(cross.set_index("cell").map(lambda v: f"{v:,.3g}" if isinstance(v, float) else str(v)),
+                       caption="packed_over_padded < 1: packing is faster at that point.", index_label="cell")
+        if not cross.empty else None, drawn=drawn(figures, out)))
     return (speeds[["variant", "sweep", "batch_size", "seq_len", "train_ms", "infer_ms", "real_tokens_per_s",
                    "train_gflops_per_s"]].to_string(index=False, float_format="{:,.3g}".format) + "\n" + verdict)

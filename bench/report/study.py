@@ -17,7 +17,6 @@ from bench.report import effects as effects_
 from bench.report import page as page_
 from bench.report import plots, tables
 from bench.report.answer import answer
-from bench.report.html import esc
 
 QUICK_BUDGETS = ("smoke", "quick")
 FILES = ("results.csv", "summary.csv", "effects.csv", "budget.csv", "leaderboard.md", "epochs.csv", "curves.csv",
@@ -87,7 +86,7 @@ def caveats(records: list[dict], missing: list[tuple[str, int]]) -> list[str]:
 
 
 def facts(records: list[dict], study: dict, summary: pd.DataFrame) -> list[tuple[str, str]]:
-    """The header's (label, HTML-escaped text) pairs."""
+    """The header's (label, text) pairs (the template escapes them)."""
     first = records[0]
     finished = sorted(r["finished_at"] for r in records if r.get("finished_at"))
     command = study.get("command") or f"python -m bench.run study={study.get('name', '?')}"
@@ -101,26 +100,26 @@ def facts(records: list[dict], study: dict, summary: pd.DataFrame) -> list[tuple
     tuned = bool(summary["tuned"].any())
     tune = study.get("tune", {})
     return [
-        ("date", esc(f"runs finished {finished[0]} – {finished[-1]}; page rendered {time.strftime('%Y-%m-%d %H:%M')}"
-                     if finished else time.strftime("%Y-%m-%d %H:%M"))),
-        ("reproduce", f"<code>{esc(command)}</code>"),
-        ("device", esc(f"{_join(r['device_name'] for r in records)} ({_join(r['device'] for r in records)}), "
+        ("date", f"runs finished {finished[0]} – {finished[-1]}; page rendered {time.strftime('%Y-%m-%d %H:%M')}"
+                 if finished else time.strftime("%Y-%m-%d %H:%M")),
+        ("reproduce", command),
+        ("device", (f"{_join(r['device_name'] for r in records)} ({_join(r['device'] for r in records)}), "
                        f"{_join(r.get('cpu_threads') for r in records)} CPU thread(s), host "
                        f"{_join(r.get('host') for r in records)}")),
-        ("software", esc(", ".join(software))),
-        ("git commit", f"<code>{esc(_join(r.get('git_sha') for r in records))}</code>"),
-        ("budget", esc(f"{_join(r.get('budget') or 'none (the study file as written)' for r in records)}; "
+        ("software", ", ".join(software)),
+        ("git commit", _join(r.get('git_sha') for r in records)),
+        ("budget", (f"{_join(r.get('budget') or 'none (the study file as written)' for r in records)}; "
                        + (f"{tune.get('trials')} {tune.get('sampler')} trial(s) of {tune.get('epochs')} epoch(s) "
                           f"per variant on validation accuracy, then" if tuned else "no tuning:")
                        + f" at most {summary['epoch_cap'].max()} epoch(s) per seed"
                        + (f", early stopping after {study.get('train', {}).get('patience')} epoch(s) without a better "
                           "validation accuracy (the best epoch's weights kept)" if study.get("train", {}).get("patience")
                           else ""))),
-        ("dataset", esc(f"{first['dataset']}: {first['dataset_rows']:,} train rows read, {first['test_rows']:,} test "
+        ("dataset", (f"{first['dataset']}: {first['dataset_rows']:,} train rows read, {first['test_rows']:,} test "
                         f"rows; used train {first['train_rows']:,} / validation {first['val_rows']:,} / "
                         f"test {first['test_rows']:,}" + (" (PARTIAL split)" if first["partial_data"] else "")
                         + _text_settings(study.get("data", {})) + _glove(study.get("data_info") or {}))),
-        ("runs", esc(_runs_line(records, planned, total, summary))),
+        ("runs", _runs_line(records, planned, total, summary)),
     ]
 
 

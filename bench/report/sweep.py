@@ -9,8 +9,7 @@ import pandas as pd
 
 from bench import store
 from bench.report import plots
-from bench.report.html import document, esc, table, warnings
-from bench.report.html import figures as figures_html
+from bench.report.html import drawn, grid, page
 from bench.report.study import render
 
 
@@ -38,22 +37,18 @@ def render_sweep(out: Path) -> str:
     figures = plots.sweep_plots(frame, keys)
     study = store.load_study(out / frame["point"].iloc[0])
     points = json.loads((out / store.SWEEP).read_text())
-    links = "".join(f"<li><a href='{esc(s)}/index.html'>{esc(s)}</a>"
-                    f"{'' if (out / s / store.RECORDS).is_file() else ' (not run yet)'}</li>" for s in points)
     shown = pivot.map(lambda v: "-" if pd.isna(v) else f"{v:.4f}")
     if "learned" in frame:  # a point where a variant did not learn says so in its cell
         failed = frame.assign(no=frame["learned"].astype(str) == "False").pivot_table(
             index="variant", columns="point", values="no", aggfunc="any", sort=False).reindex_like(pivot)
         shown = shown.where(~failed.fillna(False).astype(bool), shown + " (did not learn)")
-    body = ("<h2>" + esc(metric.replace("_mean", "").replace("_", " ")) + " (mean over seeds) at each point</h2>"
-            + table(shown, caption="One column per sweep point; each point is a full study of its own, tuned and "
-                                   "measured separately: follow its link for the details. 'did not learn': not "
-                                   "above the majority-class rate by more than its noise there.")
-            + figures_html(figures, out)
-            + f"<h2>Points</h2><ul>{links}</ul>")
-    html = document(f"rnnbench sweep: {out.name}", body, str(study.get("description", "")),
-                    warnings(_warnings(frame)))
-    store.write_atomic(out / "index.html", html)
+    store.write_atomic(out / "index.html", page(
+        "sweep.html", f"rnnbench sweep: {out.name}", str(study.get("description", "")), _warnings(frame),
+        metric=metric.replace("_mean", "").replace("_", " "), drawn=drawn(figures, out),
+        points=[(s, (out / s / store.RECORDS).is_file()) for s in points],
+        points_table=grid(shown, caption="One column per sweep point; each point is a full study of its own, tuned "
+                                         "and measured separately: follow its link for the details. 'did not learn': "
+                                         "not above the majority-class rate by more than its noise there.")))
     return f"{metric} across the sweep:\n" + pivot.to_string(float_format="{:.4f}".format)
 
 
