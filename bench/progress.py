@@ -26,16 +26,7 @@ def plain(stream: TextIO | None = None) -> bool:
     return not (hasattr(stream, "isatty") and stream.isatty())
 
 
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else \
-        f"{seconds // 60}:{seconds % 60:02d}"
-
-
-def _amount(value: float, scale: bool) -> str:
-    if scale and value >= 1000:
-        return f"{value / 1000:.1f}k" if value < 1e6 else f"{value / 1e6:.2f}M"
-    return f"{value:g}"
+LINE = "{desc}: {n_fmt}/{total_fmt} {unit} ({percentage:.0f}%), {elapsed} elapsed"
 
 
 class PlainBar:
@@ -51,16 +42,13 @@ class PlainBar:
         self._line("started")
 
     def _line(self, what: str = "") -> None:
-        elapsed = time.monotonic() - self.start
-        done = f"{_amount(self.n, self.scale)}/{_amount(self.total, self.scale)} {self.unit}"
-        if self.total:
-            done += f" ({self.n / self.total:.0%})"
-        rate, eta = self.n - self._initial, ""
-        if 0 < rate and self.n < self.total:
-            eta = f", ETA {_clock(elapsed / rate * (self.total - self.n))}"
+        """One line, worded by tqdm's own format_meter (rate and ETA from the steps done since this bar began)."""
+        eta = 0 < self.n - self._initial and self.n < self.total
+        line = tqdm.format_meter(self.n, self.total, time.monotonic() - self.start, prefix=self.desc, unit=self.unit,
+                                 unit_scale=self.scale, initial=self._initial,
+                                 bar_format=LINE + (", ETA {remaining}" if eta else ""))
         what = "done" if self.total and self.n >= self.total else what
-        print(f"{self.desc}: {done}, {_clock(elapsed)} elapsed{eta}{' ' + what if what else ''}", file=self.file,
-              flush=True)
+        print(line + (" " + what if what else ""), file=self.file, flush=True)
         self._said_at, self._said_n = time.monotonic(), self.n
 
     def refresh(self) -> None:

@@ -8,15 +8,10 @@ git blob id (and sha256 where known), and only then moved into place.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
-import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from bench.data.base import RawDataset, Source, file_sha256, read_rows
+from bench.data.base import RawDataset, Source, download, file_sha256, read_rows
 from bench.errors import DataError
 
 ENV_ROOT = "RNNBENCH_AG_NEWS"
@@ -44,47 +39,10 @@ def locate(root: str | None, url: str | None = None, download: bool = True) -> d
     return SOURCE.locate(root, get if download else None)
 
 
-def git_blob_id(path: Path) -> str:
-    """`git hash-object FILE`: sha1 over 'blob <size>\\0' + the bytes."""
-    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def verify(path: Path, expected: dict[str, str]) -> None:
-    """Raise DataError unless every checksum in `expected` (git_blob, sha256) matches."""
-    actual = {"git_blob": git_blob_id, "sha256": file_sha256}
-    for kind, want in expected.items():
-        got = actual[kind](path)
-        if got != want:
-            raise DataError(f"{path.name} fails verification: {kind} {got}, expected {want} "
-                            "(truncated or corrupt download)")
-
-
 def fetch(base_url: str, dest: Path, checksums: dict[str, dict[str, str]]) -> None:
-    """Download every file in `checksums` from `base_url/<name>` into `dest`, all or nothing.
-
-    Files land in a temporary folder beside `dest`, are verified, and only then moved in; on any
-    failure the temporary folder is removed, so the cache never holds a partial file.
-    """
-    dest.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
-    try:
-        for name, expected in checksums.items():
-            target = staging / name
-            try:
-                with urllib.request.urlopen(f"{base_url.rstrip('/')}/{name}", timeout=TIMEOUT_S) as response, \
-                        open(target, "wb") as out:
-                    shutil.copyfileobj(response, out)
-            except (urllib.error.URLError, OSError, ValueError) as e:
-                raise DataError(f"cannot download {base_url}/{name}: {e}") from e
-            verify(target, expected)
-        for name in checksums:
-            os.replace(staging / name, dest / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    """Every file in `checksums` from `base_url/<name>` into `dest`, verified, all or nothing (base.download)."""
+    download({name: (f"{base_url.rstrip('/')}/{name}", sums) for name, sums in checksums.items()}, dest,
+             timeout=TIMEOUT_S)
 
 
 def fingerprint(cfg) -> dict:

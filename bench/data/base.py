@@ -12,10 +12,14 @@ import gzip
 import hashlib
 import io
 import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from bench.errors import DataError
 
@@ -40,12 +44,51 @@ def cache_dir() -> Path:
     return Path(base) / "rnnbench"
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def _digest(path: Path, digest) -> str:
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    return _digest(path, hashlib.sha256())
+
+
+CHECKS = {"sha256": file_sha256,
+          "md5": lambda path: _digest(path, hashlib.md5(usedforsecurity=False)),
+          # `git hash-object FILE`: sha1 over 'blob <size>\0' + the bytes
+          "git_blob": lambda path: _digest(path, hashlib.sha1(f"blob {path.stat().st_size}\0".encode()))}
+
+
+def verify(path: Path, expected: dict[str, str]) -> None:
+    """Raise DataError unless every checksum in `expected` (sha256, md5, git_blob) matches."""
+    for kind, want in expected.items():
+        got = CHECKS[kind](path)
+        if got != want:
+            raise DataError(f"{path.name} fails verification: {kind} {got}, expected {want} (truncated or corrupt "
+                            "download)")
+
+
+def download(files: dict[str, tuple[str, dict[str, str]]], dest: Path,
+             finish: Callable[[Path], list[str]] | None = None, timeout: float = 60) -> None:
+    """Download each `name: (url, checksums)` into a staging folder beside `dest` and verify it; `finish(staging)`
+    may turn the downloads into other files (and names them); only then are they moved into `dest`. All or
+    nothing: on any failure the staging folder is removed, so `dest` never holds a partial file."""
+    dest.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
+    try:
+        for name, (url, expected) in files.items():
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as response, open(staging / name, "wb") as out:
+                    shutil.copyfileobj(response, out)
+            except (urllib.error.URLError, OSError, ValueError) as e:
+                raise DataError(f"cannot download {url}: {e}") from e
+            verify(staging / name, expected)
+        for name in finish(staging) if finish else files:
+            os.replace(staging / name, dest / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def open_text(path: Path) -> io.TextIOBase:

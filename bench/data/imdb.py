@@ -14,23 +14,18 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import os
 import random
 import re
-import shutil
 import tarfile
-import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from bench.data.base import RawDataset, Source, file_sha256, read_rows
+from bench.data.base import RawDataset, Source, download, file_sha256, read_rows
 from bench.errors import DataError
 
 ENV_ROOT, ENV_URL = "RNNBENCH_IMDB", "RNNBENCH_IMDB_URL"
 ARCHIVE_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
-ARCHIVE_MD5 = "7c2ac02c03563afcf9b574c7e56c153a"
+ARCHIVE, ARCHIVE_MD5 = "aclImdb_v1.tar.gz", "7c2ac02c03563afcf9b574c7e56c153a"
 FULL_ROWS = {"train": 25_000, "test": 25_000}
 LABELS = ["negative", "positive"]
 SOURCE = Source("IMDB", "imdb", ENV_ROOT)
@@ -45,27 +40,12 @@ def locate(root: str | None, url: str | None = None, download: bool = True) -> d
 
 
 def fetch(url: str, dest: Path) -> None:
-    """Download the archive, check its MD5, write the two CSVs: all in a staging folder beside `dest`, moved in
-    only when whole; on any failure the staging folder is removed."""
-    dest.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
-    try:
-        archive = staging / "aclImdb_v1.tar.gz"
-        try:
-            with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(archive, "wb") as out:
-                shutil.copyfileobj(response, out)
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            raise DataError(f"cannot download {url}: {e}") from e
-        digest = hashlib.md5(archive.read_bytes(), usedforsecurity=False).hexdigest()
-        if digest != ARCHIVE_MD5:
-            raise DataError(f"{archive.name} fails verification: md5 {digest}, expected {ARCHIVE_MD5} (truncated or "
-                            "corrupt download)")
+    """Download the archive, check its MD5, write the two CSVs; moved into `dest` only when whole (base.download)."""
+    def convert(staging: Path) -> list[str]:
         for split in ("train", "test"):
-            _write_csv(archive, split, staging / f"{split}.csv.gz")
-        for split in ("train", "test"):
-            os.replace(staging / f"{split}.csv.gz", dest / f"{split}.csv.gz")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            _write_csv(staging / ARCHIVE, split, staging / f"{split}.csv.gz")
+        return ["train.csv.gz", "test.csv.gz"]
+    download({ARCHIVE: (url, {"md5": ARCHIVE_MD5})}, dest, convert, timeout=TIMEOUT_S)
 
 
 def _write_csv(archive: Path, split: str, target: Path) -> None:

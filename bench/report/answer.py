@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from bench.report.effects import CONTEXT, VERDICTS
+from bench.report.tables import scored
 
 AXIS_WORDS = {"readout": "the read-out", "packing": "packing", "cell": "the cell", "bidirectional": "a second direction",
               "layers": "more layers", "batching": "length-bucketed batches", "embed_init": "the embedding init"}
@@ -94,7 +95,7 @@ def answer(summary: pd.DataFrame, effects: pd.DataFrame, classical: dict | None,
            budget: tuple[str | None, list[int]] = (None, [])) -> Answer:
     """The answer that opens a study page (plain text; the page escapes it)."""
     sentences = []
-    metric = "test" if summary["test_acc_mean"].notna().any() else "val"
+    metric = scored(summary, "_mean").removesuffix("_acc_mean")
     asked = effects[effects["verdict"] != CONTEXT] if not effects.empty else effects
     for axis, rows in asked.groupby("axis", sort=False) if not asked.empty else []:
         sentences.append(_axis_sentence(str(axis), rows))

@@ -39,6 +39,7 @@ import pandas as pd
 from dataclasses import dataclass
 
 from bench.report.stats import ALPHA, MARGIN, TAU, aso, bootstrap_ci, holm, seeds_needed, tost, welch
+from bench.report.tables import scored
 from bench.variants import AXES, BATCHINGS, CELLS, EMBED_INITS, NOT_APPLICABLE, PACKINGS, READOUTS
 
 ORDER = {"cell": CELLS, "packing": PACKINGS, "readout": READOUTS, "embed_init": EMBED_INITS, "batching": BATCHINGS}
@@ -121,7 +122,7 @@ def _ratio(summary: pd.DataFrame, column: str, base: str, variant: str) -> float
 def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Criteria()) -> pd.DataFrame:
     """One row per (axis, pair); `summary` (bench.report.tables.summarize) supplies speed, memory, learning."""
     frame = pd.DataFrame(records)
-    metric = "test_acc" if frame["test_acc"].astype(float).notna().any() else "val_acc"
+    metric = scored(frame)
     by_variant = {v: runs for v, runs in frame.groupby("variant", sort=False)}
     settings = {v: _effective({a: runs[a].iloc[0] for a in AXES if a in runs}) for v, runs in by_variant.items()}
     axes = [a for a in AXES if len({str(s.get(a)) for s in settings.values()}) > 1]  # varying, as computed

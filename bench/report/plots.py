@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from bench.report.stats import LEVEL, mean_ci
+from bench.report.tables import scored
 
 
 @dataclass
@@ -37,7 +38,8 @@ def pareto_front(time: pd.Series, acc: pd.Series) -> pd.Series:
 
 
 def _metric(summary: pd.DataFrame) -> tuple[str, str]:
-    return ("test_acc", "test accuracy") if summary["test_acc_mean"].notna().any() else ("val_acc", "validation accuracy")
+    column = scored(summary, "_mean").removesuffix("_mean")
+    return column, "test accuracy" if column == "test_acc" else "validation accuracy"
 
 
 def _lines_for(classical: dict | None, metric: str, summary: pd.DataFrame) -> dict:
@@ -123,7 +125,7 @@ def learning_curves(epochs: pd.DataFrame) -> Plot | None:
 
 def seed_spread(records: list[dict], order: list[str], levels: dict | None = None) -> Plot | None:
     frame = pd.DataFrame(records)
-    column = "test_acc" if frame["test_acc"].astype(float).notna().any() else "val_acc"
+    column = scored(frame)
     data = frame[["variant", "seed", column]].rename(columns={column: "acc"}).dropna()
     if data.empty:
         return None

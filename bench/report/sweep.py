@@ -11,6 +11,7 @@ from bench import store
 from bench.report import plots
 from bench.report.html import drawn, grid, page
 from bench.report.study import render
+from bench.report.tables import scored
 
 
 
@@ -32,7 +33,7 @@ def render_sweep(out: Path) -> str:
     if frame.empty:
         return f"no records under {out} yet"
     store.write_atomic(out / "summary.csv", frame.to_csv(index=False))
-    metric = "test_acc_mean" if frame["test_acc_mean"].notna().any() else "val_acc_mean"
+    metric = scored(frame, "_mean")
     pivot = frame.pivot_table(index="variant", columns="point", values=metric, sort=False)
     figures = plots.sweep_plots(frame, keys)
     study = store.load_study(out / frame["point"].iloc[0])

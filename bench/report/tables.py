@@ -16,6 +16,14 @@ import pandas as pd
 from bench.report.stats import LEVEL, expected_max, expected_max_band, mean_ci
 from bench.variants import AXES
 
+
+def scored(frame: pd.DataFrame, suffix: str = "") -> str:
+    """The accuracy a table is read by: `test_acc` (+ suffix, e.g. `_mean`) where any run scored the test split,
+    else `val_acc` (a study that skipped the test split)."""
+    column = f"test_acc{suffix}"
+    found = column in frame and pd.to_numeric(frame[column], errors="coerce").notna().any()
+    return column if found else f"val_acc{suffix}"
+
 LIST_COLUMNS = ("history", "curve")  # in records.jsonl, too long for a CSV cell: see epochs.csv, curves.csv
 ACCURACIES = ("train_acc", "val_acc", "test_acc")
 
@@ -98,7 +106,7 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
             row.update({f"{metric}_mean": mean, f"{metric}_std": runs[metric].astype(float).std(),
                         f"{metric}_ci": half})
         row["test_acc_by_seed"] = json.dumps({str(s): v for s, v in zip(runs["seed"], runs["test_acc"])})
-        metric = "test_acc" if pd.notna(row["test_acc_mean"]) else "val_acc"
+        metric = scored(pd.DataFrame([row]))  # this variant's own
         majority = runs["majority_acc"].iloc[0] if "majority_acc" in runs else None
         rows_scored = int(runs["test_rows" if metric == "test_acc" else "val_rows"].iloc[0] or 0)
         row["majority_acc"] = majority

@@ -44,7 +44,7 @@ def test_reads_the_shared_subset_and_says_it_is_partial():
 def test_shared_test_split_verifies_against_the_original_checksums(tmp_path):
     plain = tmp_path / "test.csv"
     plain.write_bytes(gzip.decompress((SHARED_AG_NEWS / "test.csv.gz").read_bytes()))
-    ag_news.verify(plain, ag_news.CHECKSUMS["test.csv"])  # git blob and sha256 of SOURCE.md
+    base.verify(plain, ag_news.CHECKSUMS["test.csv"])  # git blob and sha256 of SOURCE.md
 
 
 def test_root_then_env_then_cache(tiny_ag_news, tmp_path, monkeypatch):
