@@ -106,7 +106,7 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
             row.update({f"{metric}_mean": mean, f"{metric}_std": runs[metric].astype(float).std(),
                         f"{metric}_ci": half})
         row["test_acc_by_seed"] = json.dumps({str(s): v for s, v in zip(runs["seed"], runs["test_acc"])})
-        metric = scored(pd.DataFrame([row]))  # this variant's own
+        metric = scored(pd.DataFrame([row]), "_mean").removesuffix("_mean")  # this variant's own
         majority = runs["majority_acc"].iloc[0] if "majority_acc" in runs else None
         rows_scored = int(runs["test_rows" if metric == "test_acc" else "val_rows"].iloc[0] or 0)
         row["majority_acc"] = majority

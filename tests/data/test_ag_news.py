@@ -7,7 +7,7 @@ from functools import partial
 import pytest
 
 from bench.config import DataConfig
-from bench.data import ag_news
+from bench.data import ag_news, base
 from bench.data.base import cache_dir
 from bench.errors import DataError
 from tests.conftest import SHARED_AG_NEWS, needs_shared, write_ag_news
