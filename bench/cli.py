@@ -15,7 +15,7 @@ import json
 import logging
 import sys
 import textwrap
-from typing import Any
+from typing import Any, Callable
 
 from bench.config import BUDGETS, DATA_CAPS, KEYS, ReportArgs, allowed, dotted, list_studies, load_study, parse_overrides
 from bench.errors import BenchError
@@ -30,20 +30,39 @@ FILE_ONLY = ("name", "description", "scientific", "fixed", "exclude", "variants"
 
 def run(words: list[str] | None = None) -> int:
     """`python -m bench.run`."""
+    return _command(words, run_help, _run)
+
+
+def report(words: list[str] | None = None) -> int:
+    """`python -m bench.report`: re-render from the stored records (bench.report.index.rerender)."""
+    def rerender(words: list[str]) -> int:
+        args = ReportArgs(**parse_overrides(words, known=list(ReportArgs.model_fields)))
+        from bench.report.index import rerender
+        print(rerender(args.study, args.out, args.storage))
+        return 0
+    return _command(words, report_help, rerender)
+
+
+def _command(words: list[str] | None, helper: Callable[[], str], body: Callable[[list[str]], int]) -> int:
+    """--help, or the command; a BenchError is its one `error:` line and exit 2 (the only place either is made)."""
     words = sys.argv[1:] if words is None else words
     if _asks_help(words):
-        print(run_help())
+        print(helper())
         return 0
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if hasattr(sys.stdout, "reconfigure"):  # a log file gets each line when it is said, in order with stderr's
-        sys.stdout.reconfigure(line_buffering=True)
     try:
-        study = load_study(words)
-        from bench import pipeline  # torch, Optuna, the data: only once the command line is known to be good
-        outcome = pipeline.run(study)
+        return body(words)
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def _run(words: list[str]) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if hasattr(sys.stdout, "reconfigure"):  # a log file gets each line when it is said, in order with stderr's
+        sys.stdout.reconfigure(line_buffering=True)
+    study = load_study(words)
+    from bench import pipeline  # torch, Optuna, the data: only once the command line is known to be good
+    outcome = pipeline.run(study)
     if outcome.interrupted:
         print(f"\ninterrupted: finished trials and runs are kept in {outcome.out}; run the same command again to "
               "resume", file=sys.stderr)
@@ -59,22 +78,6 @@ def run(words: list[str] | None = None) -> int:
     table = "speed.csv" if study.mode == "speed" else "summary.csv" if study.sweep else "results.csv"
     print(f"\nwrote {table}, index.html and the other tables in {outcome.out}")
     return 1 if outcome.failures else 0
-
-
-def report(words: list[str] | None = None) -> int:
-    """`python -m bench.report`."""
-    words = sys.argv[1:] if words is None else words
-    if _asks_help(words):
-        print(report_help())
-        return 0
-    try:
-        args = ReportArgs(**parse_overrides(words, known=list(ReportArgs.model_fields)))
-        from bench.report.index import rerender
-        print(rerender(args.study, args.out, args.storage))
-        return 0
-    except BenchError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
 
 
 def _asks_help(words: list[str]) -> bool:

@@ -446,8 +446,6 @@ def _check_space(base: Params, name: str, spec: Any) -> None:
                      "when log)")
     _require(spec != [], f"nuisance.{name}: an empty list; give the values to choose from")
     for value in (spec["low"], spec["high"]) if isinstance(spec, dict) else spec if isinstance(spec, list) else [spec]:
-        if isinstance(value, int) and not isinstance(value, bool) and Params.model_fields[name].annotation is float:
-            value = float(value)
         try:
             base.replace(**{name: value})
         except ConfigError:

@@ -73,3 +73,19 @@ def test_sparse_adam_is_accepted_where_no_tuning_searches_weight_decay():
     """The lesson study inherits a nuisance space with weight_decay but never tunes: sparse Adam is fine there."""
     study = load_study(["study=lesson", "train.sparse_embedding=true"])
     assert study.train.sparse_embedding and study.tune.trials == 0 and "weight_decay" in study.nuisance
+
+
+def test_a_study_is_frozen_keeps_its_words_and_derives_its_points_from_them():
+    """Nothing after load_study needs argv: a sweep point or a worker is `study.at(...)`, checked again, and its
+    words (the page's reproduce line, a worker's command) change with it."""
+    study = load_study(["study=packing", "train.lr=3.0e-3", "cell=gru"])
+    assert study.words == ("study=packing", "train.lr=3.0e-3", "cell=gru")
+    with pytest.raises(Exception):
+        study.train = None  # frozen
+    point = study.at(**{"train.lr": 0.01, "out": "/tmp/p", "workers": 1})
+    assert (point.train.lr, point.out, study.train.lr, study.out) == (0.01, "/tmp/p", 3e-3, None)
+    assert point.words == ("study=packing", "cell=gru", "train.lr=0.01", "out=/tmp/p", "workers=1")
+    assert load_study(list(point.words)) == point
+    assert point.command == "python -m bench.run study=packing cell=gru train.lr=0.01 out=/tmp/p workers=1"
+    with pytest.raises(ConfigError, match="train.lr=-1.0 is not allowed: use a finite number > 0"):
+        study.at(**{"train.lr": -1.0})
