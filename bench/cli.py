@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import textwrap
 from typing import Any, Callable
@@ -61,8 +62,16 @@ def _run(words: list[str]) -> int:
     if hasattr(sys.stdout, "reconfigure"):  # a log file gets each line when it is said, in order with stderr's
         sys.stdout.reconfigure(line_buffering=True)
     study = load_study(words)
-    from bench import pipeline  # torch, Optuna, the data: only once the command line is known to be good
-    outcome = pipeline.run(study)
+    previous = signal.signal(signal.SIGTERM, _stop)  # SIGTERM stops like Ctrl-C: runs kept, workers stopped, a page
+    try:
+        from bench import pipeline  # torch, Optuna, the data: only once the command line is known to be good
+        outcome = pipeline.run(study)
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before the runs began: the records are kept as they were
+        print(f"\ninterrupted: finished trials and runs are kept in {study.out_dir}; run the same command again to "
+              f"resume (python -m bench.report out={study.out_dir} renders what finished)", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if outcome.interrupted:
         print(f"\ninterrupted: finished trials and runs are kept in {outcome.out}; run the same command again to "
               "resume", file=sys.stderr)
@@ -78,6 +87,10 @@ def _run(words: list[str]) -> int:
     table = "speed.csv" if study.mode == "speed" else "summary.csv" if study.sweep else "results.csv"
     print(f"\nwrote {table}, index.html and the other tables in {outcome.out}")
     return 1 if outcome.failures else 0
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _asks_help(words: list[str]) -> bool:

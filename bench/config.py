@@ -299,7 +299,7 @@ class Study(Section):
 
     @property
     def out_dir(self) -> Path:
-        return Path(self.out) if self.out else Path("reports") / self.name
+        return Path(self.out).expanduser() if self.out else Path("reports") / self.name
 
     @property
     def command(self) -> str:
@@ -383,11 +383,11 @@ REMOVED = {"train.kernels": "rnnbench now times torch's own recurrent modules on
               for k in ("embed_dim", "hidden_size", "dropout")}}
 
 
-def _unknown(key: str, options: Any = None) -> str:
+def _unknown(key: str, options: Any = None, command: str = "bench.run") -> str:
     if key in REMOVED:
         return f"'{key}' was removed: {REMOVED[key]}"
     options = [*KEYS, *AXES, "study"] if options is None else options
-    return f"unknown key '{key}': {_suggest(key, options, 'python -m bench.run --help lists the keys')}"
+    return f"unknown key '{key}': {_suggest(key, options, f'python -m {command} --help lists the keys')}"
 
 
 def _said(error: ValidationError, tree: dict, model: type[BaseModel]) -> str:
@@ -454,6 +454,8 @@ def _check_space(base: Params, name: str, spec: Any) -> None:
 
 
 KEYS = dotted()
+SECTIONS = tuple(n for n, i in Study.model_fields.items() if isinstance(i.annotation, type)
+                 and issubclass(i.annotation, BaseModel))
 
 # ---- studies on disk, and the words of the command line -----------------------------------------------------
 
@@ -472,7 +474,7 @@ def _load_yaml(path: Path, seen: tuple[Path, ...] = ()) -> Any:
     except Exception as e:  # yaml errors carry several lines: keep the first
         raise ConfigError(f"{path}: not valid YAML ({_one_line(e)})") from e
     _require(OmegaConf.is_dict(node), f"{path}: a study file is a mapping of keys (name: value), not a list or a value")
-    for key in OPEN_KEYS:
+    for key in (*OPEN_KEYS, *SECTIONS):  # a value here would be replaced by a budget's keys, unnoticed
         _require(node.get(key) is None or OmegaConf.is_dict(node[key]),
                  f"{path}: {key}: give a mapping (key: value), not {node.get(key)!r}")
     includes = node.pop("include", None) or []
@@ -490,6 +492,8 @@ def _study_path(name: str) -> Path:
     if name.endswith(".yaml") and Path(name).is_file():
         return Path(name)
     path = STUDIES_DIR / f"{name}.yaml"
+    _require(STUDIES_DIR.is_dir(), f"RNNBENCH_STUDIES={STUDIES_DIR} is not a folder: point it at a folder of study "
+                                   "files (name.yaml), or unset it for the studies that come with rnnbench")
     _require(not name.startswith("_") and path.is_file(),
              f"unknown study '{name}': choose one of {', '.join(list_studies())} (or add studies/{name}.yaml)")
     return path
@@ -519,7 +523,11 @@ def parse_overrides(words: list[str], known: Any = None) -> dict[str, Any]:
                  f"'{word}': sweeps and +/~ prefixes are not supported; give key=value or key=[a,b]")
         key, value = override.key_or_group, override.value()
         options = [*KEYS, *AXES, "study"] if known is None else known
-        _require(key in options or key.split(".")[0] in OPEN_KEYS and known is None, _unknown(key, options))
+        if key in SECTIONS and known is None:
+            raise ConfigError(f"{key}={value!r}: {key} is a section; set its keys one by one, e.g. "
+                              f"{next(k for k in KEYS if k.startswith(key + '.'))}=...")
+        _require(key in options or key.split(".")[0] in OPEN_KEYS and known is None,
+                 _unknown(key, options, "bench.run" if known is None else "bench.report"))
         _require(key not in parsed, f"{key} is given twice ({parsed.get(key)!r} and {value!r}): give it once")
         parsed[key] = value
     return parsed

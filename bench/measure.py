@@ -113,6 +113,31 @@ def peak_memory_mb(device: torch.device) -> tuple[float, str]:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "cpu_process_peak_rss_since_start"
 
 
+GATES = {"lstm": 4, "gru": 3}  # gate blocks per step (rnn and the baselines: 1)
+
+
+def step_estimate_mb(batch: int, length: int, embed: int, hidden: int, layers: int = 1, directions: int = 1,
+                     cell: str = "lstm") -> float:
+    """A rough size of one padded training step's activations (float32; what the forward keeps for the backward,
+    about twice over with the gradients): the embeddings B·T·E, and per layer and direction B·T·H·(gates + 2)
+    (gate pre-activations, states, outputs). An order of magnitude, to refuse a run that cannot fit, not a figure."""
+    per_token = embed + layers * directions * hidden * (GATES.get(cell, 1) + 2)
+    return 2 * 4 * batch * length * per_token / 2**20
+
+
+def available_mb(device: torch.device) -> float | None:
+    """Free memory where the model trains: the GPU's free memory, or the machine's MemAvailable; None if unknown."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0] / 2**20
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def _git_sha() -> str:
     try:
         root = Path(__file__).resolve().parent.parent

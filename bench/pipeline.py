@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
-from bench import data, embeddings, runs, speed, store, workers
+from bench import data, embeddings, measure, runs, speed, store, workers
 from bench.classical import reference
 from bench.config import Params, Study
 from bench.errors import BenchError
@@ -32,7 +32,7 @@ from bench.report.index import refresh_index, render_any
 from bench.report.sweep import render_sweep
 from bench.report.tables import summarize
 from bench.train import Diverged, fit, time_steps, trace
-from bench.tune import Failed, Pruned, tune
+from bench.tune import Failed, Pruned, Tuned, tune
 from bench.variants import Variant
 
 log = logging.getLogger("bench")
@@ -61,9 +61,13 @@ class Prepared:
 
 def run(study: Study) -> Outcome:
     """Run (or resume) a study, or each point of its sweep; raises BenchError on bad input."""
-    if os.environ.get(workers.THREADS_ENV):
+    threads = os.environ.get(workers.THREADS_ENV)
+    if threads:
+        if not (threads.isdigit() and int(threads) >= 1):
+            raise BenchError(f"{workers.THREADS_ENV}={threads!r} is not a whole number >= 1: give e.g. "
+                             f"{workers.THREADS_ENV}=2 (torch's CPU threads), or unset it")
         import torch
-        torch.set_num_threads(int(os.environ[workers.THREADS_ENV]))
+        torch.set_num_threads(int(threads))
     if not study.sweep:
         return _one(study)
     keys, out = list(study.sweep), study.out_dir
@@ -114,6 +118,8 @@ def prepare(study: Study) -> Prepared:
         splits.info["glove"] = embeddings.coverage(splits.itos, splits.train.tokens,
                                                    1 if splits.pad_index == splits.unk_index else 2)
     key = fingerprint(study, splits.info["cache_key"] if splits else "none", str(device))
+    _same_settings(study, key, {r.get("fingerprint") for r in store.load(out, runs.FILES[_kind(study)])}
+                   if not study.storage else set())
     storage = None
     if study.storage or (out / runs.DB).exists():  # a new local folder stays empty until the checks pass
         storage = runs.open_storage(study.storage, out, study.lease)
@@ -121,13 +127,40 @@ def prepare(study: Study) -> Prepared:
         if others:
             raise BenchError(f"{out} holds study '{others[0]}', not '{study.name}': choose another out=FOLDER, or "
                              "add resume=false to start over in a fresh folder")
-        if {r.get("fingerprint") for r in runs.records(storage, study.name, _kind(study))} - {key}:
-            where = f"the database's study '{study.name}'" if study.storage else str(out)
-            raise BenchError(f"{where} holds results made with other settings: add resume=false to start over in "
-                             "a fresh folder, or choose another out=FOLDER (or another study name / database)")
+        _same_settings(study, key, {r.get("fingerprint") for r in runs.records(storage, study.name, _kind(study))})
     if splits:
+        _fits(study, splits, variants, device)
         data.save_cache(splits, study.data)  # every check has passed: the next run need not tokenize again
     return Prepared(study, device, variants, splits, key, storage)
+
+
+def _largest(study: Study, name: str) -> int:
+    """The largest value of train.<name> the study may train with: its own, or the top of its nuisance range."""
+    spec = study.nuisance.get(name) if study.tune.trials else None
+    tops = [spec["high"]] if isinstance(spec, dict) else list(spec) if isinstance(spec, list) else []
+    return int(max([getattr(study.train, name), *tops]))
+
+
+def _fits(study: Study, splits, variants: list[Variant], device) -> None:
+    """Refuse, before any work, a study whose longest padded batch cannot fit in memory (the kernel's OOM killer
+    would end it without a word)."""
+    free = measure.available_mb(device)
+    longest = int(splits.train.lengths.max())
+    worst = max((measure.step_estimate_mb(_largest(study, "batch_size"), longest, _largest(study, "embed_dim"),
+                                          _largest(study, "hidden_size"), v.layers, 1 + v.bidirectional, v.cell)
+                 for v in variants), default=0.0)
+    if free is not None and worst > 0.8 * free:
+        raise BenchError(f"the longest training text has {longest:,} tokens, and a padded batch of "
+                         f"{_largest(study, 'batch_size')} that holds it needs about {worst / 1024:.1f} GiB, more than "
+                         f"the {free / 1024:.1f} GiB free on {device}: set data.max_len (e.g. data.max_len=400), or a "
+                         "smaller train.batch_size")
+
+
+def _same_settings(study: Study, key: str, found: set) -> None:
+    if found - {key}:
+        where = f"the database's study '{study.name}'" if study.storage else str(study.out_dir)
+        raise BenchError(f"{where} holds results made with other settings: add resume=false to start over in a "
+                         "fresh folder, or choose another out=FOLDER (or another study name / database)")
 
 
 def _one(study: Study) -> Outcome:
@@ -173,6 +206,10 @@ def _work(prep: Prepared, owner: bool) -> Outcome:
     doc = _intro(prep)
     if owner:  # we own the folder: a RUNNING trial is left by a killed run
         runs.fail_running(storage, study.name)
+        restored = runs.restore(storage, study.name, out, kind)
+        if restored:
+            say(f"restored {restored} finished run(s) from {out / runs.FILES[kind]} into {out / runs.DB} (it was "
+                "missing or empty): they are not run again")
     runs.put(storage, study.name, "study", doc)
     done = runs.done_count(storage, study.name, kind)
     if done:
@@ -180,9 +217,12 @@ def _work(prep: Prepared, owner: bool) -> Outcome:
     total = len(prep.variants) * (len(speed.jobs(study.speed)) if kind == "speed" else len(study.seeds))
     if study.workers > 1 and not workers.is_child():
         child = study.at(workers=1, out=str(out), resume=True)
-        code = workers.spawn(list(child.words), study.workers, prep.device, out,
-                             lambda: runs.done_count(storage, study.name, kind),
-                             lambda: max(total, runs.job_count(storage, study.name, kind)))  # waves add jobs
+        try:
+            code = workers.spawn(list(child.words), study.workers, prep.device, out,
+                                 lambda: runs.done_count(storage, study.name, kind),
+                                 lambda: max(total, runs.job_count(storage, study.name, kind)))  # waves add jobs
+        except KeyboardInterrupt:  # the workers were stopped with it (workers.spawn)
+            return _stopped(prep)
         return _finish(prep, [f"a worker exited with code {code}: see {out}/worker-*.log"] if code else [])
     work = Work(prep, environment(prep.device))
     try:
@@ -333,6 +373,9 @@ def _tune(work: Work, variant: Variant, base: Params):
         epoch_s = statistics.median(e.time_s for e in result.epochs)
         return (result.best_val, epoch_s) if pareto else result.best_val  # the kept epoch's
 
+    kept = runs.restored_tuning(prep.storage, name)
+    if kept:  # its trials went with a lost optuna.db: the seeds keep the settings the folder's records used
+        return Tuned(**{k: kept[k] for k in Tuned.__dataclass_fields__ if k in kept})
     with bar(study.tune.trials, f"tune {variant.name}", "trial", leave=False, position=1) as trials:
         space = {k: v for k, v in study.nuisance.items() if k not in variant.fixed_params}
         tuned = tune(name, space, objective, study.tune, prep.storage, on_trial=lambda outcome: trials.update())
@@ -389,16 +432,23 @@ def _kind(study: Study) -> str:
 
 
 def _stopped(prep: Prepared) -> Outcome:
-    """Ctrl-C: what finished is kept (and rendered: the partial page says which runs are missing)."""
+    """Ctrl-C: what finished is kept (and rendered: the partial page says which runs are missing). Another Ctrl-C
+    here stops the render (bench.cli says how to render it later); the records are already exported."""
     out = prep.study.out_dir
     finished = runs.export(prep.storage, prep.study.name, out, _kind(prep.study))
-    return Outcome(out, finished, interrupted=True, report=render_any(out) if finished else "")
+    report = render_any(out) if finished and not workers.is_child() else ""
+    return Outcome(out, finished, interrupted=True, report=report)
 
 
 def _finish(prep: Prepared, failures: list[str]) -> Outcome:
+    """Export and render (a workers=N child only exports: its parent renders, once). A Ctrl-C meanwhile is a stop
+    like any other."""
     out = prep.study.out_dir
-    finished = runs.export(prep.storage, prep.study.name, out, _kind(prep.study))
-    report = render_any(out) if finished else ""
-    if finished:
-        refresh_index(out)
+    try:
+        finished = runs.export(prep.storage, prep.study.name, out, _kind(prep.study))
+        report = render_any(out) if finished and not workers.is_child() else ""
+        if report:
+            refresh_index(out)
+    except KeyboardInterrupt:
+        return _stopped(prep)
     return Outcome(out, finished, failures, report=report)

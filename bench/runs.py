@@ -32,8 +32,10 @@ import json
 import logging
 import os
 import socket
+import sqlite3
 import time
 import warnings
+from contextlib import closing
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -69,6 +71,8 @@ def sql_url(url: str) -> str:
 def open_storage(url: str | None, out: Path, lease: float) -> optuna.storages.RDBStorage:
     """RDBStorage with Optuna's heartbeat on `url`, or on `<out>/optuna.db`; workers starting together may race
     to make Optuna's tables, so that is retried; a wrong URL or an unreachable server is one line."""
+    if not url:
+        _readable(out / DB)
     url = sql_url(url) if url else f"sqlite:///{out / DB}"
     local = url.startswith("sqlite")
     kwargs = {"connect_args": {"timeout": 60}} if local else {"pool_pre_ping": True}
@@ -85,7 +89,11 @@ def open_storage(url: str | None, out: Path, lease: float) -> optuna.storages.RD
             if "no longer compatible" in str(e):
                 raise BenchError(f"the database at {where} holds Optuna tables of another Optuna release: use a new "
                                  "database (or another out=FOLDER), or the Optuna release that made it") from None
-            if attempt == 4 or "connection" in reason.lower() or "Could not parse" in str(e):
+            if "Could not parse" in str(e) or "Can't load plugin" in str(e):
+                raise BenchError(f"storage={where} is not a database URL SQLAlchemy knows: give postgresql://USER:"
+                                 "PASSWORD@HOST:PORT/DB or sqlite:///FILE, or drop storage= to keep everything in the "
+                                 "study's folder") from None
+            if attempt == 4 or "connection" in reason.lower():
                 if local:
                     raise lost(e, None, out) from None
                 raise BenchError(f"cannot use the database at {where}: {reason}; check the host, port, user and "
@@ -104,8 +112,34 @@ def lost(e: Exception, url: str | None, out: Path) -> StorageError:
     if url:
         return StorageError(f"lost the database at {store.mask_secrets(sql_url(url))}: {reason}; finished runs are "
                             "kept there: the same command resumes once it is back")
-    return StorageError(f"cannot write {out / DB}: {reason}; free some space or choose another out=FOLDER (finished "
-                        "runs are kept: the same command resumes)")
+    said, verb = reason.lower(), "cannot write"
+    if not out.is_dir():
+        fix = "the study folder was removed mid-run; the same command starts it again (records.jsonl went with it)"
+    elif "readonly" in said or "read-only" in said or not os.access(out, os.W_OK):
+        fix = "the folder or the file is read-only: make it writable, or choose another out=FOLDER"
+    elif "malformed" in said or "not a database" in said or "corrupt" in said:
+        verb, fix = "cannot read", (f"the file is damaged: move it aside; the runs in {store.RECORDS} are restored "
+                                    "into a new one by the same command")
+    elif "full" in said or "no space" in said or "disk i/o" in said:
+        fix = "free some space or choose another out=FOLDER (finished runs are kept: the same command resumes)"
+    else:
+        verb, fix = "cannot use", "check the folder (finished runs are kept in records.jsonl: the same command resumes)"
+    return StorageError(f"{verb} {out / DB}: {reason}; {fix}")
+
+
+def _readable(path: Path) -> None:
+    """Refuse, in one line naming it, a local optuna.db that SQLite cannot read: it is never replaced by a fresh
+    one that would re-run finished work (an empty file is fine: the folder's records are restored into it)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            db.execute("PRAGMA quick_check(1)").fetchone()
+    except sqlite3.Error as e:
+        raise StorageError(f"{path} cannot be read as a database ({e}): move it aside (the finished runs in "
+                           f"{store.RECORDS} are restored into a new one by the same command), or choose another "
+                           "out=FOLDER") from None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -235,10 +269,51 @@ def done_count(storage, study: str, kind: str = "seeds") -> int:
     return len(records(storage, study, kind))
 
 
+def _job(record: dict, kind: str) -> str:
+    """The job a record finished (what run_jobs enqueued for it)."""
+    return _key({"seed": record["seed"]} if kind == "seeds" else {
+        k: record[k] for k in ("sweep", "batch_size", "seq_len")})
+
+
+def restore(storage, study: str, out: Path, kind: str = "seeds") -> int:
+    """Put the folder's exported records that the storage lacks back into it as finished trials (an optuna.db
+    deleted or emptied beside its records.jsonl), and the variants' tuning summaries with them: a finished run is
+    never redone. The count restored."""
+    held = store.load(out, FILES[kind])
+    tuning = store.load_tuning(out) if kind == "seeds" and (out / store.TUNING).is_file() else {}
+    restored = 0
+    for record in held:
+        name = f"{study}/{record['variant']}/{kind}"
+        optuna_study = _load(storage, name)
+        if _job(record, kind) in _jobs_of(optuna_study.get_trials(deepcopy=False), (TrialState.COMPLETE,)):
+            continue
+        optuna_study.add_trial(optuna.trial.create_trial(
+            value=float(record.get("test_acc") or 0.0), state=TrialState.COMPLETE,
+            user_attrs={"job": _job(record, kind), "record": record, "restored": True}))
+        restored += 1
+        variant = f"{study}/{record['variant']}"
+        if record["variant"] in tuning and "tuning" not in _load(storage, variant).user_attrs:
+            put(storage, variant, "tuning", {**tuning[record["variant"]], "restored": True})
+    return restored
+
+
+def restored_tuning(storage, name: str) -> dict | None:
+    """The tuning summary of Optuna study `name` when it was restored from the folder and its trials are gone: the
+    variant's seeds keep training at its best settings rather than tuning again."""
+    if name not in optuna.get_all_study_names(storage):  # not made here: tuning makes it, for its own objective
+        return None
+    optuna_study = _load(storage, name)
+    attrs = optuna_study.user_attrs.get("tuning")
+    return attrs if attrs and attrs.get("restored") and not optuna_study.get_trials(deepcopy=False) else None
+
+
 def export(storage, study: str, out: Path, kind: str = "seeds") -> int:
-    """Write the study's records and documents into `out`, where the report reads them; the record count."""
+    """Write the study's records and documents into `out`, where the report reads them; the record count. A
+    record the folder held and the storage lacks (a storage damaged or replaced mid-run) is kept, never dropped."""
     out.mkdir(parents=True, exist_ok=True)
     found = records(storage, study, kind)
+    jobs = {(r["variant"], _job(r, kind)) for r in found}
+    found += [r for r in _held(out, kind) if (r["variant"], _job(r, kind)) not in jobs]
     store.write_records(out, found, FILES[kind])
     existing = optuna.get_all_study_names(storage)
     summaries = {n: _attrs(storage, n, existing) for n in ([study] + names(storage, study))}
@@ -246,3 +321,10 @@ def export(storage, study: str, out: Path, kind: str = "seeds") -> int:
     if kind == "seeds":
         store.save_tuning(out, {n.split("/")[-1]: a["tuning"] for n, a in summaries.items() if "tuning" in a})
     return len(found)
+
+
+def _held(out: Path, kind: str) -> list[dict]:
+    try:
+        return store.load(out, FILES[kind])
+    except BenchError:  # a damaged export is rewritten whole from the storage
+        return []

@@ -26,9 +26,13 @@ SPEED_RECORDS = "speed.jsonl"  # the speed study's rows
 SWEEP = "sweep.json"  # a sweep's folder: its points (bench.pipeline.sweep writes it, bench.report.sweep reads it)
 STUDY = "study.json"
 TUNING = "tuning.json"  # per variant: best params, edges, importances, Pareto front, every trial
+OURS = ("optuna.db", RECORDS, SPEED_RECORDS, STUDY, SWEEP, ".run.lock")  # a folder holding one is a study's
+# what a study writes beside them (and would overwrite)
+WRITTEN = ("index.html", "results.csv", "summary.csv", "effects.csv", "budget.csv", "leaderboard.md", "epochs.csv",
+           "curves.csv", TUNING, "speed.csv", "crossover.csv", "figures")
 
 
-def _cannot_write(path: Path, e: OSError) -> StorageError:
+def cannot_write(path: Path, e: OSError) -> StorageError:
     fix = "free some space or choose another out=FOLDER" if e.errno in (errno.ENOSPC, errno.EDQUOT) else \
         "choose another out=FOLDER, or make this one writable"
     return StorageError(f"cannot write {path}: {e.strerror or e}; {fix} (finished runs are kept: the same command "
@@ -38,8 +42,16 @@ def _cannot_write(path: Path, e: OSError) -> StorageError:
 def check_writable(out: Path) -> None:
     """Fail early, before any work, when the study folder cannot be written; makes nothing (a probe file in
     the folder, or in its nearest existing parent, is written and removed)."""
+    if out.is_symlink() and not out.exists():
+        raise StorageError(f"out={out} is a symbolic link to {os.readlink(out)}, which does not exist: make that "
+                           "folder, or choose another out=FOLDER")
     if out.exists() and not out.is_dir():
         raise StorageError(f"out={out} is a file, not a folder: choose another out=FOLDER")
+    ours = [n for n in OURS if (out / n).exists()]
+    theirs = sorted(n for n in WRITTEN if (out / n).exists())
+    if theirs and not ours:
+        raise StorageError(f"out={out} holds files rnnbench did not write ({', '.join(theirs)}) and would overwrite: "
+                           "choose a new or empty folder, e.g. out=reports/NAME")
     where = out
     while not where.exists():
         where = where.parent
@@ -50,7 +62,7 @@ def check_writable(out: Path) -> None:
         probe.write_bytes(b"ok")
         probe.unlink()
     except OSError as e:
-        raise _cannot_write(out, e) from None
+        raise cannot_write(out, e) from None
 
 
 def write_records(out: Path, records: list[dict], name: str = RECORDS) -> None:
@@ -107,7 +119,7 @@ def write_atomic(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise _cannot_write(path, e) from None
+        raise cannot_write(path, e) from None
 
 
 _PASSWORD = re.compile(r"(://[^/:@\s]*:)[^@/\s]+@")

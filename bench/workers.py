@@ -11,8 +11,10 @@ is started by hand (or by SLURM) on any machine with the same command; the datab
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -59,6 +61,15 @@ def unlock(handle) -> None:
         handle.close()
 
 
+def _die_with_parent() -> None:
+    """In a worker, before it starts: Linux sends it SIGTERM when its parent dies, even by SIGKILL (prctl's
+    PR_SET_PDEATHSIG), so no worker outlives its command. Elsewhere a no-op (SIGTERM/SIGINT still stop them)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _gpus(device) -> list[str]:
     if device.type != "cuda":
         return []
@@ -81,7 +92,7 @@ def spawn(words: list[str], n: int, device, out: Path, done: Callable[[], int], 
             env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
         log = open(out / f"worker-{i}.log", "w")
         procs.append(subprocess.Popen([sys.executable, "-m", "bench.run", *words], env=env, stdout=log,
-                                      stderr=subprocess.STDOUT))
+                                      stderr=subprocess.STDOUT, preexec_fn=_die_with_parent))
         log.close()
     where = f"GPU {', '.join(gpus)}" if gpus else f"{threads} CPU thread(s) each"
     print(f"{n} workers ({where}); their logs: {out}/worker-*.log")

@@ -213,8 +213,14 @@ CASES = {
                       "training examples"),
     "empty split": (lambda t: _csv(t / "e", GOOD, ""), "{t}/e/test.csv: no data rows: check the file"),
     "text column all empty": (lambda t: _csv(t / "x", "".join(f"{1 + i % 4},,\n" for i in range(40)), GOOD),
-                              "every text of the train split of csv is empty: check which columns hold the text "
+                              "every text of the train split of csv is empty once tokenized (the tokenizer keeps "
+                              "words, numbers and some punctuation): check which columns hold the text "
                               "(data.csv.text_cols for a CSV)"),
+    "text that tokenizes to nothing": (lambda t: _csv(t / "p", "".join(f'{1 + i % 4},";;",": :"\n' for i in range(40)),
+                                                      GOOD),
+                                       "every text of the train split of csv is empty once tokenized (the tokenizer "
+                                       "keeps words, numbers and some punctuation): check which columns hold the text "
+                                       "(data.csv.text_cols for a CSV)"),
     # storage
     "unreachable database": (lambda t: [*TINY, "storage=postgresql://bob:hunter2@127.0.0.1:9/x"],
                              "cannot use the database at postgresql+psycopg://bob:***@127.0.0.1:9/x: connection failed: "

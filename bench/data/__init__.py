@@ -68,9 +68,22 @@ def _cut(tokens: list[str], max_len: int | None, keep: str) -> list[str]:
     return tokens[:(max_len + 1) // 2] + tokens[len(tokens) - max_len // 2:]
 
 
-def _tokenize(texts: list[str], max_len: int | None, keep: str = "head") -> list[list[str]]:
+def _tokenize(texts: list[str], max_len: int | None, keep: str, where: str) -> list[list[str]]:
+    tokens = [_cut(basic_english(t), max_len, keep) for t in texts]
+    if not any(tokens):
+        raise DataError(f"every text of {where} is empty once tokenized (the tokenizer keeps words, numbers and some "
+                        "punctuation): check which columns hold the text (data.csv.text_cols for a CSV)")
     # An empty text would give a length-0 sequence, which packing rejects: read it as one <unk>.
-    return [_cut(basic_english(t), max_len, keep) or ["<unk>"] for t in texts]
+    return [t or ["<unk>"] for t in tokens]
+
+
+def _overlap(train: list[list[str]], test: list[list[str]]) -> float:
+    """The share of test texts that are also, token for token, training texts."""
+    seen = {" ".join(t) for t in train}
+    return sum(" ".join(t) in seen for t in test) / len(test)
+
+
+OVERLAP = 0.1  # a test split this much inside the training split is said (AG News and IMDB: well under 1 %)
 
 
 def prepare(raw, cfg) -> Splits:
@@ -81,10 +94,6 @@ def prepare(raw, cfg) -> Splits:
     for split, n in rows_read.items():
         if n == 0:
             raise DataError(f"the {split} split of {raw.name} is empty: check the data files")
-    for split, texts in (("train", train_texts), ("test", raw.test_texts)):
-        if not any(t.strip() for t in texts):
-            raise DataError(f"every text of the {split} split of {raw.name} is empty: check which columns hold the "
-                            "text (data.csv.text_cols for a CSV)")
     rng = random.Random(cfg.split_seed)
     if cfg.max_train is not None and cfg.max_train < len(train_texts):
         notes.append(f"training rows capped at {cfg.max_train:,} of {len(train_texts):,} (data.max_train, "
@@ -95,14 +104,20 @@ def prepare(raw, cfg) -> Splits:
     if len(val_idx) == len(train_labels):
         raise DataError(f"data.val_fraction={cfg.val_fraction} leaves no training rows: use a value below 1")
     fit_idx = [i for i in range(len(train_labels)) if i not in val_idx]
-    tokens = _tokenize(train_texts, cfg.max_len, cfg.truncate)
+    tokens = _tokenize(train_texts, cfg.max_len, cfg.truncate, f"the train split of {raw.name}")
     vocab = build_vocab((tokens[i] for i in fit_idx), cfg.min_freq, cfg.max_vocab, cfg.shared_pad_unk)
 
     def encode(token_lists, labels, index) -> Encoded:
         return Encoded.from_lists([vocab.encode(token_lists[i]) for i in index], [labels[i] for i in index])
 
-    test_tokens = _tokenize(raw.test_texts, cfg.max_len, cfg.truncate)
+    test_tokens = _tokenize(raw.test_texts, cfg.max_len, cfg.truncate, f"the test split of {raw.name}")
+    overlap = _overlap(tokens, test_tokens)
+    if overlap >= OVERLAP:
+        notes.append(f"TEST OVERLAPS TRAINING: {overlap:.0%} of the test texts are also training texts: the test "
+                     "accuracy then measures memory, not generalisation; check that the test file is not the "
+                     "training file (data.csv.test)")
     info = {"dataset": raw.name, "rows_read": rows_read, "partial": raw.partial, "notes": notes,
+            "test_in_train": overlap,
             "rows": {"train": len(fit_idx), "val": len(val_idx), "test": len(test_tokens)}}
     return Splits(encode(tokens, train_labels, fit_idx), encode(tokens, train_labels, sorted(val_idx)),
                   encode(test_tokens, raw.test_labels, range(len(test_tokens))),
@@ -162,11 +177,11 @@ def save_cache(splits: Splits, cfg) -> None:
                     "itos": splits.itos, "pad_index": splits.pad_index, "unk_index": splits.unk_index,
                     "label_names": splits.label_names, "info": splits.info}, tmp)
         os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache file
-    except OSError as e:
+    except (OSError, RuntimeError) as e:  # torch.save says a full disk as a RuntimeError of its stream writer
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        log.warning("cannot write the tensor cache %s (%s): the next run tokenizes again; set RNNBENCH_CACHE to a "
-                    "writable folder", path.parent, e.strerror or e)
+        log.warning("cannot write the tensor cache %s (%s): the next run tokenizes again; free some space there, or "
+                    "set RNNBENCH_CACHE to a writable folder", path.parent, getattr(e, "strerror", None) or e)
 
 
 def _with_majority(splits: Splits) -> Splits:

@@ -75,6 +75,7 @@ def download(files: dict[str, tuple[str, dict[str, str]]], dest: Path,
     """Download each `name: (url, checksums)` into a staging folder beside `dest` and verify it; `finish(staging)`
     may turn the downloads into other files (and names them); only then are they moved into `dest`. All or
     nothing: on any failure the staging folder is removed, so `dest` never holds a partial file."""
+    made = not dest.exists()
     dest.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
     try:
@@ -89,6 +90,8 @@ def download(files: dict[str, tuple[str, dict[str, str]]], dest: Path,
             os.replace(staging / name, dest / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if made and not any(dest.iterdir()):  # a failed download leaves no empty cache folder
+            dest.rmdir()
 
 
 def open_text(path: Path) -> io.TextIOBase:

@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from bench import store  # noqa: E402
 from bench.report.plots import Plot  # noqa: E402
 
 plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "rnnbench", "font.size": 9,
@@ -194,21 +195,24 @@ def export(plots: list[Plot], out: Path | None) -> dict[str, str]:
     """Draw every plot once: {key: SVG text} for the page, and (with `out`) out/figures/<key>.svg and .png, named
     by what each shows (the page's figure ids); files of figures the page no longer has are removed."""
     folder = None if out is None else out / FIGURES
-    drawn = {}
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-    for plot in plots:
-        # temporary names of this process's own: two renderers of one folder (workers=N) must not clash
-        png, tmp = (None, None) if folder is None else (folder / f".{plot.key}.{os.getpid()}.png.tmp",
-                                                        folder / f".{plot.key}.{os.getpid()}.svg.tmp")
-        text = svg(plot, png)
-        drawn[plot.key] = text
+    drawn: dict[str, str] = {}
+    try:
         if folder is not None:
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, folder / f"{plot.key}.svg")
-            os.replace(png, folder / f"{plot.key}.png")
-    if folder is not None:
-        for old in folder.iterdir():
+            folder.mkdir(parents=True, exist_ok=True)
+        for plot in plots:
+            # temporary names of this process's own: two renderers of one folder must not clash
+            png, tmp = (None, None) if folder is None else (folder / f".{plot.key}.{os.getpid()}.png.tmp",
+                                                            folder / f".{plot.key}.{os.getpid()}.svg.tmp")
+            drawn[plot.key] = svg(plot, png)
+            if folder is not None:
+                tmp.write_text(drawn[plot.key], encoding="utf-8")
+                os.replace(tmp, folder / f"{plot.key}.svg")
+                os.replace(png, folder / f"{plot.key}.png")
+        for old in folder.iterdir() if folder is not None else []:
             if old.suffix in (".svg", ".png") and old.stem not in drawn:
                 old.unlink(missing_ok=True)
+    except OSError as e:  # a full or read-only disk: one line, and no temporary file left behind
+        for left in folder.glob(f".*.{os.getpid()}.*.tmp") if folder is not None and folder.is_dir() else []:
+            left.unlink(missing_ok=True)
+        raise store.cannot_write(folder, e) from None
     return drawn

@@ -51,6 +51,7 @@ def banner(records: list[dict], study: dict, missing: list[tuple[str, int]],
         listed = "; ".join(f"{v} seed(s) {', '.join(map(str, s))}" for v, s in by_variant.items())
         lines.append(f"INCOMPLETE: {len(missing)} of {total} planned runs are missing ({listed}); run the same "
                      "command again to finish them (finished runs are kept)")
+    lines += [n for n in (study.get("data_info") or {}).get("notes", []) if n.startswith("TEST OVERLAPS")]
     settings = [r.get("hyperparameters") or {} for r in records]
     compiled = sum(bool(h.get("compile")) for h in settings)
     if compiled:
@@ -102,7 +103,7 @@ def facts(records: list[dict], study: dict, summary: pd.DataFrame) -> list[tuple
     return [
         ("date", f"runs finished {finished[0]} – {finished[-1]}; page rendered {time.strftime('%Y-%m-%d %H:%M')}"
                  if finished else time.strftime("%Y-%m-%d %H:%M")),
-        ("reproduce", command),
+        ("reproduce", command + _other_seeds(records, study)),
         ("device", (f"{_join(r['device_name'] for r in records)} ({_join(r['device'] for r in records)}), "
                        f"{_join(r.get('cpu_threads') for r in records)} CPU thread(s), host "
                        f"{_join(r.get('host') for r in records)}")),
@@ -121,6 +122,20 @@ def facts(records: list[dict], study: dict, summary: pd.DataFrame) -> list[tuple
                         + _text_settings(study.get("data", {})) + _glove(study.get("data_info") or {}))),
         ("runs", _runs_line(records, planned, total, summary)),
     ]
+
+
+def _other_seeds(records: list[dict], study: dict) -> str:
+    """What the reproduce line must add when the records hold seeds its command would not run (an earlier command
+    asked for more): the page's figures average every stored seed."""
+    planned = (study.get("planned") or {}).get("seeds")
+    if planned is None:
+        return ""
+    cap = max(len(planned), (study.get("measure") or {}).get("max_seeds") or 0)
+    reachable = planned + [s for s in range(cap + len(planned)) if s not in planned][:cap - len(planned)]
+    stored = sorted({r["seed"] for r in records})
+    extra = [s for s in stored if s not in reachable]
+    return (f"  (the records also hold seed(s) {', '.join(map(str, extra))} from an earlier command: add "
+            f"measure.seeds=[{','.join(map(str, stored))}] to reproduce every figure)" if extra else "")
 
 
 def _runs_line(records: list[dict], planned: dict | None, total: int, summary: pd.DataFrame) -> str:
