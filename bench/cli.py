@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import textwrap
@@ -62,7 +63,9 @@ def _run(words: list[str]) -> int:
     if hasattr(sys.stdout, "reconfigure"):  # a log file gets each line when it is said, in order with stderr's
         sys.stdout.reconfigure(line_buffering=True)
     study = load_study(words)
-    previous = signal.signal(signal.SIGTERM, _stop)  # SIGTERM stops like Ctrl-C: runs kept, workers stopped, a page
+    # SIGTERM stops like Ctrl-C: runs kept, workers stopped, a page. A workers=N child keeps the default (it dies at
+    # once: its finished runs are in the storage already, and its parent exports and renders them).
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL if os.environ.get("RNNBENCH_WORKER_OF") else _stop)
     try:
         from bench import pipeline  # torch, Optuna, the data: only once the command line is known to be good
         outcome = pipeline.run(study)

@@ -113,6 +113,8 @@ def prepare(study: Study) -> Prepared:
         raise BenchError(f"{out} was made by an earlier rnnbench (a journal file and a claims file): add "
                          "resume=false to start over in a fresh folder, or choose another out=FOLDER")
     splits = data.load(study.data, keep=False) if study.mode == "study" else None  # read and checked, not cached
+    if splits:
+        _fits(study, splits, variants, device)
     if splits and embeddings.uses(variants):  # GloVe rows in the vocabulary's order, and what they cover
         splits.pretrained, splits.pretrained_scale = embeddings.aligned(splits.itos), embeddings.scale()
         splits.info["glove"] = embeddings.coverage(splits.itos, splits.train.tokens,
@@ -129,7 +131,6 @@ def prepare(study: Study) -> Prepared:
                              "add resume=false to start over in a fresh folder")
         _same_settings(study, key, {r.get("fingerprint") for r in runs.records(storage, study.name, _kind(study))})
     if splits:
-        _fits(study, splits, variants, device)
         data.save_cache(splits, study.data)  # every check has passed: the next run need not tokenize again
     return Prepared(study, device, variants, splits, key, storage)
 

@@ -60,6 +60,12 @@ def _gz_damaged(folder: Path) -> list[str]:
     return ["study=packing", "budget=smoke", f"data.root={folder}"]
 
 
+def _link(link: Path, target: Path) -> Path:
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(target)
+    return link
+
+
 def _study(folder: Path, text: str) -> str:
     """A study file `s.yaml` in `folder`: smoke's settings plus `text`."""
     return _file(folder, "s.yaml", f"include: {ROOT}/studies/smoke.yaml\n{text}\n")
@@ -221,6 +227,22 @@ CASES = {
                                        "every text of the train split of csv is empty once tokenized (the tokenizer "
                                        "keeps words, numbers and some punctuation): check which columns hold the text "
                                        "(data.csv.text_cols for a CSV)"),
+    # round two (issue 23): out= handling, degenerate settings, lines that named the wrong thing
+    "out= is a dangling symlink": (lambda t: [*TINY, f"out={_link(t / 'gone', t / 'nowhere')}"],
+                                   "out={t}/gone is a symbolic link to {t}/nowhere, which does not exist: make that "
+                                   "folder, or choose another out=FOLDER"),
+    "out= holds someone else's page": (lambda t: [*TINY, f"out={Path(_file(t / 'mine', 'index.html', 'x')).parent}"],
+                                       "out={t}/mine holds files rnnbench did not write (index.html) and would "
+                                       "overwrite: choose a new or empty folder, e.g. out=reports/NAME"),
+    "a section given a value in a study file": (lambda t: [f"study={_study(t, 'train: 5')}"],
+                                                "{t}/s.yaml: train: give a mapping (key: value), not 5"),
+    "a section given a value on the command line": (lambda t: [*TINY, "train=5"],
+                                                    "train=5: train is a section; set its keys one by one, e.g. "
+                                                    "train.embed_dim=..."),
+    "an unknown storage scheme": (lambda t: [*TINY, "storage=foo://host/db"],
+                                  "storage=foo://host/db is not a database URL SQLAlchemy knows: give "
+                                  "postgresql://USER:PASSWORD@HOST:PORT/DB or sqlite:///FILE, or drop storage= to keep "
+                                  "everything in the study's folder"),
     # storage
     "unreachable database": (lambda t: [*TINY, "storage=postgresql://bob:hunter2@127.0.0.1:9/x"],
                              "cannot use the database at postgresql+psycopg://bob:***@127.0.0.1:9/x: connection failed: "
