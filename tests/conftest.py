@@ -35,52 +35,15 @@ def tiny_ag_news(tmp_path) -> Path:
     return write_ag_news(tmp_path / "ag", rows, rows[:20])
 
 
-def _pg_bin(name: str) -> str | None:
-    import glob
-    import shutil
-    found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found if isinstance(found, str) else (found[-1] if found else None)
-
-
 @pytest.fixture(scope="session")
 def postgres():
-    """A private PostgreSQL cluster on a free 127.0.0.1 port, for this test session only; its URL.
-
-    Made with initdb + pg_ctl in a temporary folder, as the unprivileged `postgres` user when the tests
-    run as root (the server refuses root); stopped and deleted at the end."""
-    import os
-    import shutil
-    import socket
-    import subprocess
-    import tempfile
-
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not (initdb and pg_ctl):
-        pytest.skip("no PostgreSQL server here: install Debian's `postgresql` package (.ci/run does, as root)")
-    as_user: list[str] = []
-    if os.getuid() == 0:
-        if subprocess.run(["id", "postgres"], capture_output=True).returncode != 0:
-            pytest.skip("running as root and there is no `postgres` user to run the server as")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    root = Path(tempfile.mkdtemp(prefix="rnnbench-pg-"))
-    os.chmod(root, 0o755)
-    if as_user:
-        shutil.chown(root, "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = root / "data"
-    run = lambda *cmd: subprocess.run([*as_user, *cmd], capture_output=True, text=True, timeout=120)  # noqa: E731
-    made = run(initdb, "-D", str(data), "-A", "trust", "-U", "bench", "--no-sync")
-    assert made.returncode == 0, made.stderr
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100"
-    started = run(pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "server.log"), "-w", "start")
-    assert started.returncode == 0, started.stderr + (root / "server.log").read_text()
+    """A private PostgreSQL cluster for this test session (benchmarks.postgres.cluster); its URL."""
+    from benchmarks.postgres import Unavailable, cluster
     try:
-        yield f"postgresql://bench:not-a-real-secret@127.0.0.1:{port}/postgres"
-    finally:
-        run(pg_ctl, "-D", str(data), "-m", "immediate", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+        with cluster() as url:
+            yield url
+    except Unavailable as e:
+        pytest.skip(str(e))
 
 
 def run_study(tmp_path_factory, argv: list[str], parent: str, name: str = "study") -> Path:
