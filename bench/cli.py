@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from bench.config import BUDGETS, DATA_CAPS, KEYS, ReportArgs, allowed, dotted, list_studies, load_study, parse_overrides
 from bench.errors import BenchError
+from bench.store import mask_secrets
 from bench.variants import AXES, AXIS_HELP, Variant
 from bench.variants import allowed as axis_allowed
 
@@ -54,12 +55,14 @@ def _command(words: list[str] | None, helper: Callable[[], str], body: Callable[
     try:
         return body(words)
     except BenchError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {mask_secrets(str(e))}", file=sys.stderr)
         return 2
 
 
 def _run(words: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # a library's log line may quote a database URL
+        handler.addFilter(_masked)
     if hasattr(sys.stdout, "reconfigure"):  # a log file gets each line when it is said, in order with stderr's
         sys.stdout.reconfigure(line_buffering=True)
     study = load_study(words)
@@ -90,6 +93,11 @@ def _run(words: list[str]) -> int:
     table = "speed.csv" if study.mode == "speed" else "summary.csv" if study.sweep else "results.csv"
     print(f"\nwrote {table}, index.html and the other tables in {outcome.out}")
     return 1 if outcome.failures else 0
+
+
+def _masked(record: logging.LogRecord) -> bool:
+    record.msg, record.args = mask_secrets(record.getMessage()), ()
+    return True
 
 
 def _stop(signum: int, frame: Any) -> None:

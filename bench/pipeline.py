@@ -418,7 +418,7 @@ def _interrupted(e: BaseException | None) -> bool:
 def _crash(e: Exception) -> str:
     """`Type: message (file:line)` of an unexpected error, where it was raised."""
     where = traceback.extract_tb(e.__traceback__)[-1]
-    return f"{type(e).__name__}: {e} ({Path(where.filename).name}:{where.lineno})"
+    return store.mask_secrets(f"{type(e).__name__}: {e} ({Path(where.filename).name}:{where.lineno})")
 
 
 def _free(device) -> None:

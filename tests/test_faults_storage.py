@@ -240,3 +240,26 @@ def test_no_worker_outlives_a_stopped_parent(how, tmp_path):
     if how == signal.SIGTERM:
         assert run.main([*argv[:-2], f"out={out}"]) == 0
         assert len(store.load(out)) == 8 and all(r in store.load(out) for r in kept)
+
+
+def test_no_password_in_an_error_a_failed_line_or_a_log_line_raised_mid_run(tmp_path, monkeypatch, capsys, caplog):
+    import logging
+
+    import sqlalchemy
+    url = "postgresql://bob:hunter2@db.example:5432/x"
+    said = str(runs.lost(sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception(f"server at {url} closed the "
+                                                                                   "connection")), url, tmp_path))
+    assert "hunter2" not in said and "bob:***@" in said
+    real = pipeline.fit
+
+    def leaky(*args, **kwargs):  # a library error that quotes the URL, in one run
+        logging.getLogger("sqlalchemy.pool").warning("reconnecting to %s", url)
+        raise RuntimeError(f"lost {url}")
+    monkeypatch.setattr(pipeline, "fit", leaky)
+    assert run.main([*over(TUNED, "tune.trials=0", "measure.seeds=1"), f"out={tmp_path / 's'}"]) == 1
+    captured = capsys.readouterr()
+    assert "FAILED lstm-packed-l1-true_last seed 0: RuntimeError: lost postgresql://bob:***@db.example" in captured.out
+    assert "hunter2" not in captured.out + captured.err
+    assert all("hunter2" not in h.format(r) for h in logging.getLogger().handlers for r in caplog.records
+               if hasattr(h, "format"))
+    monkeypatch.setattr(pipeline, "fit", real)
