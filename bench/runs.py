@@ -90,9 +90,8 @@ def open_storage(url: str | None, out: Path, lease: float) -> optuna.storages.RD
                 raise BenchError(f"the database at {where} holds Optuna tables of another Optuna release: use a new "
                                  "database (or another out=FOLDER), or the Optuna release that made it") from None
             if "Could not parse" in str(e) or "Can't load plugin" in str(e):
-                raise BenchError(f"storage={where} is not a database URL SQLAlchemy knows: give postgresql://USER:"
-                                 "PASSWORD@HOST:PORT/DB or sqlite:///FILE, or drop storage= to keep everything in the "
-                                 "study's folder") from None
+                raise BenchError(f"storage={where} is not a database URL SQLAlchemy knows: give a postgresql:// or "
+                                 "sqlite:/// URL, or drop storage= to keep everything in the study's folder") from None
             if attempt == 4 or "connection" in reason.lower():
                 if local:
                     raise lost(e, None, out) from None

@@ -241,7 +241,7 @@ CASES = {
                                                     "train.embed_dim=..."),
     "an unknown storage scheme": (lambda t: [*TINY, "storage=foo://host/db"],
                                   "storage=foo://host/db is not a database URL SQLAlchemy knows: give "
-                                  "postgresql://USER:PASSWORD@HOST:PORT/DB or sqlite:///FILE, or drop storage= to keep "
+                                  "a postgresql:// or sqlite:/// URL, or drop storage= to keep "
                                   "everything in the study's folder"),
     # storage
     "unreachable database": (lambda t: [*TINY, "storage=postgresql://bob:hunter2@127.0.0.1:9/x"],
