@@ -19,7 +19,8 @@ import sys
 import textwrap
 from typing import Any, Callable
 
-from bench.config import BUDGETS, DATA_CAPS, KEYS, ReportArgs, allowed, dotted, list_studies, load_study, parse_overrides
+from bench.config import (BUDGETS, DATA_CAPS, KEYS, OPEN_KEYS, ReportArgs, allowed, dotted, list_studies, load_study,
+                          parse_overrides)
 from bench.errors import BenchError
 from bench.store import mask_secrets
 from bench.variants import AXES, AXIS_HELP, Variant
@@ -60,6 +61,9 @@ def _command(words: list[str] | None, helper: Callable[[], str], body: Callable[
 
 
 def _run(words: list[str]) -> int:
+    if "--cfg" in words:  # a dry run: what would run, nothing written, no torch
+        print(dry_run(load_study([w for w in words if w != "--cfg"])))
+        return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:  # a library's log line may quote a database URL
         handler.addFilter(_masked)
@@ -95,6 +99,31 @@ def _run(words: list[str]) -> int:
     return 1 if outcome.failures else 0
 
 
+def dry_run(study: Any) -> str:
+    """The resolved settings (YAML), the variants, the runs planned and those the folder already holds, and a rough
+    time from them (`--cfg`, as Hydra's `--cfg job`): reads the folder's export only."""
+    from omegaconf import OmegaConf
+
+    from bench import store
+    variants = [v.name for v in study.expand()]
+    planned = len(variants) * len(study.seeds)
+    held = [r for r in store.load(study.out_dir) if r["variant"] in variants and r["seed"] in study.seeds] \
+        if (study.out_dir / store.RECORDS).is_file() else []
+    seconds = [r["epoch_time_s"] * r["epochs"] for r in held]
+    left = planned - len(held)
+    rough = (f"about {left * sum(seconds) / len(seconds) / 60:.0f} min for the seed runs left, at the "
+             f"{len(seconds)} stored runs' mean (tuning and extra seed waves not counted)" if seconds else
+             "unknown until a run of it finishes here (tuning and extra seed waves add to it)")
+    return "\n".join([
+        f"# python -m bench.run {' '.join(study.words)} --cfg: nothing was run or written",
+        OmegaConf.to_yaml(study.model_dump(mode="json")).rstrip(),
+        f"# {len(variants)} variant(s): {', '.join(variants)}",
+        f"# {planned} seed run(s) planned ({len(study.seeds)} seed(s) each"
+        + (f"; up to {study.measure.max_seeds} while a pair is undecided" if study.measure.max_seeds else "")
+        + (f"), after {study.tune.trials} tuning trial(s) per variant" if study.tune.trials else ")"),
+        f"# {len(held)} of them already in {study.out_dir}; {left} to run; time: {rough}"])
+
+
 def _masked(record: logging.LogRecord) -> bool:
     record.msg, record.args = mask_secrets(record.getMessage()), ()
     return True
@@ -121,10 +150,33 @@ def _shown(value: Any) -> str:
 
 
 def described(model: Any = None) -> list[tuple[str, str, str, str]]:
-    """(dotted key, default, allowed values, meaning) for every key of the schema, in declaration order."""
+    """(dotted key, default, allowed values, meaning) for every key of the schema, in declaration order; the
+    default says what studies/_base.yaml gives every shipped study where that differs."""
     keys = KEYS if model is None else dotted(model)
-    return [(key, _shown(info.default), allowed(info, key.split(".")[-1]), info.description or "")
-            for key, info in keys.items()]
+    base = _base() if model is None else {}
+    return [(key, _shown(info.default) + (f"  [studies: {_shown(base[key])}]" if key in base and base[key] !=
+                                          info.default else ""), allowed(info, key.split(".")[-1]),
+             info.description or "") for key, info in keys.items()]
+
+
+def _base() -> dict[str, Any]:
+    """studies/_base.yaml's values by dotted key (empty when there is none)."""
+    from omegaconf import OmegaConf
+
+    from bench.config import STUDIES_DIR
+    path = STUDIES_DIR / "_base.yaml"
+    if not path.is_file():
+        return {}
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):  # a section; the search space and the axes are said in their sections
+                walk(value, f"{prefix}{key}.") if f"{prefix}{key}" not in OPEN_KEYS else None
+            else:
+                flat[f"{prefix}{key}"] = value
+    walk(OmegaConf.to_container(OmegaConf.load(path)), "")
+    return flat
 
 
 def _entry(key: str, default: str, values: str, meaning: str) -> str:
@@ -166,7 +218,7 @@ variant axes: name one to replace the study's values for it (a list compares the
 budgets: budget=NAME sets these in one word (budget=null: the study file's values as written)
 {budgets}
 
-keys: key = default, then the allowed values; the study file and studies/_base.yaml set their own values
+keys: key = default, then the allowed values; [studies: X]: what studies/_base.yaml gives every shipped study
 {keys}
 
 study file sections (YAML; see README "What a study is"):

@@ -495,7 +495,8 @@ def _study_path(name: str) -> Path:
     _require(STUDIES_DIR.is_dir(), f"RNNBENCH_STUDIES={STUDIES_DIR} is not a folder: point it at a folder of study "
                                    "files (name.yaml), or unset it for the studies that come with rnnbench")
     _require(not name.startswith("_") and path.is_file(),
-             f"unknown study '{name}': choose one of {', '.join(list_studies())} (or add studies/{name}.yaml)")
+             f"unknown study '{name}': " + _suggest(name, list_studies(), f"choose one of {', '.join(list_studies())} "
+                                                                          f"(or add studies/{name}.yaml)"))
     return path
 
 

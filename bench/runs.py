@@ -143,8 +143,9 @@ def _readable(path: Path) -> None:
 
 @functools.lru_cache(maxsize=4096)
 def _load(storage, name: str) -> optuna.Study:
-    """Optuna study `name`, made if new; one object per name, so its cache of finished trials is reused."""
-    return optuna.create_study(study_name=name, storage=storage, load_if_exists=True)
+    """Optuna study `name`, made if new; one object per name, so its cache of finished trials is reused. A measured
+    run's value is its test accuracy: "maximize", so optuna-dashboard's best seed is the best one."""
+    return optuna.create_study(study_name=name, storage=storage, load_if_exists=True, direction="maximize")
 
 
 def _attrs(storage, name: str, existing: list[str]) -> dict:

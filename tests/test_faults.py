@@ -94,9 +94,10 @@ CASES = {
     "malformed YAML": (lambda t: [f"study={_file(t, 'bad.yaml', 'model: {embed_dim: 3')}"],
                        "{t}/bad.yaml: not valid YAML (while parsing a flow mapping)"),
     "unknown key": (lambda t: [*TINY, "train.lrr=1"], "unknown key 'train.lrr': did you mean 'train.lr'?"),
-    "unknown study": (lambda t: ["study=pakcing"], "unknown study 'pakcing': choose one of baselines, batching, cells, depth, "
-                                                   "direction, embeddings, grid, imdb_best, imdb_cells, imdb_packing, length, lesson, longrange, packing, smoke, speed (or add "
-                                                   "studies/pakcing.yaml)"),
+    "unknown study": (lambda t: ["study=pakcing"], "unknown study 'pakcing': did you mean 'packing'?"),
+    "unknown study, nothing close": (lambda t: ["study=zzz"], "unknown study 'zzz': choose one of baselines, batching, "
+                                     "cells, depth, direction, embeddings, grid, imdb_best, imdb_cells, imdb_packing, "
+                                     "length, lesson, longrange, packing, smoke, speed (or add studies/zzz.yaml)"),
     "wrong type": (lambda t: [*TINY, "train.epochs=abc"],
                    "train.epochs='abc' is not allowed: use a whole number >= 1"),
     "no patience": (lambda t: [*TINY, "train.patience=0"],

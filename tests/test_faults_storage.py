@@ -81,6 +81,8 @@ def test_the_export_keeps_a_record_the_storage_lost(tmp_path):
     out = tmp_path / "s"
     assert run.main([*TUNED, f"out={out}"]) == 0
     held = store.load(out)
+    seeds = optuna.load_study(study_name="smoke/lstm-packed-l1-true_last/seeds", storage=f"sqlite:///{out / runs.DB}")
+    assert seeds.direction == optuna.study.StudyDirection.MAXIMIZE  # its value is the test accuracy (the dashboard)
     (tmp_path / "other").mkdir()
     fresh = runs.open_storage(None, tmp_path / "other", 120)  # a storage that holds nothing of it
     assert runs.export(fresh, "smoke", out) == 2 and store.load(out) == held

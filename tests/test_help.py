@@ -77,3 +77,20 @@ def test_a_mistake_is_answered_before_torch_is_imported(command, args):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1
     assert time.monotonic() - start < 5  # under 2 s on an idle 2-core machine (README); loose here for CI noise
+
+
+def test_help_says_what_the_shipped_studies_get_beside_the_schema_default():
+    text = cli.run_help()
+    assert "  budget = null  [studies: quick]" in text and "  train.lr = 0.001  [studies: 0.002]" in text
+
+
+def test_a_dry_run_says_what_would_run_and_writes_nothing_nor_imports_torch(tmp_path):
+    out = tmp_path / "never"
+    code = ("import sys; import bench.cli as c; rc = c.run(['study=packing', 'cell=[lstm,gru]', 'measure.seeds=2', "
+            f"'out={out}', '--cfg']); assert 'torch' not in sys.modules and 'optuna' not in sys.modules; sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "# 6 variant(s): lstm-padded-l1, lstm-padded-l1-true_last, lstm-packed-l1, gru-padded-l1" in proc.stdout
+    assert "# 12 seed run(s) planned (2 seed(s) each; up to 8 while a pair is undecided), after 4 tuning trial(s)" \
+        in proc.stdout and f"# 0 of them already in {out}; 12 to run" in proc.stdout
+    assert "  lr: 0.002" in proc.stdout and not out.exists()
