@@ -201,7 +201,9 @@ NAME = r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
 class Study(Section):
-    name: str = _key("", "the study's name; its folder is reports/NAME", "letters, digits, '_', '-' and '.', no '/' (the study's folder is reports/NAME; out=FOLDER puts it anywhere)",
+    name: str = _key("", "the study's name; its folder is reports/NAME",
+                     "letters, digits, '_', '-' and '.', no '/' (the study's folder is reports/NAME; out=FOLDER puts "
+                     "it anywhere)",
                      pattern=NAME)
     description: str = _key("", "the one-line question the study answers", "text")
     scientific: Dict[str, Any] = _key({}, "compared axes: the variants are their product", "{axis: [values]}")
@@ -292,10 +294,8 @@ class Study(Section):
         return list(range(seeds)) if isinstance(seeds, int) else list(seeds)
 
     def seeds_for(self, count: int) -> list[int]:
-        """The first `count` seeds of the schedule: the first wave, then the next unused whole numbers."""
-        seeds = self.seeds
-        extra = (s for s in itertools.count() if s not in seeds)
-        return (seeds + [next(extra) for _ in range(max(0, count - len(seeds)))])[:max(count, len(seeds))]
+        """The first `count` seeds of the schedule (`schedule_seeds`)."""
+        return schedule_seeds(self.seeds, count)
 
     @property
     def out_dir(self) -> Path:
@@ -319,6 +319,13 @@ class Study(Section):
             node[leaf] = value
         words = replaced(list(self.words), *(f"{k}={_word(v)}" for k, v in changes.items()))
         return Study(**tree, words=tuple(words))
+
+
+def schedule_seeds(first: list[int], count: int | None) -> list[int]:
+    """The seeds a study may run: its first wave, then the next unused whole numbers, `count` in all (at least the
+    first wave): sequential waves draw from it, and a report shows the runs it holds."""
+    extra = (s for s in itertools.count() if s not in first)
+    return list(first) + [next(extra) for _ in range(max(0, (count or 0) - len(first)))]
 
 
 class ReportArgs(Section):

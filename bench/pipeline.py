@@ -178,6 +178,20 @@ def _one(study: Study) -> Outcome:
         workers.unlock(lock)
 
 
+def _done(prep: Prepared, asked: bool = False) -> int:
+    """The runs this command asked for (its variants; its seeds and their waves) that finished, or with `asked`
+    that were asked for so far: what progress counts. Runs of earlier commands in the same storage are kept and
+    not counted (nor shown: bench.report.tables.requested)."""
+    study, kind = prep.study, _kind(prep.study)
+    names = {v.name for v in prep.variants}
+    seeds = set(study.seeds_for(study.measure.max_seeds or 0))
+    if asked:
+        return runs.job_count(prep.storage, study.name, kind,
+                              lambda job: kind != "seeds" or job["seed"] in seeds, names)
+    return sum(r["variant"] in names and (kind != "seeds" or r["seed"] in seeds)
+               for r in runs.records(prep.storage, study.name, kind))
+
+
 def _intro(prep: Prepared) -> dict:
     """Say what will run; the study's document (study.json) with the reference's figures."""
     study, out = prep.study, prep.study.out_dir
@@ -212,7 +226,7 @@ def _work(prep: Prepared, owner: bool) -> Outcome:
             say(f"restored {restored} finished run(s) from {out / runs.FILES[kind]} into {out / runs.DB} (it was "
                 "missing or empty): they are not run again")
     runs.put(storage, study.name, "study", doc)
-    done = runs.done_count(storage, study.name, kind)
+    done = _done(prep)
     if done:
         print(f"resuming: {done} run(s) already in {study.storage and 'the database' or out}")
     total = len(prep.variants) * (len(speed.jobs(study.speed)) if kind == "speed" else len(study.seeds))
@@ -220,8 +234,7 @@ def _work(prep: Prepared, owner: bool) -> Outcome:
         child = study.at(workers=1, out=str(out), resume=True)
         try:
             code = workers.spawn(list(child.words), study.workers, prep.device, out,
-                                 lambda: runs.done_count(storage, study.name, kind),
-                                 lambda: max(total, runs.job_count(storage, study.name, kind)))  # waves add jobs
+                                 lambda: _done(prep), lambda: max(total, _done(prep, asked=True)))  # waves add jobs
         except KeyboardInterrupt:  # the workers were stopped with it (workers.spawn)
             return _stopped(prep)
         return _finish(prep, [f"a worker exited with code {code}: see {out}/worker-*.log"] if code else [])
@@ -295,8 +308,9 @@ def more_seeds(work: Work) -> None:
     by_name = {v.name: v for v in work.prep.variants}
     criteria = Criteria.of(study.model_dump())
     seen = -1
+    schedule = set(study.seeds_for(criteria.cap))
     while criteria.cap > criteria.first:
-        mine = [r for r in runs.records(storage, study.name) if r["variant"] in by_name]
+        mine = [r for r in runs.records(storage, study.name) if r["variant"] in by_name and r["seed"] in schedule]
         if len(mine) == seen:  # the last wave finished nothing more (its runs failed): stop
             return
         seen = len(mine)
@@ -339,8 +353,9 @@ def _run_jobs(work: Work, name: str, jobs: list[dict], measure: Callable[[dict],
     study, storage, kind = work.prep.study, work.prep.storage, _kind(work.prep.study)
 
     def done() -> None:  # the folder's export stays current, so an interrupted study's records are there
-        work.bars.n = (runs.done_count(storage, study.name, kind) if study.storage
-                       else runs.export(storage, study.name, study.out_dir, kind))
+        if not study.storage:
+            runs.export(storage, study.name, study.out_dir, kind)
+        work.bars.n = _done(work.prep)
         work.bars.refresh()
     work.failures.extend(runs.run_jobs(storage, name, jobs, measure, wait=wait, skipped=work.skipped, on_done=done))
 

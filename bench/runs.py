@@ -258,11 +258,14 @@ def records(storage, study: str, kind: str = "seeds") -> list[dict]:
     return found
 
 
-def job_count(storage, study: str, kind: str = "seeds") -> int:
-    """The measured runs asked for so far (waiting, running or finished), one per job."""
-    return sum(len(_jobs_of(_load(storage, name).get_trials(deepcopy=False),
-                            (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE)))
-               for name in names(storage, study, kind))
+def job_count(storage, study: str, kind: str = "seeds", wanted: Callable[[dict], bool] = lambda job: True,
+              variants: Iterable[str] | None = None) -> int:
+    """The measured runs asked for so far (waiting, running or finished), one per job; only the `wanted` jobs of
+    `variants` when given."""
+    chosen = None if variants is None else {f"{study}/{v}/{kind}" for v in variants}
+    held = (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE)
+    return sum(sum(wanted(json.loads(job)) for job in _jobs_of(_load(storage, name).get_trials(deepcopy=False), held))
+               for name in names(storage, study, kind) if chosen is None or name in chosen)
 
 
 def done_count(storage, study: str, kind: str = "seeds") -> int:

@@ -200,13 +200,30 @@ def test_a_test_file_that_is_the_training_file_is_said(tmp_path, capsys):
     assert said in capsys.readouterr().out and said in (tmp_path / "s" / "index.html").read_text()
 
 
-def test_the_reproduce_line_names_seeds_an_earlier_command_added(tmp_path):
+def test_a_command_gets_back_what_it_asked_for_in_either_order(tmp_path, capsys):
+    """A subset after a superset shows only the subset (the rest kept and said apart); a superset after a subset runs
+    only what is missing. The console, summary.csv, results.csv, the page, run_study and the progress all agree."""
+    import bench
     out = tmp_path / "s"
-    argv = [*over(TUNED, "tune.trials=0"), f"out={out}"]
-    assert run.main(argv) == 0 and run.main(over(argv, "measure.seeds=1")) == 0
+    every = [*over(TUNED, "tune.trials=0", "cell=[lstm,gru]", "packing=[padded,packed]"), f"out={out}"]
+    assert run.main(every) == 0 and len(store.load(out)) == 8  # 4 variants x 2 seeds
+    capsys.readouterr()
+    summary = bench.run_study("smoke", "data.synthetic.n_train=80", "data.synthetic.n_test=20", "tune.trials=0",
+                              "measure.seeds=1", "packing=packed", cell=["lstm"], out=str(out))
+    said = capsys.readouterr()
+    assert list(summary.index) == ["lstm-packed-l1-true_last"] and int(summary["seeds"].iloc[0]) == 1
+    assert "runs: 1/1 run (100%)" in said.err and "resuming: 1 run(s) already" in said.out
+    assert cli.report([f"out={out}"]) == 0  # the console's summary says what it left out
+    assert "not shown: 7 stored run(s) of earlier commands that this one did not ask for" in capsys.readouterr().out
+    results = (out / "results.csv").read_text().splitlines()
     page = (out / "index.html").read_text()
-    assert "(the records also hold seed(s) 1 from an earlier command: add measure.seeds=[0,1] to reproduce every " \
-           "figure)" in page
+    assert len(results) == 2 and "1 of 1 planned (1 variant(s))" in page and "not shown" in page
+    assert len(store.load(out)) == 8, "the earlier runs are kept"
+    capsys.readouterr()
+    assert run.main(over(every, "measure.seeds=3")) == 0  # a superset: only the 4 missing seed-2 runs run
+    said = capsys.readouterr()
+    assert "resuming: 8 run(s) already" in said.out and "runs: 12/12 run (100%)" in said.err
+    assert len(store.load(out)) == 12 and "not shown" not in (out / "index.html").read_text()
 
 
 def _alive(out: Path) -> list[str]:

@@ -86,7 +86,7 @@ def caveats(records: list[dict], missing: list[tuple[str, int]]) -> list[str]:
     return found
 
 
-def facts(records: list[dict], study: dict, summary: pd.DataFrame) -> list[tuple[str, str]]:
+def facts(records: list[dict], study: dict, summary: pd.DataFrame, others: list[dict] = ()) -> list[tuple[str, str]]:
     """The header's (label, text) pairs (the template escapes them)."""
     first = records[0]
     finished = sorted(r["finished_at"] for r in records if r.get("finished_at"))
@@ -103,7 +103,7 @@ def facts(records: list[dict], study: dict, summary: pd.DataFrame) -> list[tuple
     return [
         ("date", f"runs finished {finished[0]} – {finished[-1]}; page rendered {time.strftime('%Y-%m-%d %H:%M')}"
                  if finished else time.strftime("%Y-%m-%d %H:%M")),
-        ("reproduce", command + _other_seeds(records, study)),
+        ("reproduce", command),
         ("device", (f"{_join(r['device_name'] for r in records)} ({_join(r['device'] for r in records)}), "
                        f"{_join(r.get('cpu_threads') for r in records)} CPU thread(s), host "
                        f"{_join(r.get('host') for r in records)}")),
@@ -121,21 +121,17 @@ def facts(records: list[dict], study: dict, summary: pd.DataFrame) -> list[tuple
                         f"test {first['test_rows']:,}" + (" (PARTIAL split)" if first["partial_data"] else "")
                         + _text_settings(study.get("data", {})) + _glove(study.get("data_info") or {}))),
         ("runs", _runs_line(records, planned, total, summary)),
+        *([("not shown", _others_line(others))] if others else []),
     ]
 
 
-def _other_seeds(records: list[dict], study: dict) -> str:
-    """What the reproduce line must add when the records hold seeds its command would not run (an earlier command
-    asked for more): the page's figures average every stored seed."""
-    planned = (study.get("planned") or {}).get("seeds")
-    if planned is None:
-        return ""
-    cap = max(len(planned), (study.get("measure") or {}).get("max_seeds") or 0)
-    reachable = planned + [s for s in range(cap + len(planned)) if s not in planned][:cap - len(planned)]
-    stored = sorted({r["seed"] for r in records})
-    extra = [s for s in stored if s not in reachable]
-    return (f"  (the records also hold seed(s) {', '.join(map(str, extra))} from an earlier command: add "
-            f"measure.seeds=[{','.join(map(str, stored))}] to reproduce every figure)" if extra else "")
+def _others_line(others: list[dict]) -> str:
+    """The runs an earlier command left in the folder that this one did not ask for (kept, not shown)."""
+    variants = sorted({r["variant"] for r in others})
+    seeds = sorted({r["seed"] for r in others})
+    return (f"{len(others)} stored run(s) of earlier commands that this one did not ask for (variants "
+            f"{', '.join(variants)}; seeds {', '.join(map(str, seeds))}): kept in records.jsonl, left out of every "
+            "table and figure here; name those variants and seeds to see them")
 
 
 def _runs_line(records: list[dict], planned: dict | None, total: int, summary: pd.DataFrame) -> str:
@@ -184,6 +180,7 @@ class Tables:
     board: tables.Leaderboard  # the page's leaderboard: display text, best cells, hover text
     tuning: dict
     missing: list
+    others: list[dict]                 # runs the folder keeps from earlier commands, not asked for this time
     criteria: effects_.Criteria        # how the effects table's verdicts were decided
     budget: pd.DataFrame               # expected best validation accuracy after k tuning trials (budget.csv)
     budget_changes: tuple              # (the leader at the full tuning budget, the k where another leads)
@@ -196,7 +193,8 @@ class Tables:
 
 def compute(out: Path) -> Tables | None:
     """Every table of the study folder `out`, from its records; None when it holds none yet."""
-    records, study = store.load(out), store.load_study(out)
+    study = store.load_study(out)
+    records, others = tables.requested(store.load(out), study)
     if not records:
         return None
     tuning = store.load_tuning(out)
@@ -209,7 +207,8 @@ def compute(out: Path) -> Tables | None:
     return Tables(study=study, records=records, summary=summary, results=tables.results_frame(records),
                   effects=effects, epochs=tables.epochs_frame(records), curves=tables.curves_frame(records),
                   board=tables.leaderboard(summary, study.get("classical")), tuning=tuning,
-                  missing=tables.missing_runs(records, study.get("planned")), criteria=criteria, budget=budget,
+                  missing=tables.missing_runs(records, study.get("planned")), others=others, criteria=criteria,
+                  budget=budget,
                   budget_changes=tables.budget_changes(budget))
 
 
@@ -230,14 +229,15 @@ def render(out: Path) -> str:
     store.write_atomic(out / "curves.csv", t.curves.to_csv(index=False))
     store.write_atomic(out / "leaderboard.md", tables.markdown(board))
     store.write_atomic(out / "budget.csv", t.budget.to_csv(index=False))
-    page = page_.Page(study=study, facts=facts(records, study, summary), warnings=warnings, board=board,
+    page = page_.Page(study=study, facts=facts(records, study, summary, t.others), warnings=warnings, board=board,
                       seeds=_seeds(records, list(summary.index)), effects=effects,
                       plots=plots.study_plots(summary, records, t.epochs, t.curves, t.tuning, classical, t.budget,
                                               t.budget_changes),
                       tuning=tuning_table, files=[f for f in FILES if (out / f).is_file()], answer=words, out=out,
                       criteria=t.criteria)
     store.write_atomic(out / "index.html", page_.html_page(page))
-    text = [*warnings, *(f"{k}: {v}" for k, v in facts(records, study, summary) if k in ("device", "dataset")),
+    text = [*warnings, *(f"{k}: {v}" for k, v in facts(records, study, summary, t.others)
+                         if k in ("device", "dataset", "not shown")),
             "", words.text(), "", tables.fit_width(tables.key_view(board).text)]
     if not effects.empty:
         shown = page_.effects_display(effects)[["reading", "Δ acc", "p (Holm)", "time ×", "memory ×", "95% CI"]]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from bench.report.stats import LEVEL, expected_max, expected_max_band, mean_ci
+from bench.config import schedule_seeds
 from bench.variants import AXES
 
 
@@ -141,6 +142,18 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
     summary["_learned"] = summary["learned"] != False  # noqa: E712 - None (unknown) ranks as learned
     keys = ["_learned"] + [k for k in ("test_acc_mean", "val_acc_mean") if summary[k].notna().any()]
     return summary.sort_values(keys, ascending=False, na_position="last", kind="stable").drop(columns="_learned")
+
+
+def requested(records: list[dict], study: dict) -> tuple[list[dict], list[dict]]:
+    """(the runs the study's last command asked for: its variants, its seeds and their sequential waves; the other
+    runs the folder keeps from earlier commands). What a command asks for is what its tables show."""
+    planned = study.get("planned")
+    if not planned:
+        return records, []
+    seeds = set(schedule_seeds(planned["seeds"], (study.get("measure") or {}).get("max_seeds")))  # and its waves
+    asked = set(planned["variants"])
+    mine = [r for r in records if r["variant"] in asked and r["seed"] in seeds]
+    return mine, [r for r in records if not (r["variant"] in asked and r["seed"] in seeds)]
 
 
 def missing_runs(records: list[dict], planned: dict | None) -> list[tuple[str, int]]:
