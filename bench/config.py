@@ -76,7 +76,8 @@ class CsvConfig(Section):
     text_cols: List[Column] = _key([1], "the text column(s), joined with a space",
                                    "a list of 0-based positions or header names", min_length=1)
     label_col: Column = _key(0, "the label column", "a 0-based position or a header name")
-    header: bool = _key(False, "the first row names the columns")
+    header: Optional[bool] = _key(None, "the first row names the columns; null (not said): a first row whose label "
+                                        "occurs nowhere else in the file is refused as a likely header")
     delimiter: Optional[str] = _key(None, "the field separator; null: tab for .tsv, else comma",
                                     "one character, e.g. ',' or '\\t'", min_length=1, max_length=1)
     test_fraction: float = _key(0.2, "share of train held out as test when there is no test file", gt=0, lt=1)

@@ -145,8 +145,15 @@ CASES = {
                      "end-of-stream marker was reached)"),
     # issue 13, class 2: labels that would silently change the task
     "a header read as data": (lambda t: _csv(t / "h", "label,title,text\n" + GOOD, GOOD),
-                              "{t}/h/train.csv:1: looks like a header (label 'label', every other label a number): "
-                              "set data.csv.header=true, or remove that line"),
+                              "{t}/h/train.csv:1: the first row's label 'label' occurs nowhere else in the file: it "
+                              "looks like a header row; say which: data.csv.header=true (the first row names the "
+                              "columns) or data.csv.header=false (it is data)"),
+    "a header over text labels (issue 24)": (lambda t: _csv(t / "th", "label,text,x\n" + "".join(
+        f'{("cooking", "sports", "space")[i % 3]},"text {i}","x"\n' for i in range(30)), GOOD.replace(
+        "1,", "cooking,").replace("2,", "sports,").replace("3,", "space,").replace("4,", "space,")),
+        "{t}/th/train.csv:1: the first row's label 'label' occurs nowhere else in the file: it looks like a header "
+        "row; say which: data.csv.header=true (the first row names the columns) or data.csv.header=false (it is "
+        "data)"),
     "an empty label": (lambda t: _csv(t / "el", GOOD + ',"title","text"\n', GOOD),
                        "{t}/el/train.csv:41: the label (column 0) is empty: fill it in or remove that row"),
     "a single class": (lambda t: _csv(t / "one", GOOD.replace("2,", "1,").replace("3,", "1,").replace("4,", "1,"),

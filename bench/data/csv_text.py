@@ -69,10 +69,10 @@ def _read(path: Path, cfg) -> tuple[list[str], list[str]]:
         lines.append(line)
     if not texts:
         raise DataError(f"{path}: no data rows{' after the header' if header else ''}: check the file")
-    if not cfg.csv.header and len(labels) > 2 and labels.count(labels[0]) == 1 and not _numeric(labels[0]) \
-            and all(_numeric(y) for y in labels[1:]):
-        raise DataError(f"{path}:{lines[0]}: looks like a header (label {labels[0]!r}, every other label a number): "
-                        "set data.csv.header=true, or remove that line")
+    if cfg.csv.header is None and len(labels) > 2 and labels.count(labels[0]) == 1:
+        raise DataError(f"{path}:{lines[0]}: the first row's label {labels[0]!r} occurs nowhere else in the file: it "
+                        "looks like a header row; say which: data.csv.header=true (the first row names the columns) "
+                        "or data.csv.header=false (it is data)")
     return texts, labels
 
 
@@ -117,6 +117,10 @@ def read(cfg) -> RawDataset:
     if unseen:
         raise DataError(f"{files['test']}: labels {unseen[:5]} never occur in the training file: "
                         "remove those rows or add training examples")
+    once = sorted(y for y in names if train_raw.count(y) == 1)
+    notes = [f"CSV {files['train'].name}: {len(train_texts):,} train / {len(test_texts):,} test rows"]
+    if once:
+        notes.append(f"LABELS SEEN ONCE in training: {', '.join(map(repr, once[:5]))}{' …' if len(once) > 5 else ''}: "
+                     "a class with one example cannot be learned or validated; check data.csv.label_col and the file")
     return RawDataset("csv", train_texts, [index[y] for y in train_raw],
-                      test_texts, [index[y] for y in test_raw], names,
-                      notes=[f"CSV {files['train'].name}: {len(train_texts):,} train / {len(test_texts):,} test rows"])
+                      test_texts, [index[y] for y in test_raw], names, notes=notes)

@@ -40,3 +40,15 @@ def test_a_byte_order_mark_is_not_part_of_the_first_label(tmp_path):
     (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + rows.encode())
     raw = csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "bom.csv"), text_cols=[1])))
     assert sorted(raw.label_names) == ["1", "2", "3", "4"]
+
+
+def test_a_label_seen_once_in_training_is_said_and_header_false_reads_the_first_row(tmp_path):
+    rows = "odd,a lone row\n" + "".join(f"{c},text {i} {c}\n" for i in range(6) for c in ("a", "b"))
+    (tmp_path / "t.csv").write_text(rows)
+    (tmp_path / "test.csv").write_text("a,x\nb,y\n")
+    spec = dict(train=str(tmp_path / "t.csv"), test=str(tmp_path / "test.csv"), text_cols=[1], label_col=0)
+    with pytest.raises(DataError, match="the first row's label 'odd' occurs nowhere else in the file"):
+        csv_text.read(DataConfig(name="csv", csv=CsvConfig(**spec)))  # not said: refused as a likely header
+    raw = csv_text.read(DataConfig(name="csv", csv=CsvConfig(**spec, header=False)))  # said: it is data
+    assert raw.label_names == ["a", "b", "odd"] and any(
+        n.startswith("LABELS SEEN ONCE in training: 'odd': a class with one example") for n in raw.notes)
