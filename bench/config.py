@@ -1,6 +1,6 @@
 """The schema of a study (pydantic models: every key's type, bounds and meaning) and `load_study(words)`.
 
-`load_study` reads `studies/<name>.yaml` over its `include:`s, applies the budget, the command line's
+`load_study` reads `studies/<name>.yaml` over its `include:`s and the budget's values, applies the command line's
 overrides (Hydra's grammar: `train.lr=3.0e-3`, `cell=[lstm,gru]`) and the long-text data caps, and returns
 a frozen `Study` that records the words it came from. Every check is the schema's: field types and bounds,
 `extra="forbid"` for unknown keys, one model validator for what spans sections. Any mistake raises
@@ -580,11 +580,12 @@ def load_study(words: list[str]) -> Study:
     name = overrides.pop("study", None)
     _require(name, f"no study given: python -m bench.run study=NAME, with NAME one of {', '.join(list_studies())}")
     path = _study_path(str(name))
-    node = OmegaConf.merge({"scientific": {}, "fixed": {}, "variants": [], "data": {}}, _load_yaml(path))
-    budget = overrides.pop("budget", node.get("budget"))  # budget=null: the file's values, no preset
-    node.budget = budget
-    if budget in BUDGETS:  # any other value is refused by the schema
-        node = OmegaConf.merge(node, BUDGETS[budget])
+    files = _load_yaml(path)
+    budget = overrides.pop("budget", files.get("budget"))  # budget=null: the files' values, no preset
+    # precedence, lowest first: the schema's defaults, the budget's, the included files, the study file, the words
+    node = OmegaConf.merge({"scientific": {}, "fixed": {}, "variants": [], "data": {}},
+                           BUDGETS.get(budget, {}) if isinstance(budget, str) else {}, files)
+    node.budget = budget  # any value not in BUDGETS is refused by the schema
     node.name = node.get("name") or Path(str(name)).stem
     axes = {k: overrides.pop(k) for k in list(overrides) if k in AXES}
     for key, value in overrides.items():

@@ -113,9 +113,22 @@ def test_budget_presets_and_overrides():
     assert (full.tune.trials, full.train.epochs, len(full.seeds)) == (7, BUDGETS["full"]["train"]["epochs"], 5)
     assert load_study(["study=packing"]).budget == "quick"
     plain = load_study(["study=packing", "budget=null"])
-    assert plain.budget is None and plain.tune.trials == 0 and plain.train.epochs == 2  # _base.yaml as written
+    assert plain.budget is None and plain.tune.trials == 0 and plain.train.epochs == 1  # the files and the schema
     lesson = load_study(["study=lesson"])
     assert lesson.budget is None and lesson.tune.trials == 0 and lesson.train.batch_size == 16
+
+
+def test_precedence_words_over_the_file_over_its_includes_over_the_budget(tmp_path, monkeypatch):
+    """A study file's own values are not lost to the budget its includes name (issue 24)."""
+    import bench.config as config
+    (tmp_path / "_base.yaml").write_text("budget: quick\ntune: {epochs: 2}\nscientific: {cell: [gru]}\n")
+    (tmp_path / "mine.yaml").write_text("include: _base.yaml\ntune: {trials: 2}\ntrain: {epochs: 5}\n")
+    monkeypatch.setattr(config, "STUDIES_DIR", tmp_path)
+    study = load_study(["study=mine"])
+    assert (study.budget, study.tune.trials, study.train.epochs) == ("quick", 2, 5)  # the file beats the budget
+    assert study.tune.epochs == 2 and study.measure.seeds == 3  # the include beats the budget; the rest is quick's
+    words = load_study(["study=mine", "train.epochs=7", "budget=smoke"])
+    assert (words.train.epochs, words.tune.trials, words.data.max_train) == (7, 2, 1000)  # the words beat the file
 
 
 @pytest.mark.parametrize("argv, message", [
