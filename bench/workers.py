@@ -108,6 +108,10 @@ def spawn(words: list[str], n: int, device, out: Path, done: Callable[[], int], 
         for p in procs:
             p.terminate()
         for p in procs:
-            p.wait()
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a worker that does not stop on SIGTERM is killed: none outlives us
+                p.kill()
+                p.wait()
         raise
     return max(p.returncode for p in procs)

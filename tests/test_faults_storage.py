@@ -243,11 +243,16 @@ def test_no_worker_outlives_a_stopped_parent(how, tmp_path):
     env = {**os.environ, "RNNBENCH_PROGRESS": "plain"}
     parent = subprocess.Popen([sys.executable, "-m", "bench.run", *argv], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (len(_alive(out)) == 3 and (out / store.RECORDS).is_file()):
-        time.sleep(0.2)  # the parent and its two workers, one run finished
-    parent.send_signal(how)
-    said = parent.communicate(timeout=120)[0]
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (len(_alive(out)) == 3 and (out / store.RECORDS).is_file()):
+            time.sleep(0.2)  # the parent and its two workers, one run finished
+        parent.send_signal(how)
+        said = parent.communicate(timeout=120)[0]
+    finally:  # a failing test leaves no process behind either
+        if parent.poll() is None:
+            parent.kill()
+            subprocess.run(["pkill", "-9", "-f", f"out={out}"])
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and _alive(out):
         time.sleep(0.5)
