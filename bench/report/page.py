@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,15 @@ class Page:
     answer: Answer | None = None      # bench.report.answer: what the tables support, in words
     out: Path | None = None           # the study folder: its figures/ get each figure as SVG and PNG
     criteria: Criteria = Criteria()   # how the verdicts were decided (stated above the effects table)
+
+
+def question(study: dict) -> str:
+    """The study file's question, and, when the command line named another dataset than the file's words may
+    suggest (`study=smoke data.name=csv`), the data it was run on: the page never calls a CSV synthetic."""
+    said = str(study.get("description", ""))
+    words = shlex.split(str(study.get("command", "")))
+    named = [w.split("=", 1)[1] for w in words if w.startswith("data.name=")]
+    return f"{said} (Run here on {named[-1]} data: data.name was given on the command line.)" if named else said
 
 
 def _fmt(value: float, spec: str) -> str:
@@ -86,7 +96,7 @@ def html_page(page: Page) -> str:
                           "described": criteria.describe(family), "level": criteria.level, "margin": criteria.margin,
                           "cap": criteria.cap, "schedule": ", ".join(map(str, schedule(criteria.first, criteria.cap)))
                           if criteria.cap > criteria.first else ""}}
-    return html.page("study.html", f"rnnbench: {page.study.get('name', 'study')}", str(page.study.get("description", "")),
+    return html.page("study.html", f"rnnbench: {page.study.get('name', 'study')}", question(page.study),
                 page.warnings, page.facts, answer=page.answer,
                 board=grid(key.text, key.best, key.hover, caption=LEADERBOARD_NOTE + memory_note,
                            table_id="leaderboard-table"),

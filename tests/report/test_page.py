@@ -64,3 +64,12 @@ def test_banner_names_every_setting_that_changes_the_maths_or_the_speed():
     assert [line.split(":")[0] for line in lines] == ["TORCH.COMPILE", "SPARSE ADAM", "MIXED DEVICES"]
     assert "1 of 2 run(s) ran under torch.compile" in lines[0] and "TORCH_LOGS=graph_breaks" in lines[0]
     assert "1 of 2 run(s) trained with train.sparse_embedding=true: torch.optim.SparseAdam" in lines[1]
+
+
+def test_the_question_says_the_data_a_command_line_chose():
+    """study=smoke data.name=csv: the page must not call the CSV synthetic on the study file's word (issue 24)."""
+    from bench.report.page import question
+    smoke = {"description": "Does the whole pipeline run? Synthetic data, tiny models.", "command":
+             "python -m bench.run study=smoke data.name=csv data.csv.train=x.csv"}
+    assert question(smoke).endswith("(Run here on csv data: data.name was given on the command line.)")
+    assert question({**smoke, "command": "python -m bench.run study=smoke"}) == smoke["description"]
