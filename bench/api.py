@@ -31,8 +31,8 @@ def run_study(study: str, *overrides: str, **keys: Any) -> pd.DataFrame:
     import warnings
 
     from bench import pipeline
-    from bench.config import _word, load_study
-    checked = load_study([f"study={study}", *overrides, *(f"{k}={_word(v)}" for k, v in keys.items())])
+    from bench.config import as_word, load_study
+    checked = load_study([f"study={study}", *overrides, *(f"{k}={as_word(v)}" for k, v in keys.items())])
     outcome = pipeline.run(checked)
     if outcome.interrupted:
         raise KeyboardInterrupt

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import sys
 import textwrap
 from typing import Any, Callable
 
-from bench.config import (BUDGETS, DATA_CAPS, KEYS, OPEN_KEYS, ReportArgs, allowed, dotted, list_studies, load_study,
-                          parse_overrides)
+from bench.config import (BUDGETS, DATA_CAPS, KEYS, OPEN_KEYS, ReportArgs, allowed, dotted, flat, list_studies,
+                          load_study, parse_overrides)
 from bench.errors import BenchError
 from bench.store import mask_secrets
 from bench.variants import AXES, AXIS_HELP, Variant
@@ -72,7 +71,8 @@ def _run(words: list[str]) -> int:
     study = load_study(words)
     # SIGTERM stops like Ctrl-C: runs kept, workers stopped, a page. A workers=N child keeps the default (it dies at
     # once: its finished runs are in the storage already, and its parent exports and renders them).
-    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL if os.environ.get("RNNBENCH_WORKER_OF") else _stop)
+    from bench import workers
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL if workers.is_child() else _stop)
     try:
         from bench import pipeline  # torch, Optuna, the data: only once the command line is known to be good
         outcome = pipeline.run(study)
@@ -107,8 +107,7 @@ def dry_run(study: Any) -> str:
     from bench import store
     variants = [v.name for v in study.expand()]
     planned = len(variants) * len(study.seeds)
-    held = [r for r in store.load(study.out_dir) if r["variant"] in variants and r["seed"] in study.seeds] \
-        if (study.out_dir / store.RECORDS).is_file() else []
+    held = store.requested(store.load(study.out_dir), variants, study.seeds)[0]
     seconds = [r["epoch_time_s"] * r["epochs"] for r in held]
     left = planned - len(held)
     rough = (f"about {left * sum(seconds) / len(seconds) / 60:.0f} min for the seed runs left, at the "
@@ -167,16 +166,8 @@ def _base() -> dict[str, Any]:
     path = STUDIES_DIR / "_base.yaml"
     if not path.is_file():
         return {}
-    flat: dict[str, Any] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        for key, value in node.items():
-            if isinstance(value, dict):  # a section; the search space and the axes are said in their sections
-                walk(value, f"{prefix}{key}.") if f"{prefix}{key}" not in OPEN_KEYS else None
-            else:
-                flat[f"{prefix}{key}"] = value
-    walk(OmegaConf.to_container(OmegaConf.load(path)), "")
-    return flat
+    return {k: v for k, v in flat(OmegaConf.to_container(OmegaConf.load(path))).items()
+            if k.split(".")[0] not in OPEN_KEYS}  # the search space and the axes are said in their sections
 
 
 def _entry(key: str, default: str, values: str, meaning: str) -> str:

@@ -243,9 +243,6 @@ class Study(Section):
     @classmethod
     def _flat(cls, sweep: Any) -> Any:
         """sweep.train.lr=[..] nests on the command line: {'train': {'lr': [..]}} -> {'train.lr': [..]}."""
-        def flat(tree: dict, prefix: str = "") -> dict:
-            return {k: v for key, value in tree.items() for k, v in (
-                flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value}).items()}
         return flat(sweep) if isinstance(sweep, dict) else sweep
 
     @model_validator(mode="after")
@@ -318,8 +315,14 @@ class Study(Section):
             for part in parents:
                 node = node[part]
             node[leaf] = value
-        words = replaced(list(self.words), *(f"{k}={_word(v)}" for k, v in changes.items()))
+        words = replaced(list(self.words), *(f"{k}={as_word(v)}" for k, v in changes.items()))
         return Study(**tree, words=tuple(words))
+
+
+def flat(tree: dict, prefix: str = "") -> dict:
+    """{'train': {'lr': 1}} -> {'train.lr': 1}: a nested mapping by dotted key."""
+    return {k: v for key, value in tree.items() for k, v in (
+        flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value}).items()}
 
 
 def schedule_seeds(first: list[int], count: int | None) -> list[int]:
@@ -548,10 +551,10 @@ def replaced(words: list[str], *changes: str) -> list[str]:
     return [w for w in words if w.split("=", 1)[0] not in keys] + list(changes)
 
 
-def _word(value: Any) -> str:
+def as_word(value: Any) -> str:
     """A value as a command-line word: lists as [a,b], booleans true/false, None as null."""
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_word(v) for v in value) + "]"
+        return "[" + ",".join(as_word(v) for v in value) + "]"
     return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 

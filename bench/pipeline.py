@@ -181,15 +181,13 @@ def _one(study: Study) -> Outcome:
 def _done(prep: Prepared, asked: bool = False) -> int:
     """The runs this command asked for (its variants; its seeds and their waves) that finished, or with `asked`
     that were asked for so far: what progress counts. Runs of earlier commands in the same storage are kept and
-    not counted (nor shown: bench.report.tables.requested)."""
+    not counted (nor shown: store.requested)."""
     study, kind = prep.study, _kind(prep.study)
     names = {v.name for v in prep.variants}
-    seeds = set(study.seeds_for(study.measure.max_seeds or 0))
+    seeds = set(study.seeds_for(study.measure.max_seeds or 0)) if kind == "seeds" else None
     if asked:
-        return runs.job_count(prep.storage, study.name, kind,
-                              lambda job: kind != "seeds" or job["seed"] in seeds, names)
-    return sum(r["variant"] in names and (kind != "seeds" or r["seed"] in seeds)
-               for r in runs.records(prep.storage, study.name, kind))
+        return runs.job_count(prep.storage, study.name, kind, lambda job: seeds is None or job["seed"] in seeds, names)
+    return len(store.requested(runs.records(prep.storage, study.name, kind), names, seeds)[0])
 
 
 def _intro(prep: Prepared) -> dict:
@@ -198,13 +196,13 @@ def _intro(prep: Prepared) -> dict:
     for note in prep.splits.info["notes"] if prep.splits else []:
         print(note)
     if study.mode == "speed":
-        print(f"speed study {study.name}: {len(prep.variants)} variant(s) x {len(speed.jobs(study.speed))} point(s) on "
-            f"{prep.device} -> {out}")
+        print(f"speed study {study.name}: {len(prep.variants)} variant(s) x {len(speed.jobs(study.speed))} point(s) "
+              f"on {prep.device} -> {out}")
     else:
         tuning = (f"{study.tune.trials} {study.tune.sampler} trial(s) of {study.tune.epochs} epoch(s) per variant, "
                   if study.tune.trials else "no tuning, ")
         print(f"study {study.name}, budget {study.budget or 'none (the study file as written)'}: {len(prep.variants)} "
-            f"variant(s); {tuning}{len(study.seeds)} seed(s) of {study.train.epochs} epoch(s); {prep.device} -> {out}")
+              f"variant(s); {tuning}{len(study.seeds)} seed(s) of {study.train.epochs} epoch(s); {prep.device} -> {out}")
     doc = {**study.model_dump(), "command": study.command}
     if prep.splits:
         classical = reference(prep.splits, study.data.cache)  # the line every recurrent model has to beat
@@ -310,7 +308,7 @@ def more_seeds(work: Work) -> None:
     seen = -1
     schedule = set(study.seeds_for(criteria.cap))
     while criteria.cap > criteria.first:
-        mine = [r for r in runs.records(storage, study.name) if r["variant"] in by_name and r["seed"] in schedule]
+        mine = store.requested(runs.records(storage, study.name), by_name, schedule)[0]
         if len(mine) == seen:  # the last wave finished nothing more (its runs failed): stop
             return
         seen = len(mine)

@@ -27,9 +27,9 @@ SWEEP = "sweep.json"  # a sweep's folder: its points (bench.pipeline.sweep write
 STUDY = "study.json"
 TUNING = "tuning.json"  # per variant: best params, edges, importances, Pareto front, every trial
 OURS = ("optuna.db", RECORDS, SPEED_RECORDS, STUDY, SWEEP, ".run.lock")  # a folder holding one is a study's
+TABLES = ("results.csv", "summary.csv", "effects.csv", "budget.csv", "leaderboard.md", "epochs.csv", "curves.csv")
 # what a study writes beside them (and would overwrite)
-WRITTEN = ("index.html", "results.csv", "summary.csv", "effects.csv", "budget.csv", "leaderboard.md", "epochs.csv",
-           "curves.csv", TUNING, "speed.csv", "crossover.csv", "figures")
+WRITTEN = ("index.html", *TABLES, TUNING, "speed.csv", "crossover.csv", "figures")
 
 
 def cannot_write(path: Path, e: OSError) -> StorageError:
@@ -63,6 +63,14 @@ def check_writable(out: Path) -> None:
         probe.unlink()
     except OSError as e:
         raise cannot_write(out, e) from None
+
+
+def requested(records: list[dict], variants, seeds=None) -> tuple[list[dict], list[dict]]:
+    """(the runs of `variants` and, when given, `seeds`; the rest): what a command asked for, and the runs an
+    earlier command left in the same storage (kept, neither counted nor shown)."""
+    def asked(r: dict) -> bool:
+        return r["variant"] in variants and (seeds is None or r["seed"] in seeds)
+    return [r for r in records if asked(r)], [r for r in records if not asked(r)]
 
 
 def write_records(out: Path, records: list[dict], name: str = RECORDS) -> None:

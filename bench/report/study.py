@@ -19,8 +19,7 @@ from bench.report import plots, tables
 from bench.report.answer import answer
 
 QUICK_BUDGETS = ("smoke", "quick")
-FILES = ("results.csv", "summary.csv", "effects.csv", "budget.csv", "leaderboard.md", "epochs.csv", "curves.csv",
-         "study.json", "tuning.json", "records.jsonl")
+FILES = (*store.TABLES, store.STUDY, store.TUNING, store.RECORDS)
 
 
 def _join(values) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from bench.report.stats import LEVEL, expected_max, expected_max_band, mean_ci
+from bench import store
 from bench.config import schedule_seeds
 from bench.variants import AXES
 
@@ -145,15 +146,12 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
 
 
 def requested(records: list[dict], study: dict) -> tuple[list[dict], list[dict]]:
-    """(the runs the study's last command asked for: its variants, its seeds and their sequential waves; the other
-    runs the folder keeps from earlier commands). What a command asks for is what its tables show."""
+    """store.requested for a study folder: the last command's variants, and its seeds with their sequential waves."""
     planned = study.get("planned")
     if not planned:
         return records, []
-    seeds = set(schedule_seeds(planned["seeds"], (study.get("measure") or {}).get("max_seeds")))  # and its waves
-    asked = set(planned["variants"])
-    mine = [r for r in records if r["variant"] in asked and r["seed"] in seeds]
-    return mine, [r for r in records if not (r["variant"] in asked and r["seed"] in seeds)]
+    return store.requested(records, set(planned["variants"]),
+                           set(schedule_seeds(planned["seeds"], (study.get("measure") or {}).get("max_seeds"))))
 
 
 def missing_runs(records: list[dict], planned: dict | None) -> list[tuple[str, int]]:
