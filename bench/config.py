@@ -417,10 +417,7 @@ def _said(error: ValidationError, tree: dict, model: type[BaseModel]) -> str:
         return _unknown(_leaves(first["input"], ".".join([*filter(None, [key]), first["loc"][len(path)]]))[0])
     if not path:
         return first["msg"]
-    said = f"{key}={node!r} is not allowed: use {allowed(info, path[-1])}"
-    if isinstance(node, str) and _number(node):
-        said += f" (YAML reads {node} as text: write it as {float(node):.1e})"
-    return said
+    return f"{key}={node!r} is not allowed: use {allowed(info, path[-1])}"
 
 
 def _prefix(model: type[BaseModel]) -> str:
@@ -431,14 +428,6 @@ def _prefix(model: type[BaseModel]) -> str:
             if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
                 yield from walk(info.annotation, f"{at}{name}.")
     return next((at for node, at in walk(Study, "") if node is model), "")
-
-
-def _number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 def _leaves(value: Any, prefix: str) -> list[str]:
