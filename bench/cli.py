@@ -18,7 +18,7 @@ import sys
 import textwrap
 from typing import Any, Callable
 
-from bench.config import (BUDGETS, DATA_CAPS, KEYS, OPEN_KEYS, ReportArgs, allowed, dotted, flat, list_studies,
+from bench.config import (BUDGETS, KEYS, OPEN_KEYS, ReportArgs, allowed, dotted, flat, list_studies,
                           load_study, parse_overrides)
 from bench.errors import BenchError
 from bench.store import mask_secrets
@@ -180,10 +180,7 @@ def _entry(key: str, default: str, values: str, meaning: str) -> str:
 
 def _budget(name: str) -> str:
     said = ", ".join(f"{section}.{k}={_shown(v)}" for section, keys in BUDGETS[name].items() for k, v in keys.items())
-    capped = "; ".join(f"on {data}: also " + ", ".join(f"data.{k}={v}" for k, v in caps[name].items())
-                       for data, caps in DATA_CAPS.items() if name in caps)
-    return textwrap.fill(f"{name}: {said}" + (f" ({capped}, unless given)" if capped else ""), WIDTH,
-                         initial_indent="  ", subsequent_indent="      ")
+    return textwrap.fill(f"{name}: {said}", WIDTH, initial_indent="  ", subsequent_indent="      ")
 
 
 def run_help() -> str:

@@ -52,7 +52,7 @@ class Splits:
 
 
 def _settings(cfg) -> dict:
-    return {"max_train": cfg.max_train, "val_fraction": cfg.val_fraction, "split_seed": cfg.split_seed,
+    return {"max_train": cfg.max_train, "max_tokens": cfg.max_tokens, "val_fraction": cfg.val_fraction, "split_seed": cfg.split_seed,
             "min_freq": cfg.min_freq, "max_vocab": cfg.max_vocab, "max_len": cfg.max_len, "truncate": cfg.truncate,
             "shared_pad_unk": cfg.shared_pad_unk, "tokenizer": TOKENIZER}
 
@@ -68,13 +68,35 @@ def _cut(tokens: list[str], max_len: int | None, keep: str) -> list[str]:
     return tokens[:(max_len + 1) // 2] + tokens[len(tokens) - max_len // 2:]
 
 
-def _tokenize(texts: list[str], max_len: int | None, keep: str, where: str) -> list[list[str]]:
-    tokens = [_cut(basic_english(t), max_len, keep) for t in texts]
+def _tokenize(texts: list[str], where: str) -> list[list[str]]:
+    tokens = [basic_english(t) for t in texts]
     if not any(tokens):
         raise DataError(f"every text of {where} is empty once tokenized (the tokenizer keeps words, numbers and some "
                         "punctuation): check which columns hold the text (data.csv.text_cols for a CSV)")
     # An empty text would give a length-0 sequence, which packing rejects: read it as one <unk>.
     return [t or ["<unk>"] for t in tokens]
+
+
+def _caps(lengths: list[int], cfg, notes: list[str]) -> int | None:
+    """The training rows to keep: data.max_train, and fewer when the texts, once cut to data.max_len, hold more
+    than data.max_tokens tokens (measured here, from the texts). Says on the page what was cut and why."""
+    n, cap = len(lengths), cfg.max_len
+    p90 = sorted(lengths)[int(0.9 * (n - 1))]
+    cut = sum(length > cap for length in lengths) if cap else 0
+    if cut:
+        notes.append(f"texts cut to {cap:,} tokens (data.max_len, keeping the {cfg.truncate}): {cut:,} of the {n:,} "
+                     f"training texts read were longer (their p90 is {p90:,} tokens)")
+    tokens = sum(min(length, cap or length) for length in lengths)
+    rows = cfg.max_train if cfg.max_train is not None and cfg.max_train < n else None
+    if cfg.max_tokens is not None and tokens * (rows or n) / n > cfg.max_tokens:
+        rows = max(1, int(cfg.max_tokens * n / tokens))
+        notes.append(f"training rows capped at {rows:,} of {n:,} (data.max_tokens={cfg.max_tokens:,}: the texts "
+                     f"read hold {tokens:,} tokens{' once cut' if cut else ''}; stratified): figures are for this "
+                     "subset")
+    elif rows:
+        notes.append(f"training rows capped at {rows:,} of {n:,} (data.max_train, stratified): figures are for "
+                     "this subset")
+    return rows
 
 
 def _overlap(train: list[list[str]], test: list[list[str]]) -> float:
@@ -95,22 +117,23 @@ def prepare(raw, cfg) -> Splits:
         if n == 0:
             raise DataError(f"the {split} split of {raw.name} is empty: check the data files")
     rng = random.Random(cfg.split_seed)
-    if cfg.max_train is not None and cfg.max_train < len(train_texts):
-        notes.append(f"training rows capped at {cfg.max_train:,} of {len(train_texts):,} (data.max_train, "
-                         "stratified): figures are for this subset")
-        keep = stratified_take(train_labels, cfg.max_train, rng)
-        train_texts, train_labels = [train_texts[i] for i in keep], [train_labels[i] for i in keep]
+    tokens = _tokenize(train_texts, f"the train split of {raw.name}")
+    rows = _caps([len(t) for t in tokens], cfg, notes)
+    if rows is not None:
+        keep = stratified_take(train_labels, rows, rng)
+        tokens, train_labels = [tokens[i] for i in keep], [train_labels[i] for i in keep]
+    tokens = [_cut(t, cfg.max_len, cfg.truncate) for t in tokens]
     val_idx = set(stratified_take(train_labels, float(cfg.val_fraction), rng)) if cfg.val_fraction else set()
     if len(val_idx) == len(train_labels):
         raise DataError(f"data.val_fraction={cfg.val_fraction} leaves no training rows: use a value below 1")
     fit_idx = [i for i in range(len(train_labels)) if i not in val_idx]
-    tokens = _tokenize(train_texts, cfg.max_len, cfg.truncate, f"the train split of {raw.name}")
     vocab = build_vocab((tokens[i] for i in fit_idx), cfg.min_freq, cfg.max_vocab, cfg.shared_pad_unk)
 
     def encode(token_lists, labels, index) -> Encoded:
         return Encoded.from_lists([vocab.encode(token_lists[i]) for i in index], [labels[i] for i in index])
 
-    test_tokens = _tokenize(raw.test_texts, cfg.max_len, cfg.truncate, f"the test split of {raw.name}")
+    test_tokens = [_cut(t, cfg.max_len, cfg.truncate)
+                   for t in _tokenize(raw.test_texts, f"the test split of {raw.name}")]
     overlap = _overlap(tokens, test_tokens)
     if overlap >= OVERLAP:
         notes.append(f"TEST OVERLAPS TRAINING: {overlap:.0%} of the test texts are also training texts: the test "

@@ -118,7 +118,8 @@ def facts(records: list[dict], study: dict, summary: pd.DataFrame, others: list[
         ("dataset", (f"{first['dataset']}: {first['dataset_rows']:,} train rows read, {first['test_rows']:,} test "
                         f"rows; used train {first['train_rows']:,} / validation {first['val_rows']:,} / "
                         f"test {first['test_rows']:,}" + (" (PARTIAL split)" if first["partial_data"] else "")
-                        + _text_settings(study.get("data", {})) + _glove(study.get("data_info") or {}))),
+                        + _text_settings(study.get("data", {}), study.get("data_info") or {})
+                        + _glove(study.get("data_info") or {}))),
         ("runs", _runs_line(records, planned, total, summary)),
         *([("not shown", _others_line(others))] if others else []),
     ]
@@ -151,12 +152,12 @@ def _glove(info: dict) -> str:
             "tuned; words GloVe lacks start random at its scale, the pad at zero; glove_frozen never updates them)")
 
 
-def _text_settings(cfg: dict) -> str:
-    """What a model reads of each text, and of the training split: accuracy and speed depend on both."""
+def _text_settings(cfg: dict, info: dict) -> str:
+    """What a model reads of each text, and of the training split: accuracy and speed depend on both. What the
+    caps cut is measured from the texts (the data stage's notes)."""
     cut = f"at most {cfg['max_len']:,} tokens ({cfg.get('truncate', 'head')})" if cfg.get("max_len") else "every token"
     vocab = f"at most {cfg['max_vocab']:,} words" if cfg.get("max_vocab") else "every word"
-    capped = (f"; training rows capped at {cfg['max_train']:,} (data.max_train, stratified; a budget caps long-text "
-              "data)" if cfg.get("max_train") else "")
+    capped = "".join(f"; {n}" for n in info.get("notes", []) if n.startswith(("texts cut", "training rows capped")))
     return f"; read: {cut}; vocabulary: {vocab} seen at least {cfg.get('min_freq', 1)} time(s) in training{capped}"
 
 

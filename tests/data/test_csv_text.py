@@ -52,3 +52,45 @@ def test_a_label_seen_once_in_training_is_said_and_header_false_reads_the_first_
     raw = csv_text.read(DataConfig(name="csv", csv=CsvConfig(**spec, header=False)))  # said: it is data
     assert raw.label_names == ["a", "b", "odd"] and any(
         n.startswith("LABELS SEEN ONCE in training: 'odd': a class with one example") for n in raw.notes)
+
+
+def _long_csv(tmp_path, rows: int, words: int) -> None:
+    """`rows` training rows of `words` words each (two classes), and a small test file."""
+    text = lambda i: " ".join(f"w{(i * 7 + k) % 50}" for k in range(words))  # noqa: E731
+    (tmp_path / "train.csv").write_text("".join(f"{i % 2},{text(i)}\n" for i in range(rows)))
+    (tmp_path / "test.csv").write_text("".join(f"{i % 2},x {text(i)}\n" for i in range(20)))
+
+
+@pytest.mark.parametrize("budget, rows, max_len", [("smoke", 500, 200), ("quick", 1250, 400)])
+def test_budgets_bound_a_long_text_csv_measured_from_its_texts(tmp_path, budget, rows, max_len):
+    """Issue 24 item 8: a user's CSV of long texts (no name to key on) gets the budget's caps: texts cut to
+    data.max_len, then training rows dropped (stratified) until the cut texts fit data.max_tokens; the notes say so."""
+    from bench.config import load_study
+    from bench.data import load
+    _long_csv(tmp_path, rows=2000, words=1000)
+    study = load_study(["study=smoke", "data.name=csv", f"data.csv.train={tmp_path}/train.csv",
+                        f"data.csv.test={tmp_path}/test.csv", "data.csv.header=false", f"budget={budget}",
+                        "data.max_train=null", "data.cache=false"])
+    splits = load(study.data)
+    assert splits.info["rows_read"]["train"] == 2000
+    assert splits.info["rows"]["train"] + splits.info["rows"]["val"] == rows  # max_tokens / max_len rows
+    assert int(splits.train.lengths.max()) == max_len
+    notes = " ".join(splits.info["notes"])
+    assert f"texts cut to {max_len} tokens" in notes and "2,000 of the 2,000 training texts read" in notes
+    assert f"training rows capped at {rows:,} of 2,000 (data.max_tokens=" in notes
+
+
+def test_short_texts_are_not_capped_and_the_command_line_lifts_a_cap(tmp_path):
+    from bench.config import load_study
+    from bench.data import load
+    _long_csv(tmp_path, rows=300, words=30)  # 9,000 tokens: under smoke's 100,000
+    words = ["study=smoke", "data.name=csv", f"data.csv.train={tmp_path}/train.csv",
+             f"data.csv.test={tmp_path}/test.csv", "data.csv.header=false", "data.cache=false"]
+    splits = load(load_study(words).data)
+    assert splits.info["rows"]["train"] + splits.info["rows"]["val"] == 300
+    assert not [n for n in splits.info["notes"] if "cut" in n or "capped" in n]
+    _long_csv(tmp_path, rows=300, words=1000)
+    splits = load(load_study([*words, "data.max_len=null", "data.max_tokens=null"]).data)
+    assert splits.info["rows"]["train"] + splits.info["rows"]["val"] == 300
+    assert not [n for n in splits.info["notes"] if "cut" in n or "capped" in n]
+    assert int(splits.train.lengths.max()) == 1000
