@@ -36,7 +36,12 @@ def _bars(ax, plot: Plot) -> None:
         ax.bar([p + (i - (len(series) - 1) / 2) * width for p in x], data[column], width, label=column)
     ax.set_xticks(list(x), data["variant"], rotation=30, ha="right")
     if len(series) > 1:
-        ax.legend(fontsize=8)
+        _legend(ax)
+
+
+def _legend(ax, **more) -> None:
+    """The key beside the axes, never over the data."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, **more)
 
 
 LEVEL_STYLES = [("tab:green", "--"), ("tab:gray", ":"), ("tab:purple", "-.")]
@@ -58,13 +63,27 @@ def _scatter(ax, plot: Plot) -> None:
                     label=None if ok else "did not learn")
     _levels(ax, plot)
     front = data[data["front"]].sort_values("time_s")
-    ax.step(front["time_s"], front["acc"], where="post", color="tab:red", label="Pareto front")
-    # numbers, not names, beside the points (names collide when variants cluster); the key is on the right
+    # the front as a staircase through ringed points: a one-point front (fastest and most accurate) still shows
+    ax.plot(front["time_s"], front["acc"], drawstyle="steps-post", color="tab:red", marker="o", markersize=11,
+            markerfacecolor="none", label="Pareto front")
+    # numbers, not names, beside the points (names collide when variants cluster): points closer than a label's
+    # size share one label, "1,4"; the key to the numbers heads the legend
+    ax.autoscale_view()
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    spots: list[tuple[float, float, list[str]]] = []
     for rank, (_, row) in enumerate(data.iterrows(), 1):
-        ax.annotate(str(rank), (row["time_s"], row["acc"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    key = "\n".join(f"{rank}  {name}" for rank, name in enumerate(data["variant"], 1))
-    ax.text(1.02, 1.0, key, transform=ax.transAxes, fontsize=7, va="top", family="monospace")
-    ax.legend(fontsize=8, loc="lower right")
+        x, y = (row["time_s"] - x0) / ((x1 - x0) or 1), (row["acc"] - y0) / ((y1 - y0) or 1)
+        near = next((s for s in spots if abs(s[0] - x) < 0.12 and abs(s[1] - y) < 0.06), None)
+        if near:
+            near[2].append(str(rank))
+        else:
+            spots.append((x, y, [str(rank)]))
+    for x, y, ranks in spots:
+        right = x > 0.8  # near the right edge the label goes left of its point, inside the axes
+        ax.annotate(",".join(ranks), (x0 + x * (x1 - x0), y0 + y * (y1 - y0)), fontsize=7,
+                    xytext=(-5 if right else 5, 3), ha="right" if right else "left", textcoords="offset points")
+    key = "\n".join(f"{rank:>2}  {name}" for rank, name in enumerate(data["variant"], 1))
+    _legend(ax, title=key, title_fontproperties={"family": "monospace", "size": 7}, alignment="left")
 
 
 # Lines that coincide (two variants with the same curve) must both stay visible: each variant gets its own marker
@@ -73,7 +92,7 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 DASHES = ("-", "--", "-.", ":")
 
 
-def _lines(ax, plot: Plot) -> None:
+def _lines(ax, plot: Plot, legend: bool = True) -> None:
     x, y = plot.extra.get("x", "epoch"), plot.extra.get("y", "acc")
     segment = plot.extra.get("segment")
     for i, (variant, group) in enumerate(plot.data.groupby("variant", sort=False)):
@@ -103,7 +122,40 @@ def _lines(ax, plot: Plot) -> None:
     elif plot.data[x].nunique() <= 12 and plot.data[x].dtype.kind in "iu":  # epochs, trials: whole numbers
         ax.set_xticks(sorted(plot.data[x].unique()))
     _levels(ax, plot)
-    ax.legend(fontsize=7)
+    if legend:
+        _legend(ax)
+
+
+def _grid(fig, plot: Plot):
+    """One small panel per variant (three across), sharing the axes; the variants and the panels in use."""
+    variants = list(dict.fromkeys(plot.data["variant"]))
+    cols = min(3, len(variants))
+    rows = math.ceil(len(variants) / cols)
+    fig.set_size_inches(WIDTH, 1.9 * rows + 0.8)
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
+    for ax in axes.flat[len(variants):]:
+        ax.set_visible(False)
+    fig.supxlabel(plot.xlabel)
+    fig.supylabel(plot.ylabel)
+    fig.suptitle(plot.title)
+    return variants, list(axes.flat[:len(variants)])
+
+
+def _panels(fig, plot: Plot) -> None:
+    """Small multiples: each variant in colour with its band, the others faint grey behind it for comparison."""
+    x, y = plot.extra.get("x", "epoch"), plot.extra.get("y", "acc")
+    segment = plot.extra.get("segment")
+    variants, axes = _grid(fig, plot)
+    for ax, variant in zip(axes, variants):
+        for other, group in plot.data.groupby("variant", sort=False):
+            for _, part in (group.groupby(segment, sort=False) if segment else [(None, group)]):
+                if other != variant:
+                    ax.plot(part[x], part[y], color="0.8", linewidth=0.8)
+        _lines(ax, Plot(**{**plot.__dict__, "data": plot.data[plot.data["variant"] == variant]}), legend=False)
+        ax.set_title(variant, fontsize=8)
+        ax.set_xlabel("")
+    if plot.extra.get("levels") or plot.extra.get("reference"):
+        _legend(axes[min(2, len(axes) - 1)])
 
 
 def _strip(ax, plot: Plot) -> None:
@@ -115,7 +167,7 @@ def _strip(ax, plot: Plot) -> None:
         ax.plot([values.mean()] * 2, [i - 0.3, i + 0.3], color="tab:red")
     _levels(ax, plot, vertical=True)
     if plot.extra.get("levels"):
-        ax.legend(fontsize=7, loc="best")
+        _legend(ax)
     ax.set_yticks(range(len(variants)), variants)
     ax.invert_yaxis()
 
@@ -132,22 +184,13 @@ def _heatmap(ax, plot: Plot) -> None:
 
 
 def _history(fig, plot: Plot) -> None:
-    variants = list(dict.fromkeys(plot.data["variant"]))
-    cols = min(3, len(variants))
-    rows = math.ceil(len(variants) / cols)
-    fig.set_size_inches(WIDTH, 1.9 * rows + 0.8)
-    axes = fig.subplots(rows, cols, squeeze=False, sharey=True)
-    for ax, variant in zip(axes.flat, variants):
+    variants, axes = _grid(fig, plot)
+    for ax, variant in zip(axes, variants):
         group = plot.data[plot.data["variant"] == variant]
         ax.scatter(group["trial"], group["value"], s=12, color="tab:blue")
         ax.plot(group["trial"], group["best_so_far"], color="tab:red", drawstyle="steps-post")
         ax.set_title(variant, fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    for ax in axes.flat[len(variants):]:
-        ax.set_visible(False)
-    fig.supxlabel(plot.xlabel)
-    fig.supylabel(plot.ylabel)
-    fig.suptitle(plot.title)
 
 
 DRAW = {"bars": _bars, "scatter": _scatter, "lines": _lines, "strip": _strip, "heatmap": _heatmap}
@@ -158,6 +201,8 @@ def _drawn(plot: Plot):
     fig = plt.figure(figsize=(WIDTH, 4.0))
     if plot.kind == "history":
         _history(fig, plot)
+    elif plot.extra.get("panels"):
+        _panels(fig, plot)
     else:
         ax = fig.subplots()
         if plot.kind == "strip" or plot.kind == "heatmap":

@@ -104,7 +104,7 @@ def html_page(page: Page) -> str:
                                table_id="leaderboard-all"),
                 seeds=grid(page.seeds.map(lambda v: _fmt(v, ".4f"))), drawn=drawn(page.plots, page.out),
                 tuning=None if page.tuning.empty else grid(page.tuning.map(str), text_columns=(
-                    "best_params", "importance", "trials")),
+                    "best_params", "importance")),
                 config=json.dumps(page.study, indent=2, sort_keys=True, default=str), files=page.files, **parts)
 
 

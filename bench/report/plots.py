@@ -310,6 +310,18 @@ def sweep_plots(table: pd.DataFrame, keys: list[str]) -> list[Plot]:
     return [p for p in built if p is not None]
 
 
+MANY = 6  # more lines than this, with their bands, hide each other on one axes: one panel per variant
+
+
+def _panelled(plot: Plot) -> Plot:
+    """Line figures of many variants become small multiples (bench.report.draw), and their captions say so."""
+    if plot.kind == "lines" and "variant" in plot.data and plot.data["variant"].nunique() > MANY:
+        plot.extra["panels"] = True
+        plot.caption += (f" One panel per variant: {plot.data['variant'].nunique()} lines with their bands would hide "
+                         "each other on one axes; the other variants are drawn in grey behind each.")
+    return plot
+
+
 def _say_missing(plot: Plot, order: list[str]) -> Plot:
     """A figure never drops a variant silently: the ones it lacks are named in its caption, with why."""
     if "variant" not in plot.data:
@@ -338,7 +350,7 @@ def study_plots(summary: pd.DataFrame, records: list[dict], epochs: pd.DataFrame
              importance({v: tuning[v] for v in order if v in tuning})]
     learned = [v for v in tuned if summary.loc[v, "learned"] != False] if "learned" in summary else tuned  # noqa: E712
     expected = {"optimization-history": tuned, "importance": tuned, "lesson-vs-ours": [], "tuning-budget": learned}
-    return [_say_missing(p, expected.get(p.key, order)) for p in built if p is not None]
+    return [_panelled(_say_missing(p, expected.get(p.key, order))) for p in built if p is not None]
 
 
 def tuning_budget(budget: pd.DataFrame, changes: tuple[str | None, list[int]]) -> Plot | None:

@@ -71,6 +71,11 @@ def render_speed(out: Path) -> str:
                    f"{r.cell} b{r.batch_size} t{r.seq_len} ({r.packed_over_padded:.2f}x)" for r in wins.itertuples()))
     shown = speeds.set_index("variant").drop(columns=["memory_kind"]).map(
         lambda v: f"{v:,.3g}" if isinstance(v, float) else str(v))
+    key = pd.DataFrame({  # the columns that fit 1280 px; every column folds out below it (and is in speed.csv)
+        "sweep": shown["sweep"], "batch": shown["batch_size"], "length": shown["seq_len"],
+        "train ms (q1-q3)": shown["train_ms"] + " (" + shown["train_ms_q1"] + "-" + shown["train_ms_q3"] + ")",
+        "infer ms": shown["infer_ms"], "real tokens/s": shown["real_tokens_per_s"], "pads": shown["pad_fraction"],
+        "train GFLOP/s": shown["train_gflops_per_s"], "peak MiB": shown["peak_mem_mb"]}, index=shown.index)
     figures = [p for p in (scaling(frame, "batch"), scaling(frame, "length")) if p is not None]
     env = frame.iloc[0]
     settings, notes = _settings(frame)
@@ -79,7 +84,8 @@ def render_speed(out: Path) -> str:
              ("reproduce", str(study.get("command", ""))), ("settings", settings), ("packing", verdict)]
     store.write_atomic(out / "index.html", page(
         "speed.html", f"rnnbench speed: {study.get('name', out.name)}", str(study.get("description", "")), notes, facts,
-        steps=grid(shown, caption="Median of every timed step (q1-q3 beside it), synchronized, after warm-up; tokens/s "
+        steps_all=grid(shown, table_id="speed-all"),
+        steps=grid(key, table_id="speed-table", caption="Median of every timed step (q1-q3 beside it), synchronized, after warm-up; tokens/s "
                                   "over the training step; GFLOP/s from the analytic count (the slots each variant "
                                   "computes: every slot padded, real tokens packed)."),
         crossover=grid(cross.set_index("cell").map(lambda v: f"{v:,.3g}" if isinstance(v, float) else str(v)),

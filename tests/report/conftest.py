@@ -55,9 +55,9 @@ PROBE_TAIL = """<script>addEventListener('load', () => {
   const captions = [...document.querySelectorAll('figcaption')].map(c => c.textContent);
   // layout: does a table need sideways scrolling in its box, does the page itself overflow the window?
   const overflow = {};
-  for (const t of document.querySelectorAll('table[id]')) { const box = t.parentElement;
-    overflow[t.id] = {table: Math.ceil(t.getBoundingClientRect().width), box: box.clientWidth,
-                      visible: t.checkVisibility ? t.checkVisibility() : t.offsetParent !== null}; }
+  [...document.querySelectorAll('table')].forEach((t, i) => { const box = t.parentElement;
+    overflow[t.id || ('table-' + i)] = {table: Math.ceil(t.getBoundingClientRect().width), box: box.clientWidth,
+                      visible: t.checkVisibility ? t.checkVisibility() : t.offsetParent !== null}; });
   const layout = {window: window.innerWidth, page: document.documentElement.scrollWidth, overflow,
                   widestImage: Math.max(0, ...[...document.images].map(i => i.getBoundingClientRect().width)),
                   notes: [...document.querySelectorAll('.table-note')].map(n => Math.ceil(n.getBoundingClientRect().right))};

@@ -9,6 +9,8 @@ from bench.report import render
 from bench.report.tables import REFERENCE_ROW
 from bench.store import load
 
+from .conftest import copy_study
+
 
 def test_report_page_loads_cleanly_in_chromium(smoke_study, chromium, tmp_path):
     render(smoke_study)
@@ -109,3 +111,28 @@ def test_page_layout_at_1280_px_and_at_phone_width(tmp_path, chromium):
     phone = chromium.probe(tmp_path / "index.html", width=500)["layout"]
     assert phone["window"] == 500 and phone["page"] <= phone["window"], phone
     assert phone["widestImage"] <= phone["window"] and max(phone["notes"]) <= phone["window"], phone
+
+
+def test_every_page_type_fits_1280_px(smoke_study, chromium, tmp_path):
+    """Issue 24 item 6: the study, sweep, speed and index pages at 1280 px: the page never scrolls sideways, and
+    every table shown by default (the tuning table included) fits its box; the every-column tables fold out."""
+    from bench import run
+    from bench.report.index import write_index
+    reports = tmp_path / "reports"
+    render(copy_study(smoke_study, reports / "smoke"))
+    assert run.main(["study=speed", "cell=[gru]", "layers=[1]", "speed.repeats=2", "speed.warmup=1",
+                     "speed.batch_sizes=[4,8]", "speed.seq_lens=[6,12]", "speed.batch_size=4", "speed.seq_len=6",
+                     "speed.vocab=50", f"out={reports / 'speed'}"]) == 0
+    assert run.main(["study=smoke", "cell=[gru]", "packing=[padded]", "data.synthetic.n_train=120",
+                     "data.synthetic.n_test=40", "measure.seeds=1", "tune.trials=0", "train.epochs=1",
+                     "sweep={data.synthetic.distance:[0,3],train.lr:[0.01,0.003]}", f"out={reports / 'sweep'}"]) == 0
+    pages = [write_index(reports), *(reports / name / "index.html" for name in ("smoke", "speed", "sweep"))]
+    for page in pages:
+        seen = chromium.probe(page, width=1280)
+        layout = seen["layout"]
+        assert seen["problems"] == [] and seen["console"] == [], (page, seen["problems"], seen["console"])
+        assert layout["page"] <= layout["window"] == 1280, (page, layout)
+        wide = {t: o for t, o in layout["overflow"].items() if o["visible"] and o["table"] > o["box"] + 1}
+        assert not wide, (page, wide)
+        assert layout["overflow"], f"{page} has no table"
+    assert "tuning" in (reports / "smoke" / "index.html").read_text()

@@ -125,3 +125,42 @@ def test_sweep_cost_curves_state_the_measured_growth_exponent():
 def test_a_sweep_over_a_non_numeric_key_has_no_cost_curve():
     table = _sweep_table().assign(max_len=lambda t: t["max_len"].map(str))
     assert [p.key for p in plots.sweep_plots(table, ["max_len"])] == ["sweep-max_len"]
+
+
+def _boxes_overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_drawn_figures_keep_legends_off_the_data_labels_apart_and_the_front_drawn():
+    """Issue 24 item 6, on the packing study's nine variants (three clusters of near-equal points): the legend sits
+    beside the axes, no two point labels overprint, the listed Pareto front is a drawn line, and nine learning
+    curves become nine small panels."""
+    from .test_effects import _packing_study
+    records = _packing_study()  # two epochs each (tests.report.conftest.record)
+    summary = tables.summarize(records)
+    built = {p.key: p for p in plots.study_plots(summary, records, tables.epochs_frame(records),
+                                                 tables.curves_frame(records), {}, {"test_acc": 0.8})}
+    fig = draw._drawn(built["accuracy-vs-time"])
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        legend = ax.get_legend().get_window_extent(renderer)
+        assert not _boxes_overlap(legend, ax.get_window_extent(renderer)), "the legend covers the data"
+        labels = [t.get_window_extent(renderer) for t in ax.texts]
+        assert len(labels) < 9, "near-equal points share one label"
+        assert not any(_boxes_overlap(a, b) for i, a in enumerate(labels) for b in labels[i + 1:])
+        assert not any(_boxes_overlap(a, legend) for a in labels)
+        shown = sorted(int(n) for t in ax.texts for n in t.get_text().split(","))
+        assert shown == list(range(1, 10)), "every variant's number is on the figure once"
+        front = [line for line in ax.get_lines() if line.get_label() == "Pareto front"]
+        assert front and len(front[0].get_xdata()) >= 1 and front[0].get_visible()
+    finally:
+        draw.plt.close(fig)
+    curves = built["learning-curves"]
+    assert curves.extra["panels"] and "One panel per variant" in curves.caption
+    fig = draw._drawn(curves)
+    try:
+        assert len([a for a in fig.axes if a.get_visible()]) == 9
+    finally:
+        draw.plt.close(fig)
