@@ -237,6 +237,12 @@ class Study(Section):
     workers: int = _key(1, "worker processes on this machine (one GPU each when there are GPUs)",
                         f"1 to {os.cpu_count() or 1} (this machine's CPU cores)", ge=1, le=max(os.cpu_count() or 1, 1))
     lease: float = _key(120.0, "seconds without a heartbeat before a worker's run is taken over", ge=1)
+    tracking: Literal["none", "mlflow"] = _key("none", "also log every tuning trial and seed run to an experiment "
+                                                       "tracker when the run finishes (mlflow: pip install -e "
+                                                       "'.[mlflow]')")
+    tracking_uri: Optional[str] = _key(None, "the tracker's address; null: sqlite:///OUT/mlflow.db, a file in the "
+                                             "study's folder", "an MLflow tracking URI (http://..., sqlite:///...), "
+                                                               "or null")
     profile: bool = _key(False, "write a torch.profiler trace of 8 steps of the first variant")
     mode: Literal["study", "speed"] = _key("study", "study: tune, train, measure accuracy; speed: step times only")
     speed: SpeedConfig = _key(SpeedConfig(), "")
@@ -280,6 +286,11 @@ class Study(Section):
         _require(not glove or importlib.util.find_spec(embeddings.PACKAGE) is not None,
                  f"{glove[0] if glove else ''} reads GloVe vectors, and the package that holds them is not installed: "
                  f"{embeddings.INSTALL}")
+        if self.tracking == "mlflow":
+            _require(self.mode == "study", "tracking=mlflow logs trained runs, and mode=speed trains none: drop "
+                                           "tracking=mlflow")
+            _require(importlib.util.find_spec("mlflow") is not None,
+                     "tracking=mlflow needs MLflow, which is not installed: pip install -e '.[mlflow]'")
         return self
 
     def expand(self) -> list[Variant]:

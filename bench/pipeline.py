@@ -25,7 +25,7 @@ from bench import data, embeddings, measure, runs, speed, store, workers
 from bench.classical import reference
 from bench.config import Params, Study
 from bench.errors import BenchError
-from bench.measure import environment, resolve_device
+from bench.measure import environment, peak_memory_mb, resolve_device
 from bench.progress import bar, say
 from bench.report.effects import Criteria, next_wave
 from bench.report.index import refresh_index, render_any
@@ -375,7 +375,9 @@ def _tune(work: Work, variant: Variant, base: Params):
         with _bar(prep, f"{variant.name} trial", params.epochs) as progress:
             try:
                 result = fit(variant, params, prep.splits, study.tune.seed, prep.device, evaluate_test=False,
-                             on_step=progress.update, on_epoch=lambda e: report(e.epoch, e.val_acc))
+                             on_step=progress.update, on_epoch=lambda e: report(e.epoch, e.val_acc, {
+                                 "train_loss": e.train_loss, "running_acc": e.running_acc, "val_acc": e.val_acc,
+                                 "time_s": e.time_s, "peak_mem_mb": peak_memory_mb(prep.device)[0]}))
             except Diverged as e:
                 raise Pruned(f"diverged: {e}") from e
             except RuntimeError as e:
@@ -463,6 +465,22 @@ def _finish(prep: Prepared, failures: list[str]) -> Outcome:
         report = render_any(out) if finished and not workers.is_child() else ""
         if report:
             refresh_index(out)
+        if prep.study.tracking != "none" and finished and not workers.is_child():
+            _track(prep)
     except KeyboardInterrupt:
         return _stopped(prep)
     return Outcome(out, finished, failures, report=report)
+
+
+def _track(prep: Prepared) -> None:
+    """The tracker's copy (bench.tracking). Its failure loses nothing: the records are kept, and running the same
+    command again sends what the tracker lacks."""
+    from bench import tracking
+    where = store.mask_secrets(tracking.uri(prep.study))
+    try:
+        logged = tracking.export(prep.study, prep.storage, store.load(prep.study.out_dir))
+    except Exception as e:  # noqa: BLE001 - any failure of the tracker's client or server
+        say(f"warning: could not log to MLflow at {where} ({store.mask_secrets(str(e)).splitlines()[0][:300]}): "
+            "the records are kept in the folder; run the same command again to send them")
+        return
+    say(f"MLflow: {logged} new trial and seed run(s) logged to {where}, experiment '{prep.study.name}'")

@@ -29,7 +29,7 @@ TUNING = "tuning.json"  # per variant: best params, edges, importances, Pareto f
 OURS = ("optuna.db", RECORDS, SPEED_RECORDS, STUDY, SWEEP, ".run.lock")  # a folder holding one is a study's
 TABLES = ("results.csv", "summary.csv", "effects.csv", "budget.csv", "leaderboard.md", "epochs.csv", "curves.csv")
 # what a study writes beside them (and would overwrite)
-WRITTEN = ("index.html", *TABLES, TUNING, "speed.csv", "crossover.csv", "figures")
+WRITTEN = ("index.html", *TABLES, TUNING, "speed.csv", "crossover.csv", "figures", "mlflow.db")
 
 
 def cannot_write(path: Path, e: OSError) -> StorageError:

@@ -171,7 +171,9 @@ def _past_budget(study: optuna.Study, number: int, budget: int) -> bool:
 def _run_trial(trial, space, objective, settings, pareto):
     params = suggest(trial, space)
 
-    def report(epoch: int, value: float) -> None:
+    def report(epoch: int, value: float, stats: dict | None = None) -> None:
+        if stats:  # the epoch's figures, kept with the trial (an experiment tracker reads them: bench.tracking)
+            trial.set_user_attr(f"epoch {epoch}", stats)
         if not pareto and epoch < settings.epochs:  # pruning after the last epoch saves nothing
             trial.report(value, epoch)
             if trial.should_prune():

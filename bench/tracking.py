@@ -1,0 +1,129 @@
+"""An experiment tracker's copy of a study (tracking=mlflow): the records, mirrored into MLflow.
+
+Optuna's storage stays the one record of the work. The tracker gets a copy when a run finishes
+(bench.pipeline._finish), so nothing is sent from inside a timed loop and workers never race to send it.
+In MLflow, a study is an experiment; each variant (at one settings fingerprint) is a parent run carrying the
+mean and 95 % CI over its seeds (step = the number of seeds, so the history shows how it settled); under it, a
+child run per tuning trial and per seed holds its parameters, per-epoch metrics (step = epoch), time and memory.
+Every run is tagged with its key, so running the command again logs only what is new.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from typing import Any
+
+from bench import store
+from bench.report.stats import mean_ci
+
+KEY = "rnnbench.key"
+EPOCH = ("train_loss", "running_acc", "val_acc", "test_acc", "time_s", "peak_mem_mb")
+# a seed run's own figures (the kept epoch's accuracies under their own names: the per-epoch ones are a history)
+SEED = {"test_acc": "kept_test_acc", "val_acc": "kept_val_acc", "train_acc": "kept_train_acc",
+        "epoch_time_s": "epoch_time_s", "tokens_per_s": "tokens_per_s", "peak_mem_mb": "peak_mem_mb",
+        "best_epoch": "best_epoch", "epochs": "epochs"}
+STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
+
+
+def uri(study) -> str:
+    """Where the runs go: tracking_uri, else a SQLite file in the study's folder."""
+    return study.tracking_uri or f"sqlite:///{(study.out_dir / 'mlflow.db').resolve()}"
+
+
+def export(study, storage, records: list[dict]) -> int:
+    """Log what the tracker lacks of `records` (the folder's seed runs) and of the variants' Optuna trials in
+    `storage`; the number of runs logged."""
+    import optuna
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri(study))
+    found = client.get_experiment_by_name(study.name)
+    experiment = found.experiment_id if found else client.create_experiment(
+        study.name, tags={"rnnbench.description": study.description})
+    have = {run.data.tags.get(KEY): run for run in _runs(client, experiment)}
+    names = set(optuna.get_all_study_names(storage)) if storage is not None else set()
+    by_variant: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for record in records:
+        by_variant[(record["variant"], record.get("fingerprint", ""))].append(record)
+    logged = 0
+    for (variant, fingerprint), runs in by_variant.items():
+        parent = have.get(f"variant {fingerprint} {variant}")
+        if parent is None:
+            axes = {k: runs[0][k] for k in ("cell", "packing", "readout", "bidirectional", "layers", "batching",
+                                            "embed_init") if k in runs[0]}
+            parent = _run(client, experiment, f"variant {fingerprint} {variant}", variant, None, axes,
+                          {"rnnbench.kind": "variant", "rnnbench.fingerprint": fingerprint}, [], "FINISHED")
+        parent_id = parent.info.run_id
+        _spread(client, parent, runs)
+        for r in runs:
+            key = f"seed {fingerprint} {variant} {r['seed']}"
+            if key not in have:
+                metrics = [(k, e[k], e["epoch"]) for e in r.get("history", []) for k in EPOCH if k in e]
+                metrics += [(name, r[k], 0) for k, name in SEED.items() if r.get(k) is not None]
+                _run(client, experiment, key, f"seed {r['seed']}", parent_id, r.get("hyperparameters") or {},
+                     {"rnnbench.kind": "seed"}, metrics, "FINISHED")
+                logged += 1
+        name = f"{study.name}/{variant}"
+        for t in optuna.load_study(study_name=name, storage=storage).trials if name in names else []:
+            key = f"trial {fingerprint} {variant} {t.number}"
+            if key in have or t.state.name not in STATUS:  # a trial still running is logged next time
+                continue
+            epochs = sorted((int(k.split()[1]), v) for k, v in t.user_attrs.items() if k.startswith("epoch "))
+            metrics = [(k, stats[k], epoch) for epoch, stats in epochs for k in EPOCH if k in stats]
+            if not epochs:  # a trial from before the per-epoch figures: its reported validation accuracies
+                metrics = [("val_acc", v, step) for step, v in t.intermediate_values.items()]
+            metrics += [(k, v, 0) for k, v in zip(("best_val_acc", "epoch_time_s"), t.values or [])]
+            if t.datetime_start and t.datetime_complete:
+                metrics.append(("duration_s", (t.datetime_complete - t.datetime_start).total_seconds(), 0))
+            _run(client, experiment, key, f"trial {t.number}", parent_id, t.params,
+                 {"rnnbench.kind": "trial", "rnnbench.state": t.state.name}, metrics, STATUS[t.state.name])
+            logged += 1
+    return logged
+
+
+def _runs(client, experiment: str) -> list:
+    runs, token = [], None
+    while True:
+        page = client.search_runs([experiment], max_results=1000, page_token=token)
+        runs += list(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def _run(client, experiment: str, key: str, name: str, parent: str | None, params: dict, tags: dict,
+         metrics: list[tuple[str, Any, int]], status: str):
+    """One MLflow run with its parameters, tags and metrics, ended with `status` (a finished parent still takes
+    the metrics of later seeds)."""
+    from mlflow.entities import Metric, Param
+
+    tags = {KEY: key, "mlflow.runName": name, **tags, **({"mlflow.parentRunId": parent} if parent else {})}
+    run = client.create_run(experiment, tags=tags, run_name=name)
+    now = int(time.time() * 1000)
+    batch = [Metric(k, float(v), now, int(step)) for k, v, step in metrics if _finite(v)]
+    values = [Param(k, store.mask_secrets(str(v))[:6000]) for k, v in params.items()]
+    for start in range(0, max(len(batch), len(values), 1), 500):  # MLflow takes at most 1,000 metrics a batch
+        client.log_batch(run.info.run_id, metrics=batch[start:start + 500], params=values[start:start + 500])
+    client.set_terminated(run.info.run_id, status)
+    return client.get_run(run.info.run_id)
+
+
+def _spread(client, parent, runs: list[dict]) -> None:
+    """The variant's mean and 95 % CI half-width over its seeds, logged again whenever the seed count changes."""
+    if parent.data.metrics.get("seeds") == len(runs):
+        return
+    from mlflow.entities import Metric
+
+    now, step, metrics = int(time.time() * 1000), len(runs), [("seeds", len(runs))]
+    for column in ("test_acc", "val_acc", "epoch_time_s"):
+        values = [float(r[column]) for r in runs if _finite(r.get(column))]
+        if values:
+            mean, half = mean_ci(values)
+            metrics += [(f"{column}_mean", mean), (f"{column}_ci95", half)]
+    client.log_batch(parent.info.run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics if _finite(v)])
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
