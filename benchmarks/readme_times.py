@@ -3,6 +3,7 @@
     python -m benchmarks.readme_times                       # every timed command up to --max-minutes (10)
     python -m benchmarks.readme_times --max-minutes 40      # the quick studies too
     python -m benchmarks.readme_times --only smoke,typo     # commands whose line holds one of these words
+    python -m benchmarks.readme_times --busy                # beside one parallel heavy job (a torch matmul loop)
 
 The README marks each command whose time it states with a comment `# ~N s` or `# ~N min` (N a number; a
 range `~N-M min` takes M). This reads those lines, runs each in a fresh process with a cold data cache
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import re
 import shlex
 import subprocess
@@ -58,26 +60,50 @@ def main() -> int:
     parser.add_argument("--imdb", default=str(ROOT.parent / "shared/data/imdb"))
     parser.add_argument("--max-minutes", type=float, default=10.0, help="skip commands stated to take longer")
     parser.add_argument("--only", default="", help="comma-separated words; run the commands holding one")
+    parser.add_argument("--busy", action="store_true", help="run one heavy job beside them (torch's default threads)")
     args = parser.parse_args()
     rows, bad = [], 0
     scratch = Path(tempfile.mkdtemp(prefix="rnnbench-readme-"))
+    heavy = subprocess.Popen([sys.executable, "-c", HEAVY]) if args.busy else None
+    try:
+        bad = _run_all(args, scratch, rows)
+    finally:
+        if heavy:
+            heavy.kill()
+    print("\n| command | exit | measured | stated | measured / stated | load (1 min) | CPU / wall |\n"
+          "| --- | --- | --- | --- | --- | --- | --- |")
+    print("\n".join(rows))
+    return 1 if bad else 0
+
+
+# the parallel heavy job of --busy: what a newcomer's other work looks like to torch's threads
+HEAVY = "import torch\na = torch.randn(1024, 1024)\nwhile True:\n    a = torch.tanh(a @ a)"
+
+
+def _run_all(args, scratch: Path, rows: list[str]) -> int:
+    """Run the stated commands, a table row each; how many are outside 2x of their stated time."""
+    bad = 0
     for i, (command, stated) in enumerate(stated_commands(ROOT / "README.md")):
         if stated > 60 * args.max_minutes or (args.only and not any(w in command for w in args.only.split(","))):
             continue
         env = {**os.environ, "RNNBENCH_CACHE": str(scratch / f"cache-{i}"), "RNNBENCH_PROGRESS": "plain"}
         argv = prepared(command, args.ag_news, args.imdb, scratch / f"out-{i}")
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _children_cpu()
         proc = subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         seconds = time.perf_counter() - start
         ratio = seconds / stated
         ok = 0.5 <= ratio <= 2.0
         bad += not ok
         rows.append(f"| `{command}` | {proc.returncode} | {seconds:,.1f} s | {stated:g} s | {ratio:.2f} "
-                    f"{'' if ok else '(outside 2x)'} |")
+                    f"{'' if ok else '(outside 2x)'} | {os.getloadavg()[0]:.1f} | "
+                    f"{(_children_cpu() - cpu) / seconds:.2f} |")
         print(rows[-1], flush=True)
-    print("\n| command | exit | measured | stated | measured / stated |\n| --- | --- | --- | --- | --- |")
-    print("\n".join(rows))
-    return 1 if bad else 0
+    return bad
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":

@@ -52,9 +52,33 @@ def _acc(mean: float, half: float) -> str:
     return f"{mean:.3f}" + ("" if math.isnan(half) else f" ± {half:.3f}")
 
 
-def _ratios(values: pd.Series) -> str:
-    low, high = values.min(), values.max()
-    return f"{low:.2g}×" if f"{low:.2g}" == f"{high:.2g}" else f"{low:.2g}–{high:.2g}×"
+def _span(low: float, high: float, unit: str = "×") -> str:
+    return f"{low:.2g}{unit}" if f"{low:.2g}" == f"{high:.2g}" else f"{low:.2g}–{high:.2g}{unit}"
+
+
+def _ratios(rows: pd.DataFrame) -> str:
+    """Time ratios as a claim: a ratio whose 95 % interval spans 1 is "the same within noise", never a speed-up."""
+    same = rows[(rows["time_low"] <= 1) & (rows["time_high"] >= 1)]
+    differ = rows.drop(same.index)
+    parts = []
+    if not differ.empty:
+        known = differ.dropna(subset=["time_low", "time_high"])
+        parts.append(_span(differ["time_ratio"].min(), differ["time_ratio"].max()) + (
+            f" (95% CI {_span(known['time_low'].min(), known['time_high'].max(), '')})" if not known.empty
+            else " (too few samples for an interval)"))
+    if not same.empty:
+        parts.append("the same within noise" + (f" for {len(same)} of {len(rows)} pairs" if not differ.empty else "")
+                     + f" ({_span(same['time_ratio'].min(), same['time_ratio'].max())})")
+    return "; ".join(parts)
+
+
+def time_reading(ratio: float, low: float, high: float) -> str:
+    """One pair's time ratio for the effects table: the ratio, its 95 % interval, and "same" when it spans 1."""
+    if pd.isna(ratio):
+        return "-"
+    if pd.isna(low) or pd.isna(high):
+        return f"{ratio:.2f}"
+    return f"{ratio:.2f} [{low:.2f}, {high:.2f}]" + (" same" if low <= 1 <= high else "")
 
 
 def _axis_sentence(axis: str, rows: pd.DataFrame) -> str:
@@ -85,9 +109,8 @@ def _axis_sentence(axis: str, rows: pd.DataFrame) -> str:
     times = rows.dropna(subset=["time_ratio"])
     if not times.empty:
         basis = str(times["time_basis"].iloc[0])
-        parts.append(f"time per step {_ratios(times['time_ratio'])} at {basis}" if "no timing" not in basis
-                     else f"time per epoch {_ratios(times['time_ratio'])} at each variant's tuned sizes (not like "
-                          "for like)")
+        parts.append(f"time per step {_ratios(times)} at {basis}" if "no timing" not in basis
+                     else f"time per epoch {_ratios(times)} at each variant's tuned sizes (not like for like)")
     return f"{AXIS_WORDS.get(axis, axis).capitalize()} ({change}): " + "; ".join(parts) + "."
 
 

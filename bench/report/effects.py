@@ -38,7 +38,7 @@ import pandas as pd
 
 from dataclasses import dataclass
 
-from bench.report.stats import ALPHA, MARGIN, TAU, aso, bootstrap_ci, holm, seeds_needed, tost, welch
+from bench.report.stats import ALPHA, MARGIN, TAU, aso, bootstrap_ci, holm, ratio_ci, seeds_needed, tost, welch
 from bench.report.tables import scored
 from bench.variants import AXES, BATCHINGS, CELLS, EMBED_INITS, NOT_APPLICABLE, PACKINGS, READOUTS
 
@@ -46,7 +46,7 @@ ORDER = {"cell": CELLS, "packing": PACKINGS, "readout": READOUTS, "embed_init": 
 COLUMNS = ["axis", "baseline", "value", "context", "variant_baseline", "variant", "seeds_baseline", "seeds",
            "metric", "acc_baseline", "acc", "delta", "ci_low", "ci_high", "p_welch", "p_holm", "p_tost", "p_tost_holm",
            "question", "verdict", "seeds_needed", "boot_low", "boot_high", "aso_better", "aso_worse", "lenses",
-           "time_ratio", "time_basis", "memory_ratio", "memory_kind", "comparable"]
+           "time_ratio", "time_low", "time_high", "time_basis", "memory_ratio", "memory_kind", "comparable"]
 VERDICTS = ("better", "worse", "equivalent", "undecided", "not comparable")
 CONTEXT = "context"  # a pair off the question: Δ shown, no verdict
 
@@ -157,6 +157,8 @@ def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Cri
                     "ci_high": test.high, "p_welch": test.p, "p_tost": tost(test, criteria.margin),
                     "question": criteria.question is None or axis in criteria.question,
                     "time_ratio": _ratio(summary, time_col, base, variant),
+                    **dict(zip(("time_low", "time_high"), ratio_ci(_times(by_variant[base], timed),
+                                                                  _times(by_variant[variant], timed)))),
                     "time_basis": _basis(summary, base, variant) if timed else "tuned sizes (no timing pass)",
                     "memory_ratio": _ratio(summary, mem_col, base, variant) if same_memory else math.nan,
                     "memory_kind": summary.loc[variant, kind_col] if same_memory else "mixed",
@@ -178,6 +180,13 @@ def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Cri
         if row["verdict"] == "undecided" else math.nan for _, row in table.iterrows()]
     table["lenses"] = [_disagreement(row) if row["verdict"] in VERDICTS[:4] else "" for _, row in table.iterrows()]
     return table
+
+
+def _times(runs: pd.DataFrame, timed: bool) -> list[float]:
+    """A variant's time samples: every step of its timing passes, else every epoch of its seeds."""
+    if timed:
+        return [ms for t in runs["timing"] if isinstance(t, dict) for ms in t.get("step_ms") or []]
+    return [s for times in runs.get("epoch_times_s", []) if isinstance(times, list) for s in times]
 
 
 def _basis(summary: pd.DataFrame, base: str, variant: str) -> str:

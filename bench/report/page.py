@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report.answer import Answer
+from bench.report.answer import Answer, time_reading
 from bench.report.effects import Criteria, schedule, verdict
 from bench.report import html
 from bench.report.html import drawn, grid
@@ -65,7 +65,8 @@ def effects_display(effects: pd.DataFrame) -> pd.DataFrame:
         "p (Holm)": effects["p_holm"].map(lambda v: _fmt(v, ".3g")),
         "p equivalence (TOST, Holm)": effects["p_tost_holm"].map(lambda v: _fmt(v, ".3g")),
         "seeds": effects["seeds_baseline"].astype(str) + " / " + effects["seeds"].astype(str),
-        "time ×": effects["time_ratio"].map(lambda v: _fmt(v, ".2f")),
+        "time ×": [time_reading(r, a, b) for r, a, b in zip(effects["time_ratio"], effects["time_low"],
+                                                             effects["time_high"])],
         "timed at": effects["time_basis"],
         "memory ×": effects["memory_ratio"].map(lambda v: _fmt(v, ".2f")),
         "bootstrap 95% CI (BCa)": [f"[{_fmt(a, '+.4f')}, {_fmt(b, '+.4f')}]"
@@ -114,7 +115,8 @@ EFFECTS_NOTE = ("Δ acc = mean {metric} accuracy of the changed variant minus th
                 "ε_min each way (below 0.2: that side is almost stochastically larger), and says where these lenses "
                 "do not point the way the verdict does. time × and memory × = changed / baseline: median time per "
                 "training step and peak memory from the timing pass at the sizes under 'timed at', the same for both "
-                "sides (memory: same kind only). A packed variant reads each true end, so it pairs with padded "
+                "sides (memory: same kind only); [95% percentile bootstrap interval of the time ratio over the "
+                "steps], 'same' when it spans 1: no difference in time this run can tell from noise. A packed variant reads each true end, so it pairs with padded "
                 "true_last, not padded last.")
 
 LEADERBOARD_NOTE = (f"Sorted by test accuracy, variants that did not learn last and unranked; ★ marks each column's "

@@ -137,6 +137,21 @@ def bootstrap_ci(a: Sequence[float], b: Sequence[float], level: float = LEVEL, r
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+def ratio_ci(a: Sequence[float], b: Sequence[float], level: float = LEVEL, resamples: int = 2000,
+             seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of median(b) / median(a): a time ratio from its samples (the steps of the
+    timing passes, or the epochs), each side resampled on its own; (nan, nan) below 3 samples a side."""
+    a, b = _clean(a), _clean(b)
+    if len(a) < 3 or len(b) < 3 or min(a) <= 0:
+        return math.nan, math.nan
+    with np.errstate(all="ignore"):
+        result = stats.bootstrap((np.array(b), np.array(a)),
+                                 lambda x, y, axis=-1: np.median(x, axis) / np.median(y, axis),
+                                 confidence_level=level, n_resamples=resamples, method="percentile",
+                                 random_state=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
 def _quantiles(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """The empirical quantile function F^-1(t) = inf{x: F(x) >= t} on `grid` (one row per sample)."""
     ordered = np.sort(values, axis=-1)
