@@ -83,6 +83,39 @@ def time_each(run, items: list, warmup: int, device: torch.device) -> list[float
     return samples
 
 
+class Load:
+    """What else ran on the machine while a block ran: the other processes' share of its CPUs (the machine's busy
+    CPU time from /proc/stat, less this process's own), and the 1-minute load average at the end. Times taken on a
+    busy machine are inflated (torch's threads wait for cores), and the page says so (`BUSY`)."""
+
+    def __enter__(self) -> "Load":
+        self.t0, self.machine0, self.own0 = time.perf_counter(), _machine_busy_s(), _own_cpu_s()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        wall = time.perf_counter() - self.t0
+        machine = _machine_busy_s()
+        others = (machine - self.machine0) - (_own_cpu_s() - self.own0) if machine is not None else None
+        self.facts = {"others_cpu": None if others is None or wall <= 0 else
+                      round(max(0.0, others) / ((os.cpu_count() or 1) * wall), 3),
+                      "load_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()}
+
+
+def _machine_busy_s() -> float | None:
+    """Seconds of CPU time every process of the machine has used since boot (Linux), else None."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
 def _read_status(field: str) -> int | None:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():

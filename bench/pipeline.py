@@ -401,7 +401,7 @@ def _tune(work: Work, variant: Variant, base: Params):
 
 def _measure(work: Work, variant: Variant, params: Params, seed: int, tuned) -> dict:
     prep, study = work.prep, work.prep.study
-    with _bar(prep, f"{variant.name} seed {seed}", params.epochs) as progress:
+    with _bar(prep, f"{variant.name} seed {seed}", params.epochs) as progress, measure.Load() as load:
         try:
             result = fit(variant, params, prep.splits, seed, prep.device, on_step=progress.update)
         except Diverged as e:
@@ -412,7 +412,7 @@ def _measure(work: Work, variant: Variant, params: Params, seed: int, tuned) -> 
                             steps=study.measure.timing_steps, seed=seed)
     return store.make_record(study=study.name, variant=variant, seed=seed, params=params, fit=result,
                              data_info=prep.splits.info, env=work.env, fingerprint=prep.key, budget=study.budget,
-                             tuned=tuned, timing=timing)
+                             tuned=tuned, timing=timing, load=load.facts)
 
 
 def _bar(prep: Prepared, desc: str, epochs: int):

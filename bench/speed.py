@@ -23,7 +23,7 @@ import torch
 
 from bench.config import SPEED_SETTINGS, Params
 from bench.data.batching import Batch
-from bench.measure import peak_memory_mb, reset_peak_memory, time_each
+from bench.measure import Load, peak_memory_mb, reset_peak_memory, time_each
 from bench.models import Shape, to_device
 from bench.train import trainer
 from bench.variants import Variant
@@ -65,10 +65,11 @@ def measure_point(variant: Variant, params: Params, vocab: int, batch_size: int,
     model, step, _ = trainer(variant, params.replace(dropout=0.0), Shape(vocab, 4, 0), device)
     data = fixed_batches(batch_size, seq_len, vocab, warmup + repeats)
     reset_peak_memory(device)
-    train_ms = time_each(step, data, warmup, device)
-    model.eval()
-    with torch.no_grad():
-        infer_ms = time_each(lambda b: model(to_device(b.tokens, device), b.lengths), data, warmup, device)
+    with Load() as load:
+        train_ms = time_each(step, data, warmup, device)
+        model.eval()
+        with torch.no_grad():
+            infer_ms = time_each(lambda b: model(to_device(b.tokens, device), b.lengths), data, warmup, device)
     peak, kind = peak_memory_mb(device)
     real = statistics.mean(b.real_tokens for b in data[warmup:])
     padded = batch_size * seq_len
@@ -82,7 +83,8 @@ def measure_point(variant: Variant, params: Params, vocab: int, batch_size: int,
             "real_tokens_per_s": real / train_med * 1000, "padded_tokens_per_s": padded / train_med * 1000,
             "pad_fraction": 1 - real / padded, "flops_per_token": fwd, "train_flops_per_token": TRAIN_FACTOR * fwd,
             "train_gflops_per_s": TRAIN_FACTOR * fwd * computed / train_med / 1e6,
-            "infer_gflops_per_s": fwd * computed / infer_med / 1e6, "peak_mem_mb": peak, "memory_kind": kind}
+            "infer_gflops_per_s": fwd * computed / infer_med / 1e6, "peak_mem_mb": peak, "memory_kind": kind,
+            **load.facts}
 
 
 def jobs(speed) -> list[dict]:

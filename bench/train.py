@@ -20,7 +20,7 @@ from torch import nn
 from bench.config import Params
 from bench.data import Splits
 from bench.data.batching import Encoded, batches
-from bench.measure import WARMUP_EVAL_BATCHES, clock, peak_memory_mb, reset_peak_memory, time_each
+from bench.measure import WARMUP_EVAL_BATCHES, Load, clock, peak_memory_mb, reset_peak_memory, time_each
 from bench.models import Shape, build, count_parameters, to_device
 from bench.optim import clip_grad_norm, optimizers
 from bench.variants import Variant
@@ -245,9 +245,11 @@ def time_steps(variant: Variant, params: Params, splits: Splits, device: torch.d
     order = _endless(variant, params, splits, seed)
     taken = [next(order) for _ in range(warmup + steps)]
     reset_peak_memory(device)
-    samples = time_each(step, taken, warmup, device)
+    with Load() as load:
+        samples = time_each(step, taken, warmup, device)
     peak, kind = peak_memory_mb(device)
     real, padded = sum(b.real_tokens for b in taken[warmup:]), sum(b.padded_tokens for b in taken[warmup:])
     return {"step_ms": samples, "peak_mem_mb": peak, "memory_kind": kind, "pad_fraction": 1 - real / padded,
+            "load": load.facts,
             "sizes": {"embed_dim": params.embed_dim, "hidden_size": params.hidden_size,
                       "batch_size": params.batch_size}}

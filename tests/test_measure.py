@@ -102,3 +102,40 @@ def test_step_timer_uses_cuda_events_on_a_gpu():
         for _ in range(10):
             x = x @ x / 2048
     assert timer.ms > 0 and hasattr(timer, "end")
+
+
+HEAVY = "import torch\na = torch.randn(1024, 1024)\nwhile True:\n    a = torch.tanh(a @ a)"
+
+
+def test_a_study_timed_beside_a_heavy_job_says_so_in_a_box(tmp_path):
+    """Issue 25 item 4: every timing records what else ran (bench.measure.Load); the same tiny study, timed beside
+    a parallel torch job on this machine, gets the BUSY MACHINE box at the top of its page."""
+    import subprocess
+    import sys
+    import time
+
+    from bench import run
+    from bench.store import load
+
+    heavy = subprocess.Popen([sys.executable, "-c", HEAVY])
+    try:
+        time.sleep(2)  # its threads are spinning
+        assert run.main(["study=smoke", "cell=[gru]", "packing=[padded]", "data.synthetic.n_train=120",
+                         "data.synthetic.n_test=40", "tune.trials=0", "measure.seeds=1", "train.epochs=1",
+                         f"out={tmp_path}"]) == 0
+    finally:
+        heavy.kill()
+        heavy.wait()
+    record = load(tmp_path)[0]
+    assert record["timing"]["load"]["others_cpu"] > 0.25 and record["load"]["others_cpu"] > 0.25, record["load"]
+    page = (tmp_path / "index.html").read_text()
+    assert "BUSY MACHINE: while 2 of 2 training runs and timing passes ran, other processes used up to" in page
+
+
+def test_the_busy_box_needs_a_busy_timing():
+    from bench.report.tables import busy
+    quiet = {"others_cpu": 0.02, "load_1min": 1.1, "cpus": 2}
+    assert busy([quiet, None, {"others_cpu": None}], "runs") == ""
+    said = busy([quiet, {"others_cpu": 0.9, "load_1min": 3.96, "cpus": 2}], "runs")
+    assert said.startswith("BUSY MACHINE: while 1 of 2 runs ran, other processes used up to 90% of the machine's 2 "
+                           "CPUs (1-minute load average up to 4.0)")

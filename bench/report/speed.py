@@ -10,6 +10,7 @@ from bench import store
 from bench.config import SPEED_SETTINGS
 from bench.report.html import drawn, grid, page
 from bench.report.plots import Plot
+from bench.report.tables import busy
 
 SHOWN = ["sweep", "batch_size", "seq_len", "train_ms", "train_ms_q1", "train_ms_q3", "infer_ms",
          "real_tokens_per_s", "padded_tokens_per_s", "pad_fraction", "train_flops_per_token", "train_gflops_per_s",
@@ -79,6 +80,9 @@ def render_speed(out: Path) -> str:
     figures = [p for p in (scaling(frame, "batch"), scaling(frame, "length")) if p is not None]
     env = frame.iloc[0]
     settings, notes = _settings(frame)
+    loaded = busy([{k: r.get(k) for k in ("others_cpu", "load_1min", "cpus")} for r in frame.to_dict("records")],
+                  "timed points")
+    notes = [loaded, *notes] if loaded else notes
     facts = [("device", f"{env.get('device_name')} ({env.get('device')}), torch {env.get('torch_version')}, CUDA "
                         f"{env.get('cuda_version') or '-'}, cuDNN {env.get('cudnn_version') or '-'}"),
              ("reproduce", str(study.get("command", ""))), ("settings", settings), ("packing", verdict)]

@@ -79,6 +79,23 @@ def learned(mean: float, half: float, majority: float | None, n: int) -> tuple[b
     return bool(mean - majority > noise), noise
 
 
+BUSY = 0.25  # other processes took more than this share of the machine's CPUs while a run trained or was timed
+
+
+def busy(loads: list[dict | None], what: str) -> str:
+    """The page's box when times were taken on a busy machine (bench.measure.Load's facts, one per timed block);
+    '' when the machine was quiet or nothing was recorded."""
+    seen = [f for f in loads if isinstance(f, dict) and f.get("others_cpu") is not None]
+    hit = [f for f in seen if f["others_cpu"] > BUSY]
+    if not hit:
+        return ""
+    return (f"BUSY MACHINE: while {len(hit)} of {len(seen)} {what} ran, other processes used up to "
+            f"{max(f['others_cpu'] for f in hit):.0%} of the machine's {hit[0].get('cpus') or '?'} CPUs (1-minute load "
+            f"average up to {max(f.get('load_1min') or 0 for f in hit):.1f}): those times and the time ratios built on "
+            "them are inflated by waiting for cores, not made by the models; time again on a quiet machine (or limit "
+            "torch's threads: RNNBENCH_THREADS)")
+
+
 def _timing(runs: pd.DataFrame) -> dict:
     """The timing passes at the study's shared sizes (bench.train.time_steps), over every seed."""
     passes = [t for t in runs.get("timing", pd.Series(dtype=object)) if isinstance(t, dict) and t.get("step_ms")]
