@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
-from bench import data, embeddings, measure, runs, speed, store, workers
+from bench import data, embeddings, floors, measure, runs, speed, store, workers
 from bench.classical import reference
 from bench.config import Params, Study
 from bench.errors import BenchError
@@ -410,9 +410,12 @@ def _measure(work: Work, variant: Variant, params: Params, seed: int, tuned) -> 
     if study.measure.timing_steps:  # the same sizes for every variant: times compare like with like
         timing = time_steps(variant, study.train.replace(**variant.fixed_params), prep.splits, prep.device,
                             steps=study.measure.timing_steps, seed=seed)
+    epoch = sorted(result.epochs, key=lambda e: e.time_s)[len(result.epochs) // 2]  # the median epoch's batches
+    floor = floors.of(variant, params, epoch.widths, epoch.real_tokens if variant.packing == "packed" else
+                      epoch.padded_tokens, prep.device, params.precision)
     return store.make_record(study=study.name, variant=variant, seed=seed, params=params, fit=result,
                              data_info=prep.splits.info, env=work.env, fingerprint=prep.key, budget=study.budget,
-                             tuned=tuned, timing=timing, load=load.facts)
+                             tuned=tuned, timing=timing, load=load.facts, floors=floor)
 
 
 def _bar(prep: Prepared, desc: str, epochs: int):

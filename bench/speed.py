@@ -5,45 +5,25 @@ sequence length, sequence length at a fixed batch size) it pre-builds batches of
 lengths are uniform in [1, seq_len] (about half the slots are pads, as in AG News), then times
 `repeats` training steps (forward, backward, fused Adam) and inference steps after `warmup`,
 each timed with CUDA events on a GPU (the synchronized wall clock on the CPU), every sample kept. It reports real and padded tokens/s, the peak memory, the
-analytic FLOPs per token and the achieved FLOP/s.
-
-Analytic FLOPs (multiply-adds counted as 2): a recurrent layer and direction does G gate matrix
-products per token, 2*G*H*(I + H) FLOPs with G = 1 / 3 / 4 for RNN / GRU / LSTM, I the layer's input
-width (the embedding for the first layer, H * directions after). Training is about 3x the forward
-pass (forward, plus two products per weight in backward). Padded runs compute on every slot, packed
-runs on real tokens only, so achieved FLOP/s uses the slots each one really computes.
+analytic FLOPs per token (bench.floors.flops_per_token), the achieved FLOP/s, and the two floors under
+each step (bench.floors): padded runs compute on every slot, packed runs on real tokens only, so achieved
+FLOP/s and the arithmetic floor use the slots each one really computes.
 """
 
 from __future__ import annotations
 
-import math
 import statistics
 
 import torch
 
+from bench import floors
 from bench.config import SPEED_SETTINGS, Params
 from bench.data.batching import Batch
+from bench.floors import TRAIN_FACTOR, flops_per_token
 from bench.measure import Load, peak_memory_mb, reset_peak_memory, time_each
 from bench.models import Shape, to_device
 from bench.train import trainer
 from bench.variants import Variant
-
-GATES = {"rnn": 1, "gru": 3, "lstm": 4}
-TRAIN_FACTOR = 3
-
-
-def flops_per_token(variant: Variant, embed_dim: int, hidden: int, train: bool = False) -> float:
-    """Analytic FLOPs of the recurrent stack for one token (see the module docstring); nan for the
-    non-recurrent baselines (bag, transformer), which this count does not cover."""
-    if variant.cell not in GATES:
-        return math.nan
-    dirs = 2 if variant.bidirectional else 1
-    total, width = 0, embed_dim
-    for _ in range(variant.layers):
-        total += dirs * 2 * GATES[variant.cell] * hidden * (width + hidden)
-        width = hidden * dirs
-    return total * (TRAIN_FACTOR if train else 1)
-
 
 def fixed_batches(batch_size: int, seq_len: int, vocab: int, count: int, seed: int = 0) -> list[Batch]:
     g = torch.Generator().manual_seed(seed)
@@ -77,6 +57,7 @@ def measure_point(variant: Variant, params: Params, vocab: int, batch_size: int,
     train_med, infer_med = statistics.median(train_ms), statistics.median(infer_ms)
     q1, _, q3 = statistics.quantiles(train_ms, n=4, method="inclusive") if len(train_ms) > 1 else [train_med] * 3
     fwd = flops_per_token(variant, params.embed_dim, params.hidden_size)
+    floor = floors.of(variant, params.replace(batch_size=batch_size), seq_len, computed, device, params.precision)
     return {"variant": variant.name, **variant.axes(), "batch_size": batch_size, "seq_len": seq_len,
             "train_ms": train_med, "train_ms_q1": q1, "train_ms_q3": q3,
             "infer_ms": infer_med, "train_ms_samples": train_ms, "infer_ms_samples": infer_ms,
@@ -84,7 +65,10 @@ def measure_point(variant: Variant, params: Params, vocab: int, batch_size: int,
             "pad_fraction": 1 - real / padded, "flops_per_token": fwd, "train_flops_per_token": TRAIN_FACTOR * fwd,
             "train_gflops_per_s": TRAIN_FACTOR * fwd * computed / train_med / 1e6,
             "infer_gflops_per_s": fwd * computed / infer_med / 1e6, "peak_mem_mb": peak, "memory_kind": kind,
-            **load.facts}
+            "arith_floor_ms": 1000 * floor["arith_s"] if floor else None,
+            "latency_floor_ms": 1000 * floor["latency_s"] if floor else None,
+            "x_latency_floor": train_med / (1000 * floor["latency_s"]) if floor else None,
+            "peak_source": floor.get("peak_source"), **load.facts}
 
 
 def jobs(speed) -> list[dict]:

@@ -180,10 +180,11 @@ def load_tuning(out: Path) -> dict:
 
 def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict, env: dict,
                 fingerprint: str, budget: str | None = None, tuned=None, timing: dict | None = None,
-                load: dict | None = None) -> dict[str, Any]:
+                load: dict | None = None, floors: dict | None = None) -> dict[str, Any]:
     """A flat record of one measured run (see the module docstring); `tuned` is the variant's
     bench.tune.Tuned when its hyperparameters were tuned, `timing` bench.train.time_steps' pass at the
-    study's shared sizes, `load` what else ran on the machine while it trained (bench.measure.Load). Accuracies are the kept epoch's (early stopping keeps the best on validation);
+    study's shared sizes, `load` what else ran on the machine while it trained (bench.measure.Load), `floors`
+    the two floors under its median epoch (bench.floors). Accuracies are the kept epoch's (early stopping keeps the best on validation);
     times cover every epoch that ran."""
     times = [e.time_s for e in fit.epochs]
     median_time = statistics.median(times)
@@ -194,7 +195,8 @@ def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict,
         "study": study, "variant": variant.name, **variant.axes(), "seed": seed, "params": fit.params,
         "train_acc": kept.running_acc, "val_acc": kept.val_acc, "test_acc": fit.test_acc,
         "train_loss": kept.train_loss, "epochs": len(fit.epochs), "best_epoch": fit.best_epoch,
-        "majority_acc": data_info.get("majority_acc"), "timing": timing, "load": load, "epoch_time_s": median_time,
+        "majority_acc": data_info.get("majority_acc"), "timing": timing, "load": load, "floors": floors or {},
+        "epoch_time_s": median_time,
         "epoch_times_s": times, "samples_per_s": kept.samples / median_time,
         "tokens_per_s": real / median_time, "padded_tokens_per_s": padded / median_time,
         "pad_fraction": 1 - real / padded, "peak_mem_mb": fit.peak_mem_mb, "memory_kind": fit.memory_kind,

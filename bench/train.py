@@ -37,6 +37,7 @@ class Epoch:
     samples: int
     real_tokens: int
     padded_tokens: int
+    widths: int = 0            # the sum of the batches' longest texts: dependent steps per layer and direction
 
 
 @dataclass
@@ -195,6 +196,7 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
         order = list(batches(splits.train, params.batch_size, splits.pad_index, shuffle,
                              bucketed=variant.batching == "bucketed"))
         real, padded = sum(b.real_tokens for b in order), sum(b.padded_tokens for b in order)
+        widths = sum(b.tokens.shape[1] for b in order)
         start = clock(device)
         for batch in order:
             labels, logits, loss = step(batch)
@@ -214,7 +216,8 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
         val_acc = evaluate(model, splits.val, splits.pad_index, params.eval_batch_size, device)
         test_acc = (evaluate(model, splits.test, splits.pad_index, params.eval_batch_size, device,
                              latencies if last else None) if evaluate_test and not has_val else math.nan)
-        stats = Epoch(epoch, train_loss, correct.item() / seen, val_acc, test_acc, elapsed, seen, real, padded)
+        stats = Epoch(epoch, train_loss, correct.item() / seen, val_acc, test_acc, elapsed, seen, real, padded,
+                      widths)
         history.append(stats)
         if not stopping or val_acc > best_val:  # without early stopping the last epoch is kept
             best_epoch, best_val = epoch, val_acc

@@ -108,6 +108,11 @@ def _lines(ax, plot: Plot, legend: bool = True) -> None:
                 ax.fill_between(part[x], part[y] - part["ci"], part[y] + part["ci"], color=color, alpha=0.15)
             elif "low" in part and part["low"].notna().any():  # an asymmetric band (a bootstrap's)
                 ax.fill_between(part[x], part["low"], part["high"], color=color, alpha=0.12)
+        floor = plot.extra.get("floor")
+        if floor is not None and (floor["variant"] == variant).any():
+            under = floor[floor["variant"] == variant]
+            ax.plot(under["x"], under["y"], color=color, linestyle=":", linewidth=1.2,
+                    label="latency floor (dotted)" if i == 0 else None)
         reference = plot.extra.get("reference", {}).get(variant)
         if reference is not None:
             ax.axhline(reference, color=color, linestyle="--", linewidth=1,

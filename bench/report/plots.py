@@ -288,14 +288,21 @@ def sweep_cost(table: pd.DataFrame, key: str, column: str, what: str, unit: str,
     kind = ""
     if column == "peak_mem_mb" and "memory_kind" in table:
         kind = f" ({_join_kinds(table['memory_kind'])})"
+    extra = {"x": "x", "y": "y", "log": True}
+    floor = ""
+    if column == "epoch_time_s" and "latency_floor_s" in table and table["latency_floor_s"].notna().any():
+        extra["floor"] = table[["variant", key, "latency_floor_s"]].rename(
+            columns={key: "x", "latency_floor_s": "y"}).dropna().sort_values(["variant", "x"])
+        floor = (" Dotted, in each variant's colour: its latency floor (the epoch's dependent steps × one cell step, "
+                 "timed alone: bench.floors); the gap above it is what surrounds the recurrence.")
     return Plot(f"sweep-{key}-{name}", "lines", f"{what.capitalize()} against {key}", key.replace("_", " "),
                 f"{what} ({unit}){kind}",
                 f"Log-log axes, one line per variant{SIZES.get(column, '')}. Growth exponent from the first to the last point (cost ~ "
-                f"{key}^k; k = 1 is linear, below 1 a fixed cost still dominates): {said}.{tokens}"
+                f"{key}^k; k = 1 is linear, below 1 a fixed cost still dominates): {said}.{tokens}{floor}"
                 + (" CPU memory is the whole process's peak (data and Python included): compare the rise, not the "
                    "level." if "rss" in kind else ""),
                 f"Line chart of {what} against {key} for {data['variant'].nunique()} variants; exponents: {said}.",
-                data, {"x": "x", "y": "y", "log": True})
+                data, extra)
 
 
 def _join_kinds(kinds: pd.Series) -> str:

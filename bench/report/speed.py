@@ -14,7 +14,7 @@ from bench.report.tables import busy
 
 SHOWN = ["sweep", "batch_size", "seq_len", "train_ms", "train_ms_q1", "train_ms_q3", "infer_ms",
          "real_tokens_per_s", "padded_tokens_per_s", "pad_fraction", "train_flops_per_token", "train_gflops_per_s",
-         "infer_gflops_per_s", "peak_mem_mb", "memory_kind"]
+         "infer_gflops_per_s", "peak_mem_mb", "memory_kind", "arith_floor_ms", "latency_floor_ms", "x_latency_floor"]
 
 
 def load(out: Path) -> pd.DataFrame:
@@ -62,7 +62,7 @@ def render_speed(out: Path) -> str:
     if frame.empty:
         return f"no speed records in {out} yet"
     study = store.load_study(out)
-    speeds = frame[["variant", *SHOWN]].sort_values(["sweep", "variant", "batch_size", "seq_len"])
+    speeds = frame.reindex(columns=["variant", *SHOWN]).sort_values(["sweep", "variant", "batch_size", "seq_len"])
     store.write_atomic(out / "speed.csv", speeds.to_csv(index=False))
     cross = crossover(frame)
     store.write_atomic(out / "crossover.csv", cross.to_csv(index=False))
@@ -76,7 +76,9 @@ def render_speed(out: Path) -> str:
         "sweep": shown["sweep"], "batch": shown["batch_size"], "length": shown["seq_len"],
         "train ms (q1-q3)": shown["train_ms"] + " (" + shown["train_ms_q1"] + "-" + shown["train_ms_q3"] + ")",
         "infer ms": shown["infer_ms"], "real tokens/s": shown["real_tokens_per_s"], "pads": shown["pad_fraction"],
-        "train GFLOP/s": shown["train_gflops_per_s"], "peak MiB": shown["peak_mem_mb"]}, index=shown.index)
+        "train GFLOP/s": shown["train_gflops_per_s"], "peak MiB": shown["peak_mem_mb"],
+        "latency floor ms": shown["latency_floor_ms"], "× latency floor": shown["x_latency_floor"]},
+        index=shown.index)
     figures = [p for p in (scaling(frame, "batch"), scaling(frame, "length")) if p is not None]
     env = frame.iloc[0]
     settings, notes = _settings(frame)
@@ -91,7 +93,11 @@ def render_speed(out: Path) -> str:
         steps_all=grid(shown, table_id="speed-all"),
         steps=grid(key, table_id="speed-table", caption="Median of every timed step (q1-q3 beside it), synchronized, after warm-up; tokens/s "
                                   "over the training step; GFLOP/s from the analytic count (the slots each variant "
-                                  "computes: every slot padded, real tokens packed)."),
+                                  "computes: every slot padded, real tokens packed). Latency floor: the step's "
+                                  "dependent steps (length × layers × directions) × one cell step, forward and "
+                                  "backward, timed alone on this device; × latency floor = train ms ÷ that floor, "
+                                  "what everything around the recurrence costs (bench.floors). The arithmetic floor "
+                                  "(analytic FLOPs ÷ peak) is in every column below."),
         crossover=grid(cross.set_index("cell").map(lambda v: f"{v:,.3g}" if isinstance(v, float) else str(v)),
                        caption="packed_over_padded < 1: packing is faster at that point.", index_label="cell")
         if not cross.empty else None, drawn=drawn(figures, out)))

@@ -96,6 +96,17 @@ def busy(loads: list[dict | None], what: str) -> str:
             "torch's threads: RNNBENCH_THREADS)")
 
 
+def _floors(runs: pd.DataFrame, epoch_s: float) -> dict:
+    """The two floors under an epoch (bench.floors; medians over seeds) and how far the epoch time is above the
+    latency floor; nan for a variant without them (bag, transformer, older records)."""
+    found = [f for f in runs.get("floors", pd.Series(dtype=object)) if isinstance(f, dict) and f.get("latency_s")]
+    if not found:
+        return {"latency_floor_s": math.nan, "arith_floor_s": math.nan, "x_latency_floor": math.nan}
+    latency = statistics.median(f["latency_s"] for f in found)
+    return {"latency_floor_s": latency, "arith_floor_s": statistics.median(f["arith_s"] for f in found),
+            "x_latency_floor": epoch_s / latency, "peak_source": found[0].get("peak_source")}
+
+
 def _timing(runs: pd.DataFrame) -> dict:
     """The timing passes at the study's shared sizes (bench.train.time_steps), over every seed."""
     passes = [t for t in runs.get("timing", pd.Series(dtype=object)) if isinstance(t, dict) and t.get("step_ms")]
@@ -144,6 +155,7 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
                     "epoch_time_q3": _quantile(times, 0.75), "epoch_samples": len(times)})
         for col in ("samples_per_s", "tokens_per_s", "padded_tokens_per_s", "pad_fraction", "eval_latency_ms"):
             row[col] = runs[col].astype(float).median()
+        row.update(_floors(runs, row["epoch_time_s"]))
         first = runs.iloc[0]
         tuned_names = sorted((tuning or {}).get(variant, {}).get("best", {})) if first.get("tuned") else []
         row.update({"peak_mem_mb": runs["peak_mem_mb"].max(), "memory_kind": first["memory_kind"],
@@ -263,6 +275,14 @@ def leaderboard(summary: pd.DataFrame, classical: dict | None = None) -> Leaderb
                                           summary["timing_step_q3"])]
     hover["ms/step (shared sizes)"] = [f"median [IQR] training step at {z}, every variant alike" if z else ""
                                        for z in summary["timing_sizes"]]
+    if "x_latency_floor" in summary and summary["x_latency_floor"].notna().any():
+        text["× latency floor"] = summary["x_latency_floor"].map(lambda v: _num(v, "{:.2f}"))
+        text["latency floor s/epoch"] = summary["latency_floor_s"].map(lambda v: _num(v, "{:.3g}"))
+        text["arithmetic floor s/epoch"] = summary["arith_floor_s"].map(lambda v: _num(v, "{:.2g}"))
+        hover["× latency floor"] = ("s/epoch ÷ the latency floor: the epoch's dependent steps (each batch's longest "
+                                    "text × layers × directions) × one cell step, forward and backward, timed alone")
+        hover["arithmetic floor s/epoch"] = [f"analytic training FLOPs of an epoch ÷ peak ({s})" if isinstance(s, str)
+                                             else "" for s in summary.get("peak_source", [None] * len(summary))]
     text["samples/s"] = summary["samples_per_s"].map(_num)
     text["real tok/s"] = summary["tokens_per_s"].map(_num)
     text["padded tok/s"] = summary["padded_tokens_per_s"].map(_num)

@@ -106,7 +106,8 @@ def _sweep_table() -> pd.DataFrame:
             rows.append({"variant": variant, "max_len": max_len, "test_acc_mean": 0.6 + max_len / 1e4,
                          "test_acc_ci": 0.01, "epoch_time_s": 2.0 * (max_len / 64) ** power,
                          "timing_step_ms": 10.0 * (max_len / 64) ** power, "peak_mem_mb": 500 + max_len,
-                         "memory_kind": "cpu_process_peak_rss"})
+                         "memory_kind": "cpu_process_peak_rss",
+                         "latency_floor_s": 1.0 * (max_len / 64) if variant != "bag" else None})
     return pd.DataFrame(rows)
 
 
@@ -120,6 +121,14 @@ def test_sweep_cost_curves_state_the_measured_growth_exponent():
     assert "whole process" in figures[3].caption and "cpu_process_peak_rss" in figures[3].ylabel
     for plot in figures:
         assert draw.svg(plot).startswith("<?xml")
+    # issue 25: the recurrent variant's latency floor is drawn beside its measured time (the bag has none)
+    assert list(time.extra["floor"]["variant"].unique()) == ["lstm-packed-l1"] and "latency floor" in time.caption
+    fig = draw._drawn(time)
+    try:
+        dotted = [line for line in fig.axes[0].get_lines() if line.get_linestyle() == ":"]
+        assert len(dotted) == 1 and list(dotted[0].get_ydata()) == [1.0, 4.0, 16.0]
+    finally:
+        draw.plt.close(fig)
 
 
 def test_a_sweep_over_a_non_numeric_key_has_no_cost_curve():
