@@ -243,7 +243,8 @@ class Study(Section):
     tracking_uri: Optional[str] = _key(None, "the tracker's address; null: sqlite:///OUT/mlflow.db, a file in the "
                                              "study's folder", "an MLflow tracking URI (http://..., sqlite:///...), "
                                                                "or null")
-    profile: bool = _key(False, "write a torch.profiler trace of 8 steps of the first variant")
+    profile: bool = _key(False, "profile 8 training steps of every variant: a torch.profiler trace each, and its "
+                                "top operators (CUDA: kernels) on the page")
     mode: Literal["study", "speed"] = _key("study", "study: tune, train, measure accuracy; speed: step times only")
     speed: SpeedConfig = _key(SpeedConfig(), "")
     words: Tuple[str, ...] = Field((), exclude=True)  # the command line's words it was loaded from (load_study)

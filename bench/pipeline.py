@@ -271,7 +271,6 @@ class Work:
     skipped: set = field(default_factory=set)      # (Optuna study, job) that failed here: not retried here
     pending: dict = field(default_factory=dict)    # variant -> (Optuna study, jobs, measure): `sweep_up` waits on them
     settled: dict = field(default_factory=dict)    # variant -> (params, tuned): what its seeds train with
-    profiled: bool = False
 
 
 def seeds(work: Work, variant: Variant, wave: list[int] | None = None) -> None:
@@ -287,12 +286,12 @@ def seeds(work: Work, variant: Variant, wave: list[int] | None = None) -> None:
                 return
             params = params.replace(**tuned.best)
         work.settled[variant.name] = (params, tuned)
-        if study.profile and not work.profiled:
+        if study.profile:  # every variant's: a packed and a padded run told apart by what they executed
             path = study.out_dir / f"profile-{variant.name}.json"
-            trace(variant, params, work.prep.splits, work.prep.device, path)
-            work.profiled = True
+            store.write_atomic(path.with_suffix(".top.json"), json.dumps(
+                trace(variant, params, work.prep.splits, work.prep.device, path), indent=1))
             say(f"profile: a trace of 8 training steps of {variant.name} in {path} (open it in "
-                "https://ui.perfetto.dev or chrome://tracing)")
+                "https://ui.perfetto.dev or chrome://tracing); its top operators are on the page")
     params, tuned = work.settled[variant.name]
     _jobs(work, variant, [{"seed": s} for s in wave or study.seeds],
           lambda job: _measure(work, variant, params, job["seed"], tuned))

@@ -146,9 +146,14 @@ def _endless(variant: Variant, params: Params, splits: Splits, seed: int):
                            bucketed=variant.batching == "bucketed")
 
 
+TOP = 8  # operators (and, on CUDA, kernels) a profile lists
+
+
 def trace(variant: Variant, params: Params, splits: Splits, device: torch.device, path, steps: int = 8,
-          warmup: int = 3) -> None:
-    """A torch.profiler trace (Chrome / Perfetto JSON) of `steps` training steps after `warmup`, at `path`."""
+          warmup: int = 3) -> dict:
+    """A torch.profiler trace (Chrome / Perfetto JSON) of `steps` training steps after `warmup`, at `path`; what
+    ran longest: the top operators by their own CPU time (aten ops: which RNN path ran) and, on CUDA, the top
+    kernels by their own device time (cuDNN's), each with calls, ms per step and share of the total."""
     from torch.profiler import ProfilerActivity, profile, record_function
 
     seed_everything(0)
@@ -164,6 +169,16 @@ def trace(variant: Variant, params: Params, splits: Splits, device: torch.device
         if device.type == "cuda":
             torch.cuda.synchronize(device)
     prof.export_chrome_trace(str(path))
+    events = [e for e in prof.key_averages() if not e.key.startswith("train_step_")]
+
+    def top(time_of) -> list[dict]:
+        total = sum(time_of(e) for e in events) or 1.0
+        ranked = sorted((e for e in events if time_of(e) > 0), key=time_of, reverse=True)[:TOP]
+        return [{"name": e.key, "calls": e.count // steps if e.count >= steps else e.count,
+                 "ms_per_step": time_of(e) / 1000 / steps, "share": time_of(e) / total} for e in ranked]
+
+    return {"steps": steps, "device": str(device), "operators": top(lambda e: e.self_cpu_time_total),
+            "kernels": top(lambda e: e.self_device_time_total) if device.type == "cuda" else []}
 
 
 def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: torch.device, evaluate_test: bool = True,

@@ -1,5 +1,6 @@
 """The CLI end to end on tiny data: records, tables, resume, and bad input (exit 2, nothing written)."""
 
+import html
 import json
 import subprocess
 import sys
@@ -135,15 +136,23 @@ def test_interrupt_keeps_finished_runs_and_writes_a_partial_report(tmp_path, mon
     assert "INCOMPLETE" not in (out / "index.html").read_text() and len(store.load(out)) == 4
 
 
-def test_profile_writes_a_chrome_trace_of_a_few_steps(tmp_path):
+def test_profile_writes_a_trace_of_every_variant_and_the_page_names_what_ran(tmp_path):
+    """Issue 25 item 2: a packed and a padded run are told apart by the operators they executed."""
     out = tmp_path / "p"
-    assert run.main([*TINY, "profile=true", f"out={out}"]) == 0
-    traces = list(out.glob("profile-*.json"))
-    assert len(traces) == 1, "one trace, of the first variant"
+    assert run.main(over(TINY, "cell=[gru]", "profile=true", f"out={out}")) == 0
+    traces = sorted(p for p in out.glob("profile-*.json") if not p.name.endswith(".top.json"))
+    assert [p.name for p in traces] == ["profile-gru-packed-l1-true_last.json", "profile-gru-padded-l1-true_last.json"]
     events = json.loads(traces[0].read_text())["traceEvents"]
     steps = {e["name"] for e in events if e.get("name", "").startswith("train_step_")}
     assert steps == {f"train_step_{i}" for i in range(8)}
-    assert any("lstm" in e.get("name", "") or "rnn" in e.get("name", "") for e in events)
+    tops = {p.name: json.loads(p.read_text()) for p in out.glob("profile-*.top.json")}
+    packed = {o["name"] for o in tops["profile-gru-packed-l1-true_last.top.json"]["operators"]}
+    padded = {o["name"] for o in tops["profile-gru-padded-l1-true_last.top.json"]["operators"]}
+    assert packed != padded and all(o["ms_per_step"] > 0 for o in tops["profile-gru-packed-l1-true_last.top.json"]
+                                    ["operators"])
+    page = (out / "index.html").read_text()
+    assert "What ran (profile=true)" in page and "operator (own CPU time)" in page
+    assert html.escape(next(iter(packed))) in page
 
 
 def test_a_folder_made_by_the_journal_and_claims_release_is_refused(tmp_path, capsys):

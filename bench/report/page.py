@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -39,6 +39,7 @@ class Page:
     answer: Answer | None = None      # bench.report.answer: what the tables support, in words
     out: Path | None = None           # the study folder: its figures/ get each figure as SVG and PNG
     criteria: Criteria = Criteria()   # how the verdicts were decided (stated above the effects table)
+    profiles: dict = field(default_factory=dict)  # variant -> its profile's top operators / kernels (profile=true)
 
 
 def question(study: dict) -> str:
@@ -97,6 +98,13 @@ def html_page(page: Page) -> str:
                           "described": criteria.describe(family), "level": criteria.level, "margin": criteria.margin,
                           "cap": criteria.cap, "schedule": ", ".join(map(str, schedule(criteria.first, criteria.cap)))
                           if criteria.cap > criteria.first else ""}}
+    parts["profiles"] = [{"variant": variant, "steps": found["steps"], "device": found["device"], **{
+        kind: grid(pd.DataFrame([{"calls per step": r["calls"], "ms per step": f"{r['ms_per_step']:.3g}",
+                                  "share": f"{r['share']:.0%}"} for r in found[kind]],
+                                index=[r["name"] for r in found[kind]]), index_label=label)
+        if found.get(kind) else None
+        for kind, label in (("operators", "operator (own CPU time)"), ("kernels", "kernel (own device time)"))}}
+        for variant, found in page.profiles.items()]
     return html.page("study.html", f"rnnbench: {page.study.get('name', 'study')}", question(page.study),
                 page.warnings, page.facts, answer=page.answer,
                 board=grid(key.text, key.best, key.hover, caption=LEADERBOARD_NOTE + memory_note,

@@ -5,6 +5,7 @@ answer in words, .plots the figures as data; .page lays them out on the one skel
 
 from __future__ import annotations
 
+import json
 import textwrap
 import time
 from dataclasses import dataclass
@@ -237,7 +238,8 @@ def render(out: Path) -> str:
                       plots=plots.study_plots(summary, records, t.epochs, t.curves, t.tuning, classical, t.budget,
                                               t.budget_changes),
                       tuning=tuning_table, files=[f for f in FILES if (out / f).is_file()], answer=words, out=out,
-                      criteria=t.criteria)
+                      criteria=t.criteria, profiles={v: json.loads(path.read_text()) for v in summary.index
+                                                     if (path := out / f"profile-{v}.top.json").is_file()})
     store.write_atomic(out / "index.html", page_.html_page(page))
     text = [*warnings, *(f"{k}: {v}" for k, v in facts(records, study, summary, t.others)
                          if k in ("device", "dataset", "not shown")),
