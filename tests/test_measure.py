@@ -139,3 +139,39 @@ def test_the_busy_box_needs_a_busy_timing():
     said = busy([quiet, {"others_cpu": 0.9, "load_1min": 3.96, "cpus": 2}], "runs")
     assert said.startswith("BUSY MACHINE: while 1 of 2 runs ran, other processes used up to 90% of the machine's 2 "
                            "CPUs (1-minute load average up to 4.0)")
+
+
+def test_the_gpu_script_plans_valid_commands_and_says_in_one_line_when_there_is_no_gpu(tmp_path):
+    """Issue 25 item 3: benchmarks/gpu.py. Every study command it would run on a GPU loads here (a wrong key would
+    only show on a lent GPU otherwise); without a GPU it says so in one line and exits 0."""
+    import subprocess
+    import sys
+
+    from benchmarks import gpu
+    from bench.config import load_study
+    plan = gpu.steps(tmp_path, gpus=2)
+    assert [name for name, _, _ in plan] == ["CUDA-only tests", "speed fp32", "speed bf16", "lesson", "packing quick",
+                                             "imdb_packing smoke", "packing quick, workers=2"]
+    assert sum(needs for _, _, needs in plan[:-1]) <= 8 * 60
+    for name, argv, _ in plan[1:]:
+        study = load_study([w for w in argv[3:] if w != "workers=2"])
+        assert study.device == "cuda", name
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the script would run")
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.gpu", "--out", str(tmp_path)], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0 and proc.stdout == "benchmarks.gpu: no CUDA GPU here (torch sees none): nothing to run\n"
+
+
+def test_the_gpu_script_reads_what_each_step_found(tmp_path):
+    from benchmarks import gpu
+    (tmp_path / "lesson").mkdir()
+    (tmp_path / "lesson" / "summary.csv").write_text("variant,test_acc_mean,epoch_time_s,x_latency_floor\n"
+                                                     "lstm-padded-l1,0.81234,1.5,1.27\n")
+    assert gpu.found("lesson", tmp_path, "") == "lstm-padded-l1: acc 0.812, 1.5 s/epoch, 1.27x floor"
+    (tmp_path / "speed-fp32").mkdir()
+    (tmp_path / "speed-fp32" / "crossover.csv").write_text("cell,packed_over_padded\nlstm,7.1\ngru,5.0\n")
+    (tmp_path / "speed-fp32" / "speed.csv").write_text("variant,x_latency_floor\na,1.2\nb,3.0\nc,2.0\n")
+    assert gpu.found("speed fp32", tmp_path, "") == ("packed / padded step 5.00-7.10x; x latency floor median 2.00 "
+                                                     "(min 1.20)")
+    assert gpu.found("CUDA-only tests", tmp_path, "5 passed") == "5 passed"
