@@ -9,7 +9,7 @@ Arithmetic floor: the analytic training FLOPs (times the slots the variant compu
 real tokens packed) divided by the device's peak FLOP/s. A known GPU's
 dense peak comes from PEAKS (per precision; fp32 on a GPU counts TF32 when torch lets cuDNN use it, the
 higher peak, so the floor stays a floor); the CPU's, and an unknown GPU's, is measured once per process by
-a one-second matmul benchmark.
+a quarter-second matmul benchmark (the best of its repeats: longer runs find the same peak).
 
 Latency floor: a recurrent layer cannot start step t+1 before step t is done, so an epoch takes at least its
 dependent steps (each batch's longest text, times layers, times directions) times the time of one cell step,
@@ -71,7 +71,7 @@ def peak(device: torch.device, precision: str = "fp32") -> tuple[float, str]:
     return _matmul_peak(device, torch.float32 if precision == "fp32" else torch.bfloat16)
 
 
-def _matmul_peak(device: torch.device, dtype: torch.dtype, seconds: float = 1.0) -> tuple[float, str]:
+def _matmul_peak(device: torch.device, dtype: torch.dtype, seconds: float = 0.25) -> tuple[float, str]:
     """The best rate of a square matmul over about `seconds` (after one warm-up product)."""
     n = 2048 if device.type == "cuda" else 512
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
@@ -82,7 +82,7 @@ def _matmul_peak(device: torch.device, dtype: torch.dtype, seconds: float = 1.0)
             for _ in range(8):
                 a @ b
         best = min(best, timer.ms / 8)
-    return 2 * n**3 / (best / 1000), f"measured: {n}x{n} {str(dtype).removeprefix('torch.')} matmul, 1 s"
+    return 2 * n**3 / (best / 1000), f"measured: {n}x{n} {str(dtype).removeprefix('torch.')} matmul, best of {seconds:g} s"
 
 
 @functools.cache

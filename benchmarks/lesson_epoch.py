@@ -68,23 +68,28 @@ def lesson_epoch(variant, texts: list[str], labels: list[int], stoi: dict[str, i
     return time.perf_counter() - start, correct / seen
 
 
-def floor_epoch(variant, params, splits, seed: int) -> tuple[float, float]:
-    """The minimal loop over pre-built batches: (seconds, running train accuracy)."""
-    order = list(batches(splits.train, params.batch_size, splits.pad_index, torch.Generator().manual_seed(seed)))
-    seed_everything(seed)
-    model = build(variant, params, shape_of(splits))
-    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, fused=True)
+def _minimal(forward, parameters, params, order, rows: int) -> tuple[float, float]:
+    """The minimal loop both the floor and bare torch time: forward, mean cross-entropy, fused Adam, nothing else."""
+    optimizer = torch.optim.Adam(parameters, lr=params.lr, fused=True)
     loss_fn = nn.CrossEntropyLoss()
     correct = torch.zeros((), dtype=torch.long)
     start = time.perf_counter()
     for batch in order:
-        logits = model(batch.tokens, batch.lengths)
+        logits = forward(batch)
         loss = loss_fn(logits, batch.labels)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         correct += (logits.detach().argmax(1) == batch.labels).sum()
-    return time.perf_counter() - start, correct.item() / len(splits.train)
+    return time.perf_counter() - start, correct.item() / rows
+
+
+def floor_epoch(variant, params, splits, seed: int) -> tuple[float, float]:
+    """The minimal loop over pre-built batches, on bench.models' model: (seconds, running train accuracy)."""
+    order = list(batches(splits.train, params.batch_size, splits.pad_index, torch.Generator().manual_seed(seed)))
+    seed_everything(seed)
+    model = build(variant, params, shape_of(splits))
+    return _minimal(lambda b: model(b.tokens, b.lengths), model.parameters(), params, order, len(splits.train))
 
 
 def bare_epoch(variant, params, splits, seed: int) -> tuple[float, float]:
@@ -98,31 +103,20 @@ def bare_epoch(variant, params, splits, seed: int) -> tuple[float, float]:
             embedding.weight.sub_(0.5)  # the lesson's LSTMs: randn - 0.5
     rnn = {"rnn": nn.RNN, "lstm": nn.LSTM}[variant.cell](params.embed_dim, params.hidden_size, batch_first=True)
     head = nn.Linear(params.hidden_size, len(splits.label_names))
-    modules = nn.ModuleList([embedding, rnn, head])
-    optimizer = torch.optim.Adam(modules.parameters(), lr=params.lr, fused=True)
-    loss_fn = nn.CrossEntropyLoss()
-    correct = torch.zeros((), dtype=torch.long)
-    start = time.perf_counter()
-    for batch in order:
+
+    def forward(batch):
         x = embedding(batch.tokens)
         if variant.packing == "packed":
             _, state = rnn(pack_padded_sequence(x, batch.lengths, batch_first=True, enforce_sorted=False))
-            features = (state[0] if isinstance(state, tuple) else state)[-1]
-        else:
-            out, state = rnn(x)
-            if variant.readout == "mean":
-                features = out.mean(dim=1)
-            elif variant.readout == "true_last":
-                features = out[torch.arange(len(batch.lengths)), batch.lengths - 1]
-            else:
-                features = (state[0] if isinstance(state, tuple) else state)[-1]
-        logits = head(features)
-        loss = loss_fn(logits, batch.labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        correct += (logits.detach().argmax(1) == batch.labels).sum()
-    return time.perf_counter() - start, correct.item() / len(splits.train)
+            return head((state[0] if isinstance(state, tuple) else state)[-1])
+        out, state = rnn(x)
+        if variant.readout == "mean":
+            return head(out.mean(dim=1))
+        if variant.readout == "true_last":
+            return head(out[torch.arange(len(batch.lengths)), batch.lengths - 1])
+        return head((state[0] if isinstance(state, tuple) else state)[-1])
+
+    return _minimal(forward, nn.ModuleList([embedding, rnn, head]).parameters(), params, order, len(splits.train))
 
 
 def _cell(seconds: list[float], accs: list[float]) -> str:

@@ -120,7 +120,7 @@ def test_every_page_type_fits_1280_px(smoke_study, chromium, tmp_path):
     from bench.report.index import write_index
     reports = tmp_path / "reports"
     render(copy_study(smoke_study, reports / "smoke"))
-    assert run.main(["study=speed", "cell=[gru]", "layers=[1]", "speed.repeats=2", "speed.warmup=1",
+    assert run.main(["study=speed", "cell=[gru]", "layers=[1]", "bidirectional=[false]", "speed.repeats=2", "speed.warmup=1",
                      "speed.batch_sizes=[4,8]", "speed.seq_lens=[6,12]", "speed.batch_size=4", "speed.seq_len=6",
                      "speed.vocab=50", f"out={reports / 'speed'}"]) == 0
     assert run.main(["study=smoke", "cell=[gru]", "packing=[padded]", "data.synthetic.n_train=120",
