@@ -87,17 +87,17 @@ def _matmul_peak(device: torch.device, dtype: torch.dtype, seconds: float = 0.25
 
 @functools.cache
 def cell_step_ms(cell: str, batch: int, width: int, hidden: int, device: torch.device) -> float:
-    """Milliseconds of one dependent step of one layer and direction, forward and backward (median of 10 timed
-    runs of STEPS steps, after 3 warm-up runs)."""
+    """Milliseconds of one dependent step of one layer and direction, forward and backward (median of 7 timed
+    runs of STEPS steps, after 2 warm-up runs)."""
     torch.manual_seed(0)
     layer = CELLS[cell](width, hidden, batch_first=True).to(device)
     x = torch.randn(batch, STEPS, width, device=device)
     samples = []
-    for i in range(13):
+    for i in range(9):
         with StepTimer(device) as timer:
             out, _ = layer(x)
             out.sum().backward()
-        if i >= 3:
+        if i >= 2:
             samples.append(timer.ms)
     sync(device)
     return statistics.median(samples) / STEPS

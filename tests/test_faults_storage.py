@@ -178,8 +178,9 @@ def test_a_batch_that_cannot_fit_in_memory_is_refused_before_training(tmp_path, 
     monkeypatch.setattr(measure, "available_mb", lambda device: 1024.0)  # 1 GiB free
     train = tmp_path / "train.csv"
     train.write_text("".join(f'{1 + i % 4},"t","{"word " * (50_000 if i == 0 else 3)}"\n' for i in range(40)))
-    argv = ["study=smoke", "tune.trials=0", "data.name=csv", f"data.csv.train={train}", "data.csv.text_cols=[1,2]",
-            "data.max_len=null", f"out={tmp_path / 's'}"]  # the budget's cut lifted: every token read
+    argv = ["study=smoke", "tune.trials=0", "measure.seeds=1", "measure.timing_steps=2", "data.name=csv",
+            f"data.csv.train={train}", "data.csv.text_cols=[1,2]", "data.max_len=null",
+            f"out={tmp_path / 's'}"]  # the budget's cut lifted: every token read
     assert run.main(argv) == 2
     assert capsys.readouterr().err == (
         "error: the longest training text has 50,001 tokens, and a padded batch of 32 that holds it needs about 1.3 "
