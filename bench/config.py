@@ -1,7 +1,7 @@
 """The schema of a study (pydantic models: every key's type, bounds and meaning) and `load_study(words)`.
 
 `load_study` reads `studies/<name>.yaml` over its `include:`s and the budget's values, applies the command line's
-overrides (Hydra's grammar: `train.lr=3.0e-3`, `cell=[lstm,gru]`) and the long-text data caps, and returns
+overrides (Hydra's grammar: `train.lr=3.0e-3`, `cell=[lstm,gru]`), and returns
 a frozen `Study` that records the words it came from. Every check is the schema's: field types and bounds,
 `extra="forbid"` for unknown keys, one model validator for what spans sections. Any mistake raises
 ConfigError with one line that names the key and the fix (`_said`, the one place messages are made).

@@ -28,11 +28,11 @@ import statistics
 import time
 
 import torch
-from torch import nn
 
 from bench.measure import StepTimer, sync
+from bench.models import CELLS
+from bench.variants import GATES
 
-GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 TRAIN_FACTOR = 3
 
 
@@ -55,7 +55,6 @@ PEAKS = {"H200": (67.0, 494.7, 989.4), "H100 SXM": (67.0, 494.7, 989.4), "H100 N
          "L40S": (91.6, 183.0, 362.0), "L4": (30.3, 60.0, 121.0), "A10": (31.2, 62.5, 125.0),
          "V100": (15.7, 15.7, 125.0)}
 STEPS = 32  # sequence length of the cell-step micro-benchmark
-CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
 @functools.cache
@@ -82,7 +81,8 @@ def _matmul_peak(device: torch.device, dtype: torch.dtype, seconds: float = 0.25
             for _ in range(8):
                 a @ b
         best = min(best, timer.ms / 8)
-    return 2 * n**3 / (best / 1000), f"measured: {n}x{n} {str(dtype).removeprefix('torch.')} matmul, best of {seconds:g} s"
+    kind = str(dtype).removeprefix("torch.")
+    return 2 * n**3 / (best / 1000), f"measured: {n}x{n} {kind} matmul, best of {seconds:g} s"
 
 
 @functools.cache

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from bench.errors import ConfigError
+from bench.variants import GATES
 
 WARMUP_EVAL_BATCHES = 2  # eval latency: the first batches pay for allocator / cuDNN set-up
 
@@ -86,7 +87,7 @@ def time_each(run, items: list, warmup: int, device: torch.device) -> list[float
 class Load:
     """What else ran on the machine while a block ran: the other processes' share of its CPUs (the machine's busy
     CPU time from /proc/stat, less this process's own), and the 1-minute load average at the end. Times taken on a
-    busy machine are inflated (torch's threads wait for cores), and the page says so (`BUSY`)."""
+    busy machine are inflated (torch's threads wait for cores), and the page says so (bench.report.tables.busy)."""
 
     def __enter__(self) -> "Load":
         self.t0, self.machine0, self.own0 = time.perf_counter(), _machine_busy_s(), _own_cpu_s()
@@ -144,9 +145,6 @@ def peak_memory_mb(device: torch.device) -> tuple[float, str]:
     if hwm is not None:
         return hwm / 1024, "cpu_process_peak_rss"
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "cpu_process_peak_rss_since_start"
-
-
-GATES = {"lstm": 4, "gru": 3}  # gate blocks per step (rnn and the baselines: 1)
 
 
 def step_estimate_mb(batch: int, length: int, embed: int, hidden: int, layers: int = 1, directions: int = 1,

@@ -184,8 +184,8 @@ def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict,
     """A flat record of one measured run (see the module docstring); `tuned` is the variant's
     bench.tune.Tuned when its hyperparameters were tuned, `timing` bench.train.time_steps' pass at the
     study's shared sizes, `load` what else ran on the machine while it trained (bench.measure.Load), `floors`
-    the two floors under its median epoch (bench.floors). Accuracies are the kept epoch's (early stopping keeps the best on validation);
-    times cover every epoch that ran."""
+    the two floors under its median epoch (bench.floors). Accuracies are the kept epoch's (early stopping keeps
+    the best on validation); times cover every epoch that ran."""
     times = [e.time_s for e in fit.epochs]
     median_time = statistics.median(times)
     real = statistics.median(e.real_tokens for e in fit.epochs)

@@ -17,6 +17,7 @@ from typing import Any
 
 from bench import store
 from bench.report.stats import mean_ci
+from bench.variants import AXES
 
 KEY = "rnnbench.key"
 EPOCH = ("train_loss", "running_acc", "val_acc", "test_acc", "time_s", "peak_mem_mb")
@@ -51,9 +52,8 @@ def export(study, storage, records: list[dict]) -> int:
     for (variant, fingerprint), runs in by_variant.items():
         parent = have.get(f"variant {fingerprint} {variant}")
         if parent is None:
-            axes = {k: runs[0][k] for k in ("cell", "packing", "readout", "bidirectional", "layers", "batching",
-                                            "embed_init") if k in runs[0]}
-            parent = _run(client, experiment, f"variant {fingerprint} {variant}", variant, None, axes,
+            parent = _run(client, experiment, f"variant {fingerprint} {variant}", variant, None,
+                          {k: runs[0][k] for k in AXES if k in runs[0]},
                           {"rnnbench.kind": "variant", "rnnbench.fingerprint": fingerprint}, [], "FINISHED")
         parent_id = parent.info.run_id
         _spread(client, parent, runs)

@@ -174,7 +174,7 @@ def trace(variant: Variant, params: Params, splits: Splits, device: torch.device
     def top(time_of) -> list[dict]:
         total = sum(time_of(e) for e in events) or 1.0
         ranked = sorted((e for e in events if time_of(e) > 0), key=time_of, reverse=True)[:TOP]
-        return [{"name": e.key, "calls": e.count // steps if e.count >= steps else e.count,
+        return [{"name": e.key, "calls": round(e.count / steps, 2),
                  "ms_per_step": time_of(e) / 1000 / steps, "share": time_of(e) / total} for e in ranked]
 
     return {"steps": steps, "device": str(device), "operators": top(lambda e: e.self_cpu_time_total),

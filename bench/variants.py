@@ -15,6 +15,7 @@ from typing import Any, Iterable, Mapping
 from bench.errors import ConfigError
 
 RECURRENT = ("rnn", "lstm", "gru")  # bench.models.CELLS is keyed by these names
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # gate blocks per step: FLOPs (bench.floors) and memory (bench.measure)
 # Non-recurrent baselines on the same tokens (bench.models.BASELINES): mean of embeddings -> linear, and a
 # small transformer encoder. Selected where a cell is (`cell=bag`), so every study and page can hold them.
 BASELINES = ("bag", "transformer")

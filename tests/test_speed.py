@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 import bench.run as run
 from bench.report.speed import crossover
@@ -55,10 +56,17 @@ def test_speed_study_measures_every_point_and_resumes(tmp_path, capsys):
     assert "train.sparse_embedding=True" in (tmp_path / "speed-2" / "index.html").read_text()
 
 
-def test_crossover_names_the_points_where_packed_wins():
+def test_crossover_names_the_points_where_packed_wins_and_where_it_is_noise():
+    """Issue 25 item 4: a packed / padded ratio carries its interval; one that spans 1 is no win."""
+    from bench.report.speed import _packing_verdict
+    wobble = [0.9, 1.0, 1.1, 1.0, 0.95, 1.05]
     frame = pd.DataFrame([
         {"cell": "lstm", "packing": p, "bidirectional": False, "layers": 1, "sweep": "length", "batch_size": 64,
-         "seq_len": n, "train_ms": ms} for p, n, ms in [("padded", 32, 1.0), ("packed", 32, 3.0),
-                                                       ("padded", 512, 10.0), ("packed", 512, 8.0)]])
+         "seq_len": n, "train_ms": ms, "train_ms_samples": [ms * w for w in wobble]}
+        for p, n, ms in [("padded", 32, 1.0), ("packed", 32, 3.0), ("padded", 512, 10.0), ("packed", 512, 8.0),
+                         ("padded", 128, 5.0), ("packed", 128, 4.9)]])
     table = crossover(frame)
-    assert list(table["packed_over_padded"]) == [3.0, 0.8]
+    assert list(table["packed_over_padded"]) == pytest.approx([3.0, 0.8, 0.98])
+    assert table["ratio_low"].iloc[2] < 1 < table["ratio_high"].iloc[2] and table["ratio_high"].iloc[1] < 1
+    assert _packing_verdict(table) == ("packed is faster than padded at: lstm b64 t512 (0.80x); the same within "
+                                       "noise at: lstm b64 t128 (0.98x)")

@@ -52,9 +52,9 @@ class Splits:
 
 
 def _settings(cfg) -> dict:
-    return {"max_train": cfg.max_train, "max_tokens": cfg.max_tokens, "val_fraction": cfg.val_fraction, "split_seed": cfg.split_seed,
-            "min_freq": cfg.min_freq, "max_vocab": cfg.max_vocab, "max_len": cfg.max_len, "truncate": cfg.truncate,
-            "shared_pad_unk": cfg.shared_pad_unk, "tokenizer": TOKENIZER}
+    return {"max_train": cfg.max_train, "max_tokens": cfg.max_tokens, "val_fraction": cfg.val_fraction,
+            "split_seed": cfg.split_seed, "min_freq": cfg.min_freq, "max_vocab": cfg.max_vocab, "max_len": cfg.max_len,
+            "truncate": cfg.truncate, "shared_pad_unk": cfg.shared_pad_unk, "tokenizer": TOKENIZER}
 
 
 def _cut(tokens: list[str], max_len: int | None, keep: str) -> list[str]:

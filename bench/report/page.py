@@ -124,8 +124,8 @@ EFFECTS_NOTE = ("Δ acc = mean {metric} accuracy of the changed variant minus th
                 "do not point the way the verdict does. time × and memory × = changed / baseline: median time per "
                 "training step and peak memory from the timing pass at the sizes under 'timed at', the same for both "
                 "sides (memory: same kind only); [95% percentile bootstrap interval of the time ratio over the "
-                "steps], 'same' when it spans 1: no difference in time this run can tell from noise. A packed variant reads each true end, so it pairs with padded "
-                "true_last, not padded last.")
+                "steps], 'same' when it spans 1: no difference in time this run can tell from noise. A packed "
+                "variant reads each true end, so it pairs with padded true_last, not padded last.")
 
 LEADERBOARD_NOTE = (f"Sorted by test accuracy, variants that did not learn last and unranked; ★ marks each column's "
                     f"best. {CI_NOTE} learned: above the majority-class rate by more than the noise. epochs kept/run: "

@@ -10,6 +10,7 @@ from bench import store
 from bench.config import SPEED_SETTINGS
 from bench.report.html import drawn, grid, page
 from bench.report.plots import Plot
+from bench.report.stats import ratio_ci
 from bench.report.tables import busy
 
 SHOWN = ["sweep", "batch_size", "seq_len", "train_ms", "train_ms_q1", "train_ms_q3", "infer_ms",
@@ -27,11 +28,33 @@ def crossover(frame: pd.DataFrame) -> pd.DataFrame:
     others = [c for c in others if c in frame]
     rows = []
     for key, group in frame.groupby(others + ["sweep", "batch_size", "seq_len"], sort=False):
-        by = dict(zip(group["packing"], group["train_ms"]))
+        by = {r["packing"]: r for r in group.to_dict("records")}
         if "padded" in by and "packed" in by:
-            rows.append({**dict(zip(others + ["sweep", "batch_size", "seq_len"], key)), "padded_ms": by["padded"],
-                         "packed_ms": by["packed"], "packed_over_padded": by["packed"] / by["padded"]})
+            low, high = ratio_ci(by["padded"].get("train_ms_samples") or [], by["packed"].get("train_ms_samples") or [])
+            rows.append({**dict(zip(others + ["sweep", "batch_size", "seq_len"], key)),
+                         "padded_ms": by["padded"]["train_ms"], "packed_ms": by["packed"]["train_ms"],
+                         "packed_over_padded": by["packed"]["train_ms"] / by["padded"]["train_ms"],
+                         "ratio_low": low, "ratio_high": high})
     return pd.DataFrame(rows)
+
+
+def _packing_verdict(cross: pd.DataFrame) -> str:
+    """Where packed is faster and where it is the same within noise: a ratio whose 95 % interval spans 1 is no win,
+    and one without an interval (under 3 timed steps a side) is not called either way."""
+    if cross.empty:
+        return "no packed/padded pair"
+
+    def where(rows: pd.DataFrame) -> str:
+        return "; ".join(f"{r.cell} b{r.batch_size} t{r.seq_len} ({r.packed_over_padded:.2f}x)"
+                         for r in rows.itertuples())
+
+    faster = cross[cross["ratio_high"] < 1]
+    same = cross[(cross["ratio_low"] <= 1) & (cross["ratio_high"] >= 1)]
+    unknown = cross[cross["ratio_low"].isna()]
+    return "; ".join([f"packed is faster than padded at: {where(faster)}" if not faster.empty else
+                      "packed is never faster than padded here (95% intervals)",
+                      *([f"the same within noise at: {where(same)}"] if not same.empty else []),
+                      *([f"too few timed steps to tell at: {where(unknown)}"] if not unknown.empty else [])])
 
 
 def scaling(frame: pd.DataFrame, sweep: str) -> Plot | None:
@@ -66,12 +89,9 @@ def render_speed(out: Path) -> str:
     store.write_atomic(out / "speed.csv", speeds.to_csv(index=False))
     cross = crossover(frame)
     store.write_atomic(out / "crossover.csv", cross.to_csv(index=False))
-    wins = cross[cross["packed_over_padded"] < 1] if not cross.empty else cross
-    verdict = ("packed is never faster than padded here" if wins.empty else
-               "packed is faster than padded at: " + "; ".join(
-                   f"{r.cell} b{r.batch_size} t{r.seq_len} ({r.packed_over_padded:.2f}x)" for r in wins.itertuples()))
+    verdict = _packing_verdict(cross)
     shown = speeds.set_index("variant").drop(columns=["memory_kind"]).map(
-        lambda v: f"{v:,.3g}" if isinstance(v, float) else str(v))
+        lambda v: "-" if pd.isna(v) else f"{v:,.3g}" if isinstance(v, float) else str(v))
     key = pd.DataFrame({  # the columns that fit 1280 px; every column folds out below it (and is in speed.csv)
         "sweep": shown["sweep"], "batch": shown["batch_size"], "length": shown["seq_len"],
         "train ms (q1-q3)": shown["train_ms"] + " (" + shown["train_ms_q1"] + "-" + shown["train_ms_q3"] + ")",
@@ -91,7 +111,8 @@ def render_speed(out: Path) -> str:
     store.write_atomic(out / "index.html", page(
         "speed.html", f"rnnbench speed: {study.get('name', out.name)}", str(study.get("description", "")), notes, facts,
         steps_all=grid(shown, table_id="speed-all"),
-        steps=grid(key, table_id="speed-table", caption="Median of every timed step (q1-q3 beside it), synchronized, after warm-up; tokens/s "
+        steps=grid(key, table_id="speed-table",
+                   caption="Median of every timed step (q1-q3 beside it), synchronized, after warm-up; tokens/s "
                                   "over the training step; GFLOP/s from the analytic count (the slots each variant "
                                   "computes: every slot padded, real tokens packed). Latency floor: the step's "
                                   "dependent steps (length × layers × directions) × one cell step, forward and "
@@ -99,7 +120,9 @@ def render_speed(out: Path) -> str:
                                   "what everything around the recurrence costs (bench.floors). The arithmetic floor "
                                   "(analytic FLOPs ÷ peak) is in every column below."),
         crossover=grid(cross.set_index("cell").map(lambda v: f"{v:,.3g}" if isinstance(v, float) else str(v)),
-                       caption="packed_over_padded < 1: packing is faster at that point.", index_label="cell")
+                       caption="packed_over_padded < 1: packing is faster at that point, when its 95% bootstrap "
+                               "interval over the timed steps (ratio_low-ratio_high) lies below 1 too.",
+                       index_label="cell")
         if not cross.empty else None, drawn=drawn(figures, out)))
     return (speeds[["variant", "sweep", "batch_size", "seq_len", "train_ms", "infer_ms", "real_tokens_per_s",
                    "train_gflops_per_s"]].to_string(index=False, float_format="{:,.3g}".format) + "\n" + verdict)

@@ -53,7 +53,7 @@ def banner(records: list[dict], study: dict, missing: list[tuple[str, int]],
                      "command again to finish them (finished runs are kept)")
     lines += [n for n in (study.get("data_info") or {}).get("notes", []) if n.startswith("TEST OVERLAPS")]
     loaded = tables.busy([r.get("load") for r in records] + [(r.get("timing") or {}).get("load") for r in records],
-                  "training runs and timing passes")
+                         "training runs and timing passes")
     lines += [loaded] if loaded else []
     settings = [r.get("hyperparameters") or {} for r in records]
     compiled = sum(bool(h.get("compile")) for h in settings)
