@@ -8,6 +8,7 @@ import pandas as pd
 
 from bench import store
 from bench.config import SPEED_SETTINGS
+from bench.report.answer import time_reading
 from bench.report.html import drawn, grid, page
 from bench.report.plots import Plot
 from bench.report.stats import ratio_ci
@@ -36,6 +37,19 @@ def crossover(frame: pd.DataFrame) -> pd.DataFrame:
                          "packed_over_padded": by["packed"]["train_ms"] / by["padded"]["train_ms"],
                          "ratio_low": low, "ratio_high": high})
     return pd.DataFrame(rows)
+
+
+def _crossover_shown(cross: pd.DataFrame) -> pd.DataFrame:
+    """The crossover table as the page shows it: the point, both step times, the ratio with its interval."""
+    if cross.empty:
+        return cross
+    shown = cross.set_index("cell")[[c for c in ("bidirectional", "layers", "sweep", "batch_size", "seq_len")
+                                     if c in cross]].astype(str)
+    shown["padded ms"] = [f"{v:,.3g}" for v in cross["padded_ms"]]
+    shown["packed ms"] = [f"{v:,.3g}" for v in cross["packed_ms"]]
+    shown["packed / padded [95% CI]"] = [time_reading(r, a, b) for r, a, b in zip(
+        cross["packed_over_padded"], cross["ratio_low"], cross["ratio_high"])]
+    return shown
 
 
 def _packing_verdict(cross: pd.DataFrame) -> str:
@@ -119,10 +133,10 @@ def render_speed(out: Path) -> str:
                                   "backward, timed alone on this device; × latency floor = train ms ÷ that floor, "
                                   "what everything around the recurrence costs (bench.floors). The arithmetic floor "
                                   "(analytic FLOPs ÷ peak) is in every column below."),
-        crossover=grid(cross.set_index("cell").map(lambda v: f"{v:,.3g}" if isinstance(v, float) else str(v)),
-                       caption="packed_over_padded < 1: packing is faster at that point, when its 95% bootstrap "
-                               "interval over the timed steps (ratio_low-ratio_high) lies below 1 too.",
-                       index_label="cell")
+        crossover=grid(_crossover_shown(cross), index_label="cell",
+                       caption="packed / padded < 1: packing is faster at that point, when its 95% bootstrap "
+                               "interval over the timed steps [low, high] lies below 1 too; 'same' when it spans 1. "
+                               "crossover.csv has every column.")
         if not cross.empty else None, drawn=drawn(figures, out)))
     return (speeds[["variant", "sweep", "batch_size", "seq_len", "train_ms", "infer_ms", "real_tokens_per_s",
                    "train_gflops_per_s"]].to_string(index=False, float_format="{:,.3g}".format) + "\n" + verdict)
