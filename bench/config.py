@@ -23,7 +23,7 @@ from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.errors import ConfigError
-from bench.variants import AXES, Variant, check_value, expand, parse
+from bench.variants import AXES, Variant, check_value, expand, groups, parse
 
 # train.* keys that change how fast a step runs, not what it computes: the speed study applies and stores them
 SPEED_SETTINGS = ("precision", "cudnn_benchmark", "compile", "sparse_embedding")
@@ -220,6 +220,11 @@ class Study(Section):
     question: List[str] = _key([], "the axes the study asks about: Holm's family and the answer's sentences; pairs "
                                    "along other axes are context (empty: every axis it varies)",
                                f"a list of axes ({', '.join(AXES)})")
+    share: List[str] = _key([], "axes along which variants share their tuned settings: variants that differ only "
+                                "along them are tuned once, together (each trial trains every one; the objective "
+                                "is their mean best validation accuracy), and their pairs are decided on per-seed "
+                                "differences (empty: each variant tuned on its own)",
+                            f"a list of axes ({', '.join(AXES)})")
     budget: Optional[Literal[tuple(BUDGETS)]] = _key(None, "trials, epoch caps, data cap and seeds in one word; "
                                                            "null: the file's values as written")
     sweep: Optional[Dict[str, List[Any]]] = _key(None, "repeat the study for each value of a non-variant key",
@@ -277,9 +282,10 @@ class Study(Section):
         _require(not (self.tune.trials and self.data.val_fraction == 0),
                  "tuning reads the validation split, and data.val_fraction=0 leaves none: set data.val_fraction=0.1, "
                  "or tune.trials=0")
-        for axis in self.question:
-            _require(axis in AXES, f"question: unknown axis {axis!r}: "
-                                   f"{_suggest(str(axis), AXES, 'use some of ' + ', '.join(AXES))}")
+        for key in ("question", "share"):
+            for axis in getattr(self, key):
+                _require(axis in AXES, f"{key}: unknown axis {axis!r}: "
+                                       f"{_suggest(str(axis), AXES, 'use some of ' + ', '.join(AXES))}")
         variants = self.expand()
         _require(bool(variants), f"study '{self.name}' has no variants left after its exclude rules")
         from bench import embeddings  # numpy only: no torch before the command line is checked
@@ -299,6 +305,10 @@ class Study(Section):
         if self.variants:
             return [parse(name) for name in self.variants]
         return expand(self.scientific, self.fixed, self.exclude)
+
+    def groups(self) -> list[list[Variant]]:
+        """The variants in groups that share their tuned settings (bench.variants.groups over `share:`)."""
+        return groups(self.expand(), self.share)
 
     @property
     def seeds(self) -> list[int]:

@@ -4,12 +4,22 @@ non-recurrent baselines (bag of embeddings, a small transformer encoder) on the 
 tokens (B, T) int64 on the model's device, padded with the vocabulary's pad index; lengths (B,) int64 on the
 CPU (pack_padded_sequence wants them there, and keeping them there avoids a device sync).
 Padded and packed batches look the same coming in; the model branches once, on packing.
+
+Matched seeds (`build(..., seed=s)`): each module's initial weights come from its own stream of the run's seed
+(`stream(s, role)`: the embedding, the body (the recurrent stack, or the transformer's encoder), the head), so
+at seed s every variant whose module has the same shape starts that module from the same weights, whatever the
+other modules are: two cells at the same sizes share their embedding (GloVe's rows and the random rows of the words
+it lacks included) and their head; packed and padded variants of one cell share every weight. bench.train.fit then
+seeds training's own stream (dropout masks) and the batch order from s as well.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
+
+import numpy as np
 
 import torch
 from torch import nn
@@ -19,6 +29,21 @@ from bench.config import Params
 from bench.variants import PRETRAINED, Variant
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+ROLES = ("embedding", "body", "head", "training")  # the streams a run's seed is split into
+
+
+def stream(seed: int, role: str) -> int:
+    """The seed of one stream of a run's `seed` (numpy's SeedSequence: well mixed, the same on every machine)."""
+    return int(np.random.SeedSequence([seed, ROLES.index(role)]).generate_state(1, np.uint64)[0])
+
+
+@contextlib.contextmanager
+def drawn(seed: int | None, role: str):
+    """Build what is inside from the `role` stream of `seed` (torch's global generator, reseeded); with no seed,
+    from wherever the global generator stands."""
+    if seed is not None:
+        torch.manual_seed(stream(seed, role))
+    yield
 
 
 @dataclass(frozen=True)
@@ -48,17 +73,20 @@ class RecurrentClassifier(nn.Module):
     A padded bidirectional backward direction always reads the pads first: only packing avoids it.
     """
 
-    def __init__(self, variant: Variant, params: Params, shape: Shape):
+    def __init__(self, variant: Variant, params: Params, shape: Shape, seed: int | None = None):
         super().__init__()
         self.variant, self.params = variant, params
-        self.embedding = _embedding(variant, params, shape)  # shifted: randn - 0.5, as the lesson's LSTMs
-        self.rnn = CELLS[variant.cell](
-            params.embed_dim, params.hidden_size, num_layers=variant.layers, batch_first=True,
-            bidirectional=variant.bidirectional, dropout=params.dropout if variant.layers > 1 else 0.0)
+        with drawn(seed, "embedding"):
+            self.embedding = _embedding(variant, params, shape)  # shifted: randn - 0.5, as the lesson's LSTMs
+        with drawn(seed, "body"):
+            self.rnn = CELLS[variant.cell](
+                params.embed_dim, params.hidden_size, num_layers=variant.layers, batch_first=True,
+                bidirectional=variant.bidirectional, dropout=params.dropout if variant.layers > 1 else 0.0)
         self.directions = 2 if variant.bidirectional else 1
         # dropout 0 (the lesson) is the identity: no call for it (3 us a call on the CPU, twice a step)
         self.dropout = nn.Dropout(params.dropout) if params.dropout else nn.Identity()
-        self.head = nn.Linear(self.directions * params.hidden_size, shape.n_classes)
+        with drawn(seed, "head"):
+            self.head = nn.Linear(self.directions * params.hidden_size, shape.n_classes)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         x = self.dropout(self.embedding(tokens))  # (B, T, E)
@@ -151,12 +179,14 @@ class BagClassifier(nn.Module):
     """Mean of the word embeddings over the real tokens -> dropout -> linear: the order-blind model the lesson
     series teaches right before RNNs. `hidden_size` does not apply."""
 
-    def __init__(self, variant: Variant, params: Params, shape: Shape):
+    def __init__(self, variant: Variant, params: Params, shape: Shape, seed: int | None = None):
         super().__init__()
         self.variant, self.params = variant, params
-        self.embedding = _embedding(variant, params, shape)
+        with drawn(seed, "embedding"):
+            self.embedding = _embedding(variant, params, shape)
         self.dropout = nn.Dropout(params.dropout)
-        self.head = nn.Linear(params.embed_dim, shape.n_classes)
+        with drawn(seed, "head"):
+            self.head = nn.Linear(params.embed_dim, shape.n_classes)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         mask = _mask(tokens, lengths)[..., None]                             # (B, T, 1)
@@ -169,16 +199,19 @@ class TransformerClassifier(nn.Module):
     mask; heads: 4, or fewer when embed_dim is not divisible; feed-forward width = hidden_size) -> masked mean
     over the real tokens -> dropout -> linear. Sinusoidal positions need no maximum length."""
 
-    def __init__(self, variant: Variant, params: Params, shape: Shape):
+    def __init__(self, variant: Variant, params: Params, shape: Shape, seed: int | None = None):
         super().__init__()
         self.variant, self.params = variant, params
-        self.embedding = _embedding(variant, params, shape)
+        with drawn(seed, "embedding"):
+            self.embedding = _embedding(variant, params, shape)
         heads = next(h for h in (4, 2, 1) if params.embed_dim % h == 0)
-        layer = nn.TransformerEncoderLayer(params.embed_dim, heads, dim_feedforward=params.hidden_size,
-                                           dropout=params.dropout, batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, variant.layers, enable_nested_tensor=False)
+        with drawn(seed, "body"):
+            layer = nn.TransformerEncoderLayer(params.embed_dim, heads, dim_feedforward=params.hidden_size,
+                                               dropout=params.dropout, batch_first=True, norm_first=True)
+            self.encoder = nn.TransformerEncoder(layer, variant.layers, enable_nested_tensor=False)
         self.dropout = nn.Dropout(params.dropout)
-        self.head = nn.Linear(params.embed_dim, shape.n_classes)
+        with drawn(seed, "head"):
+            self.head = nn.Linear(params.embed_dim, shape.n_classes)
 
     def positions(self, length: int, device: torch.device) -> torch.Tensor:
         """(T, E) sin/cos positions (Vaswani et al. 2017)."""
@@ -200,8 +233,9 @@ class TransformerClassifier(nn.Module):
 BASELINES: dict[str, type[nn.Module]] = {"bag": BagClassifier, "transformer": TransformerClassifier}
 
 
-def build(variant: Variant, params: Params, shape: Shape) -> nn.Module:
-    return BASELINES.get(variant.cell, RecurrentClassifier)(variant, params, shape)
+def build(variant: Variant, params: Params, shape: Shape, seed: int | None = None) -> nn.Module:
+    """The variant's model; with `seed`, each module drawn from its own stream of it (the module docstring)."""
+    return BASELINES.get(variant.cell, RecurrentClassifier)(variant, params, shape, seed)
 
 
 def count_parameters(model: nn.Module) -> int:

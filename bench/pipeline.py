@@ -33,7 +33,7 @@ from bench.report.sweep import render_sweep
 from bench.report.tables import summarize
 from bench.train import Diverged, fit, time_steps, trace
 from bench.tune import Failed, Pruned, Tuned, tune
-from bench.variants import Variant
+from bench.variants import Variant, group_name, groups, shared_fixed
 
 log = logging.getLogger("bench")
 
@@ -57,6 +57,7 @@ class Prepared:
     splits: Any           # bench.data.Splits; None in a speed study
     key: str              # the fingerprint its stored runs must carry
     storage: Any          # Optuna's RDBStorage; None until the folder may be written
+    groups: dict = field(default_factory=dict)  # variant name -> the variants it shares tuned settings with (itself)
 
 
 def run(study: Study) -> Outcome:
@@ -90,6 +91,8 @@ def fingerprint(study: Study, data_key: str, device: str) -> str:
     Seeds and variants are left out: adding either just adds runs."""
     settings = {"data": data_key, "train": study.train.model_dump(), "tune": study.tune.model_dump(),
                 "nuisance": study.nuisance, "device": device}
+    if study.share:  # shared settings are another experiment than settings tuned per variant (older folders: none)
+        settings["share"] = sorted(study.share)
     if study.mode == "speed":
         settings["speed"] = study.speed.model_dump()
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -132,7 +135,8 @@ def prepare(study: Study) -> Prepared:
         _same_settings(study, key, {r.get("fingerprint") for r in runs.records(storage, study.name, _kind(study))})
     if splits:
         data.save_cache(splits, study.data)  # every check has passed: the next run need not tokenize again
-    return Prepared(study, device, variants, splits, key, storage)
+    return Prepared(study, device, variants, splits, key, storage,
+                    {v.name: members for members in groups(variants, study.share) for v in members})
 
 
 def _largest(study: Study, name: str) -> int:
@@ -203,6 +207,10 @@ def _intro(prep: Prepared) -> dict:
                   if study.tune.trials else "no tuning, ")
         print(f"study {study.name}, budget {study.budget or 'none (the study file as written)'}: {len(prep.variants)} "
               f"variant(s); {tuning}{len(study.seeds)} seed(s) of {study.train.epochs} epoch(s); {prep.device} -> {out}")
+        shared = {group_name(g) for g in prep.groups.values() if len(g) > 1}
+        if shared and study.tune.trials:
+            print(f"tuned together: {len(shared)} group(s) of variants that differ only in {', '.join(study.share)} "
+                  "(each trial trains every member)")
     doc = {**study.model_dump(), "command": study.command}
     if prep.splits:
         classical = reference(prep.splits, study.data.cache)  # the line every recurrent model has to beat
@@ -270,31 +278,61 @@ class Work:
     failures: list[str] = field(default_factory=list)
     skipped: set = field(default_factory=set)      # (Optuna study, job) that failed here: not retried here
     pending: dict = field(default_factory=dict)    # variant -> (Optuna study, jobs, measure): `sweep_up` waits on them
-    settled: dict = field(default_factory=dict)    # variant -> (params, tuned): what its seeds train with
+    settled: dict = field(default_factory=dict)    # variant -> Settled: what its seeds train with, and where from
+    profiled: set = field(default_factory=set)     # variants whose profile=true trace was written by this worker
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What a variant's seeds train with: its params, the tuning summary that chose them (None: not tuned), the
+    settings' source (`<study>/<group>`, the Optuna study that chose them, or 'train': the study's own values,
+    untuned), the group that shares them, and the params at the study's own sizes (the timing pass's)."""
+    params: Params
+    tuned: Any
+    source: str
+    members: tuple[str, ...]
+    base: Params
 
 
 def seeds(work: Work, variant: Variant, wave: list[int] | None = None) -> None:
-    """Tune the variant (once; resumed from the storage), then run its seeds (the first wave by default)."""
+    """Tune the variant's group (once; resumed from the storage), then run the variant's seeds (the first wave by
+    default)."""
     study = work.prep.study
-    if variant.name not in work.settled:
-        params, tuned = study.train.replace(**variant.fixed_params), None  # GloVe: its width, never tuned
-        if study.tune.trials:
-            tuned = _tune(work, variant, params)
-            if not tuned.best:
-                why = tuned.trials[-1]["reason"] if tuned.trials else "tune.timeout left no time for one"
-                work.failures.append(f"{variant.name}: no tuning trial completed ({why})")
-                return
-            params = params.replace(**tuned.best)
-        work.settled[variant.name] = (params, tuned)
-        if study.profile:  # every variant's: a packed and a padded run told apart by what they executed
-            path = study.out_dir / f"profile-{variant.name}.json"
-            store.write_atomic(path.with_suffix(".top.json"), json.dumps(
-                trace(variant, params, work.prep.splits, work.prep.device, path), indent=1))
-            say(f"profile: a trace of 8 training steps of {variant.name} in {path} (open it in "
-                "https://ui.perfetto.dev or chrome://tracing); its top operators are on the page")
-    params, tuned = work.settled[variant.name]
+    if variant.name not in work.settled and not _settle(work, variant):
+        return
+    if study.profile and variant.name not in work.profiled:  # a packed and a padded run told apart by what ran
+        work.profiled.add(variant.name)
+        path = study.out_dir / f"profile-{variant.name}.json"
+        store.write_atomic(path.with_suffix(".top.json"), json.dumps(
+            trace(variant, work.settled[variant.name].params, work.prep.splits, work.prep.device, path), indent=1))
+        say(f"profile: a trace of 8 training steps of {variant.name} in {path} (open it in "
+            "https://ui.perfetto.dev or chrome://tracing); its top operators are on the page")
+    settled = work.settled[variant.name]
     _jobs(work, variant, [{"seed": s} for s in wave or study.seeds],
-          lambda job: _measure(work, variant, params, job["seed"], tuned))
+          lambda job: _measure(work, variant, settled, job["seed"]))
+
+
+def _settle(work: Work, variant: Variant) -> bool:
+    """Settle the params of the variant's whole group: the study's own, or the best of the group's tuning. Every
+    member trains at the same settings, a width a member fixes (GloVe's 50) included (bench.variants.shared_fixed);
+    False (a failure said) when no tuning trial completed."""
+    study = work.prep.study
+    members = work.prep.groups.get(variant.name, [variant])
+    shared = shared_fixed(members)
+    bases = {m.name: study.train.replace(**{**m.fixed_params, **shared}) for m in members}
+    tuned, source = None, "train"
+    if study.tune.trials:
+        tuned = _tune(work, members, bases, shared)
+        if not tuned.best:
+            why = tuned.trials[-1]["reason"] if tuned.trials else "tune.timeout left no time for one"
+            work.failures.append(f"{variant.name}: no tuning trial completed ({why})")
+            return False
+        source = f"{study.name}/{group_name(members)}"
+    names = tuple(m.name for m in members)
+    for m in members:
+        params = bases[m.name].replace(**tuned.best) if tuned else bases[m.name]
+        work.settled[m.name] = Settled(params, tuned, source, names, bases[m.name])
+    return True
 
 
 def more_seeds(work: Work) -> None:
@@ -363,43 +401,71 @@ def sweep_up(work: Work) -> None:
         _run_jobs(work, *pending, wait=True)
 
 
-def _tune(work: Work, variant: Variant, base: Params):
+OBJECTIVE = ("the members' mean best validation accuracy: every member counts alike, so none decides alone (a member "
+             "that does not learn, as padded + last, lowers every trial's score by the same amount, and cannot pick "
+             "the settings)")
+
+
+def _tune(work: Work, members: list[Variant], bases: dict[str, Params], shared: dict):
+    """Tune a group of variants once, together (bench.tune; a group of one is a variant tuned on its own, as
+    before): each trial trains every member at the trial's settings, in the group's order, and scores their mean
+    best validation accuracy (OBJECTIVE). Each trial reports member i's epoch e as step i x epochs + e, with the
+    running mean so far, so the pruner compares trials at the same member and epoch. The budget per variant stays
+    tune.trials: a group of k members spends k x trials trainings."""
     study, prep = work.prep.study, work.prep
-    name = f"{study.name}/{variant.name}"
-    trial_params = base.replace(epochs=study.tune.epochs)
+    group = group_name(members)
+    name = f"{study.name}/{group}"
+    epochs = study.tune.epochs
     pareto = study.tune.objective == "pareto"
 
     def objective(chosen: dict, report) -> float | tuple[float, float]:
-        params = trial_params.replace(**chosen)
-        with _bar(prep, f"{variant.name} trial", params.epochs) as progress:
-            try:
-                result = fit(variant, params, prep.splits, study.tune.seed, prep.device, evaluate_test=False,
-                             on_step=progress.update, on_epoch=lambda e: report(e.epoch, e.val_acc, {
-                                 "train_loss": e.train_loss, "running_acc": e.running_acc, "val_acc": e.val_acc,
-                                 "time_s": e.time_s, "peak_mem_mb": peak_memory_mb(prep.device)[0]}))
-            except Diverged as e:
-                raise Pruned(f"diverged: {e}") from e
-            except RuntimeError as e:
-                if "out of memory" not in str(e):
-                    raise
-                _free(prep.device)
-                raise Failed(f"out of memory with batch_size={params.batch_size}, hidden_size="
-                             f"{params.hidden_size}, embed_dim={params.embed_dim}") from e
-        epoch_s = statistics.median(e.time_s for e in result.epochs)
-        return (result.best_val, epoch_s) if pareto else result.best_val  # the kept epoch's
+        bests, times = [], []
+        for i, member in enumerate(members):
+            params = bases[member.name].replace(epochs=epochs, **chosen)
+
+            def on_epoch(e, i=i, member=member):
+                report(i * epochs + e.epoch, (sum(bests) + e.val_acc) / (i + 1), {
+                    "train_loss": e.train_loss, "running_acc": e.running_acc, "val_acc": e.val_acc,
+                    "time_s": e.time_s, "peak_mem_mb": peak_memory_mb(prep.device)[0],
+                    **({"variant": member.name} if len(members) > 1 else {})})
+            with _bar(prep, f"{member.name} trial", params.epochs) as progress:
+                try:
+                    result = fit(member, params, prep.splits, study.tune.seed, prep.device, evaluate_test=False,
+                                 on_step=progress.update, on_epoch=on_epoch)
+                except Diverged as e:
+                    raise Pruned(f"diverged: {member.name + ': ' if len(members) > 1 else ''}{e}") from e
+                except RuntimeError as e:
+                    if "out of memory" not in str(e):
+                        raise
+                    _free(prep.device)
+                    raise Failed(f"out of memory with batch_size={params.batch_size}, hidden_size="
+                                 f"{params.hidden_size}, embed_dim={params.embed_dim}") from e
+            bests.append(result.best_val)  # the kept epoch's
+            times.append(statistics.median(e.time_s for e in result.epochs))
+        if len(members) > 1:
+            report(None, None, {"members": dict(zip((m.name for m in members), bests))})
+        value = sum(bests) / len(bests)
+        return (value, sum(times) / len(times)) if pareto else value
 
     kept = runs.restored_tuning(prep.storage, name)
     if kept:  # its trials went with a lost optuna.db: the seeds keep the settings the folder's records used
         return Tuned(**{k: kept[k] for k in Tuned.__dataclass_fields__ if k in kept})
-    with bar(study.tune.trials, f"tune {variant.name}", "trial", leave=False, position=1) as trials:
-        space = {k: v for k, v in study.nuisance.items() if k not in variant.fixed_params}
-        tuned = tune(name, space, objective, study.tune, prep.storage, on_trial=lambda outcome: trials.update())
-    runs.put(prep.storage, name, "tuning", {**asdict(tuned), "budget": study.budget, "optuna_study": name})
+    with bar(study.tune.trials, f"tune {group}", "trial", leave=False, position=1) as trials:
+        space = {k: v for k, v in study.nuisance.items()
+                 if k not in shared and not any(k in m.fixed_params for m in members)}
+        tuned = tune(name, space, objective, study.tune, prep.storage, on_trial=lambda outcome: trials.update(),
+                     steps=len(members) * epochs)
+    doc = {**asdict(tuned), "budget": study.budget, "optuna_study": name}
+    if len(members) > 1:  # which variants shared which settings (tuning.json and the page's tuning section)
+        doc.update(members=[m.name for m in members], shared_axes=list(study.share), objective_rule=OBJECTIVE,
+                   shared_fixed={k: {"value": v, "fixed_by": [m.name for m in members if k in m.fixed_params]}
+                                 for k, v in shared.items()})
+    runs.put(prep.storage, name, "tuning", doc)
     return tuned
 
 
-def _measure(work: Work, variant: Variant, params: Params, seed: int, tuned) -> dict:
-    prep, study = work.prep, work.prep.study
+def _measure(work: Work, variant: Variant, settled: Settled, seed: int) -> dict:
+    prep, study, params = work.prep, work.prep.study, settled.params
     with _bar(prep, f"{variant.name} seed {seed}", params.epochs) as progress, measure.Load() as load:
         try:
             result = fit(variant, params, prep.splits, seed, prep.device, on_step=progress.update)
@@ -407,14 +473,15 @@ def _measure(work: Work, variant: Variant, params: Params, seed: int, tuned) -> 
             raise runs.RunFailed(f"{variant.name} seed {seed}: {e}") from e
     timing = None
     if study.measure.timing_steps:  # the same sizes for every variant: times compare like with like
-        timing = time_steps(variant, study.train.replace(**variant.fixed_params), prep.splits, prep.device,
-                            steps=study.measure.timing_steps, seed=seed)
+        timing = time_steps(variant, settled.base, prep.splits, prep.device, steps=study.measure.timing_steps,
+                            seed=seed)
     epoch = sorted(result.epochs, key=lambda e: e.time_s)[len(result.epochs) // 2]  # the median epoch's batches
     floor = floors.of(variant, params, epoch.widths, epoch.real_tokens if variant.packing == "packed" else
                       epoch.padded_tokens, prep.device, params.precision)
     return store.make_record(study=study.name, variant=variant, seed=seed, params=params, fit=result,
                              data_info=prep.splits.info, env=work.env, fingerprint=prep.key, budget=study.budget,
-                             tuned=tuned, timing=timing, load=load.facts, floors=floor)
+                             tuned=settled.tuned, timing=timing, load=load.facts, floors=floor,
+                             settings_from=settled.source, shared_with=list(settled.members))
 
 
 def _bar(prep: Prepared, desc: str, epochs: int):

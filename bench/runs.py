@@ -5,6 +5,7 @@ workers on several machines. In it, for study S:
 
     S                     no trials; user attribute "study": the study's document (study.json)
     S/<variant>           the variant's tuning trials (bench.tune); user attribute "tuning": their summary
+    S/<a>+<b>+...         the same for a group of variants tuned together (`share:`), each trial training every one
     S/<variant>/<kind>    one trial per measured run ("seeds": one per seed; "speed": one per sweep point)
 
 A measured run is a *job*: a trial enqueued with the job in its user attributes. Claiming a run is
@@ -294,9 +295,10 @@ def restore(storage, study: str, out: Path, kind: str = "seeds") -> int:
             value=float(record.get("test_acc") or 0.0), state=TrialState.COMPLETE,
             user_attrs={"job": _job(record, kind), "record": record, "restored": True}))
         restored += 1
-        variant = f"{study}/{record['variant']}"
-        if record["variant"] in tuning and "tuning" not in _load(storage, variant).user_attrs:
-            put(storage, variant, "tuning", {**tuning[record["variant"]], "restored": True})
+        summary = tuning.get(record["variant"])
+        tuned = summary and (summary.get("optuna_study") or f"{study}/{record['variant']}")  # a group's: S/<a>+<b>
+        if tuned and "tuning" not in _load(storage, tuned).user_attrs:
+            put(storage, tuned, "tuning", {**summary, "restored": True})
     return restored
 
 
@@ -321,8 +323,9 @@ def export(storage, study: str, out: Path, kind: str = "seeds") -> int:
     existing = optuna.get_all_study_names(storage)
     summaries = {n: _attrs(storage, n, existing) for n in ([study] + names(storage, study))}
     store.save_study(out, summaries[study].get("study", {}))
-    if kind == "seeds":
-        store.save_tuning(out, {n.split("/")[-1]: a["tuning"] for n, a in summaries.items() if "tuning" in a})
+    if kind == "seeds":  # per variant: a group tuned together (S/<a>+<b>) gives each member the group's summary
+        store.save_tuning(out, {member: a["tuning"] for n, a in summaries.items() if "tuning" in a
+                                for member in a["tuning"].get("members") or [n.split("/")[-1]]})
     return len(found)
 
 

@@ -180,12 +180,15 @@ def load_tuning(out: Path) -> dict:
 
 def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict, env: dict,
                 fingerprint: str, budget: str | None = None, tuned=None, timing: dict | None = None,
-                load: dict | None = None, floors: dict | None = None) -> dict[str, Any]:
+                load: dict | None = None, floors: dict | None = None, settings_from: str | None = None,
+                shared_with: list[str] | None = None) -> dict[str, Any]:
     """A flat record of one measured run (see the module docstring); `tuned` is the variant's
     bench.tune.Tuned when its hyperparameters were tuned, `timing` bench.train.time_steps' pass at the
     study's shared sizes, `load` what else ran on the machine while it trained (bench.measure.Load), `floors`
-    the two floors under its median epoch (bench.floors). Accuracies are the kept epoch's (early stopping keeps
-    the best on validation); times cover every epoch that ran."""
+    the two floors under its median epoch (bench.floors), `settings_from` where its settings came from (the Optuna
+    study of the group that tuned them, or 'train': the study's own, untuned; sides with the same source are
+    paired by design, bench.report.effects) and `shared_with` the variants of that group. Accuracies are the kept
+    epoch's (early stopping keeps the best on validation); times cover every epoch that ran."""
     times = [e.time_s for e in fit.epochs]
     median_time = statistics.median(times)
     real = statistics.median(e.real_tokens for e in fit.epochs)
@@ -208,7 +211,8 @@ def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict,
         "hyperparameters": params.model_dump(), "history": [asdict(e) for e in fit.epochs],
         "curve": [list(point) for point in fit.curve], **env, "fingerprint": fingerprint, "budget": budget,
         "tuned": tuned is not None, "tune_best_val": tuned.best_value if tuned else None,
-        "edge_params": tuned.edges if tuned else [],
+        "edge_params": tuned.edges if tuned else [], "settings_from": settings_from,
+        "shared_with": shared_with or [variant.name],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

@@ -65,7 +65,8 @@ def export(study, storage, records: list[dict]) -> int:
                 _run(client, experiment, key, f"seed {r['seed']}", parent_id, r.get("hyperparameters") or {},
                      {"rnnbench.kind": "seed"}, metrics, "FINISHED")
                 logged += 1
-        name = f"{study.name}/{variant}"
+        source = runs[0].get("settings_from") or ""  # a group tuned together: its trials trained this variant too
+        name = source if source.startswith(f"{study.name}/") else f"{study.name}/{variant}"
         for t in optuna.load_study(study_name=name, storage=storage).trials if name in names else []:
             key = f"trial {fingerprint} {variant} {t.number}"
             if key in have or t.state.name not in STATUS:  # a trial still running is logged next time

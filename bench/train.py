@@ -21,7 +21,7 @@ from bench.config import Params
 from bench.data import Splits
 from bench.data.batching import Encoded, batches
 from bench.measure import WARMUP_EVAL_BATCHES, Load, clock, peak_memory_mb, reset_peak_memory, time_each
-from bench.models import Shape, build, count_parameters, to_device
+from bench.models import Shape, build, count_parameters, stream, to_device
 from bench.optim import clip_grad_norm, optimizers
 from bench.variants import Variant
 
@@ -102,10 +102,13 @@ def shape_of(splits: Splits) -> Shape:
                  splits.pretrained_scale)
 
 
-def trainer(variant: Variant, params: Params, shape: Shape, device: torch.device):
+def trainer(variant: Variant, params: Params, shape: Shape, device: torch.device, seed: int | None = None):
     """The model, one training step (batch -> labels, logits, summed loss) and the optimizer's name:
-    what `fit`, `trace` and the speed study all time."""
-    model = build(variant, params, shape).to(device)
+    what `fit`, `trace` and the speed study all time. With `seed`, the model's modules are drawn from their own
+    streams of it and training's stream (dropout masks) is seeded after them (bench.models: matched seeds)."""
+    model = build(variant, params, shape, seed).to(device)
+    if seed is not None:
+        torch.manual_seed(stream(seed, "training"))
     steppers, optimizer_name = optimizers(model, params.lr, params.weight_decay, params.sparse_embedding, device)
     forward = torch.compile(model) if params.compile else model
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
@@ -137,13 +140,20 @@ def trainer(variant: Variant, params: Params, shape: Shape, device: torch.device
     return model, step, optimizer_name
 
 
+def epochs_of(variant: Variant, params: Params, splits: Splits, seed: int):
+    """Each epoch's training batches, built whole, in the order `fit` draws them: shuffled by a generator of their
+    own, seeded with `seed`, so every variant at the same seed, batch size and batching gets the same order."""
+    shuffle = torch.Generator().manual_seed(seed)
+    while True:
+        yield list(batches(splits.train, params.batch_size, splits.pad_index, shuffle,
+                           bucketed=variant.batching == "bucketed"))
+
+
 def _endless(variant: Variant, params: Params, splits: Splits, seed: int):
     """Training batches as `fit` draws them, round and round (a small dataset has fewer batches than a
     warm-up plus the timed steps)."""
-    shuffle = torch.Generator().manual_seed(seed)
-    while True:
-        yield from batches(splits.train, params.batch_size, splits.pad_index, shuffle,
-                           bucketed=variant.batching == "bucketed")
+    for order in epochs_of(variant, params, splits, seed):
+        yield from order
 
 
 TOP = 8  # operators (and, on CUDA, kernels) a profile lists
@@ -157,7 +167,7 @@ def trace(variant: Variant, params: Params, splits: Splits, device: torch.device
     from torch.profiler import ProfilerActivity, profile, record_function
 
     seed_everything(0)
-    _, step, _ = trainer(variant, params, shape_of(splits), device)
+    _, step, _ = trainer(variant, params, shape_of(splits), device, seed=0)
     order = _endless(variant, params, splits, seed=0)
     for _ in range(warmup):
         step(next(order))
@@ -187,6 +197,13 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
     """Train from scratch for at most `params.epochs` epochs; `on_step(batch_size)` drives a progress bar,
     `on_epoch` may raise to stop (the pruner).
 
+    Matched seeds: seed s fixes, for every variant trained at s, (1) the initial weights of every module whose
+    shape agrees (each module has its own stream of s: bench.models), (2) the batch order, given the same
+    batch size and batching (its own generator, seeded with s), and (3) the dropout masks wherever the two
+    computations draw the same shapes in the same order (training's own stream of s, seeded after the model is
+    built): packed and padded + true_last of one cell at one seed and settings take the same first step from the
+    same weights on the same batch; two cells at the same sizes start from the same embedding and head.
+
     Early stopping (`params.patience`, when there is a validation split): after every epoch the weights with
     the best validation accuracy so far are kept; training stops once `patience` epochs in a row brought no
     better one, and the kept weights are restored. Test is then evaluated once, on the restored weights:
@@ -194,8 +211,8 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
     seed_everything(seed)
     if params.compile:
         torch.compiler.reset()  # each fit compiles afresh, as a user's script would
-    model, step, optimizer_name = trainer(variant, params, shape_of(splits), device)
-    shuffle = torch.Generator().manual_seed(seed)
+    model, step, optimizer_name = trainer(variant, params, shape_of(splits), device, seed)
+    drawn = epochs_of(variant, params, splits, seed)
     reset_peak_memory(device)
     has_val = len(splits.val) > 0
     stopping = has_val and params.patience is not None
@@ -208,8 +225,7 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
         seen = 0
         # the epoch's batches are built before the clock starts (~0.1 s for 10k rows): the epoch time is the
         # training pass alone, as the minimal loop of benchmarks/lesson_epoch.py times it
-        order = list(batches(splits.train, params.batch_size, splits.pad_index, shuffle,
-                             bucketed=variant.batching == "bucketed"))
+        order = next(drawn)
         real, padded = sum(b.real_tokens for b in order), sum(b.padded_tokens for b in order)
         widths = sum(b.tokens.shape[1] for b in order)
         start = clock(device)
@@ -259,7 +275,7 @@ def time_steps(variant: Variant, params: Params, splits: Splits, device: torch.d
     CPU) and the peak memory. The effects table compares variants at one shared set of sizes with this, so
     a time ratio is not a ratio of two differently tuned models."""
     seed_everything(seed)
-    model, step, _ = trainer(variant, params, shape_of(splits), device)
+    model, step, _ = trainer(variant, params, shape_of(splits), device, seed)
     order = _endless(variant, params, splits, seed)
     taken = [next(order) for _ in range(warmup + steps)]
     reset_peak_memory(device)

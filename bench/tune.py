@@ -4,7 +4,9 @@
 it holds `settings.trials` finished trials, and returns a `Tuned` (best params, the Pareto front,
 fANOVA importances, every trial's outcome). The objective gets `(params, report)` and returns the
 validation accuracy (or `(accuracy, seconds per epoch)` for `objective=pareto`); it calls
-`report(epoch, accuracy)` after each epoch, which raises `Pruned` when the pruner says so.
+`report(step, accuracy, stats)` after each epoch (step: the epoch, or for a group of variants tuned together,
+the member's place x epochs + its epoch, up to `steps`), which raises `Pruned` when the pruner says so, and may
+call `report(None, None, facts)` to keep facts with the trial (a group's per-member scores).
 Outcomes: complete; pruned (by the pruner, or a NaN/inf loss, with the reason recorded); failed
 with a reason (e.g. CUDA out of memory, with the sizes). All three spend budget.
 
@@ -98,9 +100,9 @@ def _sampler(settings: TuneConfig) -> optuna.samplers.BaseSampler:
     return optuna.samplers.TPESampler(seed=settings.seed)
 
 
-def _pruner(settings: TuneConfig) -> optuna.pruners.BasePruner:
+def _pruner(settings: TuneConfig, steps: int) -> optuna.pruners.BasePruner:
     if settings.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(settings.epochs, 1))
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(steps, 1))
     if settings.pruner == "none" or settings.objective == "pareto":  # Optuna prunes single objectives only
         return optuna.pruners.NopPruner()
     # a small budget needs its pruner early: with 4 trials, 3 unprunable ones would leave it nothing to do
@@ -115,10 +117,10 @@ def _spent(trial: optuna.trial.FrozenTrial) -> bool:
         trial.state == TrialState.FAIL and "failure" in trial.user_attrs)
 
 
-def _open(name: str, settings: TuneConfig, store: optuna.storages.BaseStorage) -> optuna.Study:
+def _open(name: str, settings: TuneConfig, store: optuna.storages.BaseStorage, steps: int) -> optuna.Study:
     directions = ["maximize", "minimize"] if settings.objective == "pareto" else ["maximize"]
     study = optuna.create_study(study_name=name, storage=store, sampler=_sampler(settings),
-                                pruner=_pruner(settings), directions=directions, load_if_exists=True)
+                                pruner=_pruner(settings, steps), directions=directions, load_if_exists=True)
     if list(study.directions) != [optuna.study.StudyDirection[d.upper()] for d in directions]:
         raise ValueError(f"Optuna study '{name}' was made for another objective: use another out= or storage=")
     return study
@@ -126,9 +128,11 @@ def _open(name: str, settings: TuneConfig, store: optuna.storages.BaseStorage) -
 
 def tune(name: str, space: dict[str, Any], objective: Callable[[dict, Callable[[int, float], None]], Any],
          settings: TuneConfig, store: optuna.storages.BaseStorage,
-         on_trial: Callable[[dict], None] | None = None) -> Tuned:
-    """Run or resume Optuna study `name` to `settings.trials` spent trials (see module docstring)."""
-    study = _open(name, settings, store)
+         on_trial: Callable[[dict], None] | None = None, steps: int | None = None) -> Tuned:
+    """Run or resume Optuna study `name` to `settings.trials` spent trials (see module docstring); `steps`: the
+    steps a trial reports (default tune.epochs)."""
+    steps = steps or settings.epochs
+    study = _open(name, settings, store, steps)
     pareto = settings.objective == "pareto"
     start = time.monotonic()
 
@@ -137,7 +141,7 @@ def tune(name: str, space: dict[str, Any], objective: Callable[[dict, Callable[[
         if _past_budget(study, trial.number, settings.trials):
             trial.set_user_attr("reason", "not needed: other workers took the last trials of the budget")
             raise _NotNeeded()
-        return _run_trial(trial, space, objective, settings, pareto)
+        return _run_trial(trial, space, objective, settings, steps, pareto)
 
     while True:
         optuna.storages.fail_stale_trials(study)
@@ -168,16 +172,22 @@ def _past_budget(study: optuna.Study, number: int, budget: int) -> bool:
     return number in counted[budget:]
 
 
-def _run_trial(trial, space, objective, settings, pareto):
+def _run_trial(trial, space, objective, settings, steps, pareto):
     params = suggest(trial, space)
 
-    def report(epoch: int, value: float, stats: dict | None = None) -> None:
+    def report(step: int | None, value: float | None, stats: dict | None = None) -> None:
+        if step is None:  # facts to keep with the trial, no step
+            for key, fact in (stats or {}).items():
+                trial.set_user_attr(key, fact)
+            return
         if stats:  # the epoch's figures, kept with the trial (an experiment tracker reads them: bench.tracking)
-            trial.set_user_attr(f"epoch {epoch}", stats)
-        if not pareto and epoch < settings.epochs:  # pruning after the last epoch saves nothing
-            trial.report(value, epoch)
+            trial.set_user_attr(f"epoch {step}", stats)
+        if not pareto and step < steps:  # pruning after the last step saves nothing
+            trial.report(value, step)
             if trial.should_prune():
-                raise Pruned(f"pruned by {settings.pruner} at epoch {epoch} (val_acc {value:.4f})")
+                what = (f"epoch {step} (val_acc {value:.4f})" if steps == settings.epochs else
+                        f"step {step} of {steps} (the members' mean val_acc so far {value:.4f})")
+                raise Pruned(f"pruned by {settings.pruner} at {what}")
 
     try:
         value = objective(params, report)
@@ -195,7 +205,8 @@ def _outcome(t: optuna.trial.FrozenTrial) -> dict:
             "values": list(t.values) if t.values else None,
             "best_reported": max(t.intermediate_values.values()) if t.intermediate_values else None,
             "reason": t.user_attrs.get("reason") or t.user_attrs.get("failure") or (
-                KILLED if t.state == TrialState.FAIL else "")}
+                KILLED if t.state == TrialState.FAIL else ""),
+            **({"members": t.user_attrs["members"]} if "members" in t.user_attrs else {})}
 
 
 def summarize(study: optuna.Study, space: dict[str, Any], settings: TuneConfig) -> Tuned:

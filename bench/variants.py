@@ -185,3 +185,29 @@ def expand(scientific: Mapping[str, Iterable[Any]], fixed: Mapping[str, Any] | N
         if not any(_matches(variant, r) for r in rules):
             seen.setdefault(variant.name, variant)
     return list(seen.values())
+
+
+def groups(variants: Iterable[Variant], share: Iterable[str]) -> list[list[Variant]]:
+    """The variants that differ only along the `share` axes, grouped (in the study's order): each group is tuned
+    once, together, and trains at the same settings (bench.pipeline). No shared axes: one group per variant."""
+    shared, found = set(share), {}
+    for variant in variants:
+        key = tuple((axis, value) for axis, value in variant.axes().items() if axis not in shared)
+        found.setdefault(key, []).append(variant)
+    return list(found.values())
+
+
+def group_name(members: Iterable[Variant]) -> str:
+    """A group's name: its one member's name, or the members' names joined by '+' (its Optuna tuning study is
+    `<study>/<group name>`, so a variant tuned alone keeps the name it always had)."""
+    return "+".join(v.name for v in members)
+
+
+def shared_fixed(members: Iterable[Variant]) -> dict:
+    """The settings the group's members fix (GloVe's width), shared by every member so that a pair differs in its
+    axis alone; a key that members fix to different values stays each member's own (the pair's row says so)."""
+    fixed: dict[str, set] = {}
+    for variant in members:
+        for key, value in variant.fixed_params.items():
+            fixed.setdefault(key, set()).add(value)
+    return {key: values.pop() for key, values in fixed.items() if len(values) == 1}

@@ -15,8 +15,22 @@ those real seed-to-seed spreads:
 Every decision goes through bench.report.effects.decide with Welch's test and TOST (bench.report.stats), with
 one pair as the family (Holm over one test changes nothing). A benchmark, not a test: it takes minutes.
 
+`--paired` calibrates the paired design instead: matched seeds of pairs at shared settings (`--train`: 10 seeds
+each of gru padded + true_last, gru packed (the same function) and lstm padded + true_last (another cell), untuned
+at _base.yaml's settings, 3-epoch cap, so every pair shares settings, initial weights where shapes agree, batch order
+and dropout masks). For each pair, on its real per-seed differences d:
+
+- A/A: d centred on 0, n of them drawn with replacement and each sign flipped at random (under "no effect" a
+  difference is as likely either way); how often the paired verdict says better/worse (goal <= 5 %);
+- as measured: d itself (the same-function pair should read "equivalent");
+- power: centred d plus a planted +0.015; how often it reads "better";
+at n = 3, 5, 8 fixed and on the 3, 6, 8 schedule with O'Brien-Fleming's levels (stopping at the first decided
+look); beside each, the unpaired design on the same pair's two sides (each side centred and drawn on its own,
+Welch's t), which is what the pair would get if its sides had been tuned apart.
+
     python -m benchmarks.calibration --data ../shared/data/ag_news_first10k --train
     python -m benchmarks.calibration --records reports/calibration/records.jsonl
+    python -m benchmarks.calibration --paired --train --data ../shared/data/ag_news_first10k
 """
 
 from __future__ import annotations
@@ -31,9 +45,99 @@ from pathlib import Path
 import numpy as np
 
 from bench.report.effects import Criteria, decide, schedule
-from bench.report.stats import ALPHA, MARGIN, tost, welch
+from bench.report.stats import ALPHA, MARGIN, correlation, paired, tost, welch
 
 VARIANT = ["cell=gru", "packing=padded", "readout=true_last"]
+PAIRED = ["gru-padded-l1-true_last", "gru-packed-l1", "lstm-padded-l1-true_last"]
+PAIRS = {"same function: gru padded + true_last -> gru packed": ("gru-padded-l1-true_last", "gru-packed-l1"),
+         "another cell: lstm -> gru (padded, true_last)": ("lstm-padded-l1-true_last", "gru-padded-l1-true_last")}
+
+
+def train_paired(data: str, seeds: int, out: Path) -> Path:
+    """Matched seeds of PAIRED at one set of settings (untuned: every side shares _base.yaml's), 3-epoch cap."""
+    argv = [sys.executable, "-m", "bench.run", "study=packing", "budget=null", f"variants=[{','.join(PAIRED)}]",
+            "tune.trials=0", f"measure.seeds={seeds}", "measure.timing_steps=0", "train.epochs=3",
+            f"data.root={data}", f"out={out}"]
+    subprocess.run(argv, check=True)
+    return out / "records.jsonl"
+
+
+def by_seed(path: Path) -> dict[str, dict[int, float]]:
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    found: dict[str, dict[int, float]] = {}
+    for r in records:
+        found.setdefault(r["variant"], {})[r["seed"]] = r["test_acc"]
+    return found
+
+
+def decided(a, b, level: float, margin: float, is_paired: bool) -> str:
+    test = paired(list(a), list(b)) if is_paired else welch(list(a), list(b))
+    return decide(test.p, tost(test, margin), test.delta, level)
+
+
+def paired_draws(a: np.ndarray, b: np.ndarray, n: int, kind: str, shift: float, rng, is_paired: bool):
+    """One resampled pair of n seeds a side: A/A ('null'), as measured ('raw'), or a planted `shift`."""
+    if is_paired:
+        d = b - a
+        if kind != "raw":
+            d = d - d.mean()
+        picked = rng.integers(0, len(d), n)
+        signs = rng.choice([-1.0, 1.0], n) if kind != "raw" else np.ones(n)
+        base = a[picked]
+        return base, base + signs * d[picked] + shift
+    if kind == "raw":
+        return a[rng.integers(0, len(a), n)], b[rng.integers(0, len(b), n)]
+    return (a - a.mean())[rng.integers(0, len(a), n)], (b - b.mean())[rng.integers(0, len(b), n)] + shift
+
+
+def paired_rates(a, b, kind: str, shift: float, sizes: list[int], resamples: int, rng, alpha: float, margin: float,
+                 is_paired: bool, sequential: bool) -> tuple[dict, float]:
+    """Verdict rates over `resamples` draws at the fixed size sizes[0], or on the schedule `sizes` (sequential)."""
+    criteria = Criteria(alpha=alpha, margin=margin, first=sizes[0], cap=sizes[-1])
+    levels = criteria.levels if sequential else (alpha,)
+    seen, used = Counter(), []
+    for _ in range(resamples):
+        x, y = paired_draws(a, b, sizes[-1], kind, shift, rng, is_paired)
+        for n, level in zip(sizes if sequential else sizes[-1:], levels):
+            said = decided(x[:n], y[:n], level, margin, is_paired)
+            if said != "undecided":
+                break
+        seen[said] += 1
+        used.append(n)
+    return rates(seen), float(np.mean(used))
+
+
+def main_paired(args) -> int:
+    path = train_paired(args.data, args.seeds, args.out) if args.train else args.records
+    if path is None:
+        raise SystemExit("give --records FILE, or --train --data FOLDER")
+    scores = by_seed(path)
+    rng = np.random.default_rng(0)
+    print(f"{args.resamples} resamplings; α {args.alpha}, margin {args.margin}, planted +{args.shift}")
+    for label, (base, other) in PAIRS.items():
+        seeds = sorted(set(scores[base]) & set(scores[other]))
+        a = np.array([scores[base][s] for s in seeds])
+        b = np.array([scores[other][s] for s in seeds])
+        d = b - a
+        print(f"\n{label}: {len(seeds)} matched seeds; means {a.mean():.4f} -> {b.mean():.4f}; sd unpaired "
+              f"{a.std(ddof=1):.4f} / {b.std(ddof=1):.4f}, sd of per-seed differences {d.std(ddof=1):.4f} "
+              f"({int((d == 0).sum())} of {len(d)} identical); correlation of matched seeds {correlation(a, b):.4f}")
+        print("\n| seeds a side | design | A/A: false better/worse | as measured: equivalent | as measured: "
+              f"better/worse | +{args.shift}: better | mean seeds a side (A/A, +{args.shift}) |")
+        print("|---|---|---|---|---|---|---|")
+        for sizes, sequential in (([3], False), ([5], False), ([8], False), ([3, 6, 8], True)):
+            for is_paired in (True, False):
+                null, n_null = paired_rates(a, b, "null", 0.0, sizes, args.resamples, rng, args.alpha, args.margin,
+                                            is_paired, sequential)
+                raw, _ = paired_rates(a, b, "raw", 0.0, sizes, args.resamples, rng, args.alpha, args.margin,
+                                      is_paired, sequential)
+                shift, n_shift = paired_rates(a, b, "null", args.shift, sizes, args.resamples, rng, args.alpha,
+                                              args.margin, is_paired, sequential)
+                name = ", ".join(map(str, sizes)) + (" (sequential, O'Brien-Fleming)" if sequential else " (fixed)")
+                print(f"| {name} | {'paired' if is_paired else 'unpaired (Welch)'} | "
+                      f"{null['better'] + null['worse']:.1%} | {raw['equivalent']:.1%} | "
+                      f"{raw['better'] + raw['worse']:.1%} | {shift['better']:.1%} | {n_null:.1f}, {n_shift:.1f} |")
+    return 0
 
 
 def train(data: str, seeds: int, out: Path) -> Path:
@@ -100,7 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spread", type=float, default=1.0,
                         help="scale each seed's distance from the mean by this factor (0.25: the same shape at a "
                              "quarter of the spread), to see the verdicts at the spread of a steadier model")
+    parser.add_argument("--paired", action="store_true", help="calibrate the paired design on matched seeds of "
+                        "pairs at shared settings (--seeds defaults to 10 there)")
     args = parser.parse_args(argv)
+    if args.paired:
+        args.seeds = 10 if args.seeds == 20 else args.seeds
+        args.out = args.out.with_name(args.out.name + "-paired") if args.out == Path("reports/calibration") else args.out
+        return main_paired(args)
     path = train(args.data, args.seeds, args.out) if args.train else args.records
     if path is None:
         parser.error("give --records FILE, or --train --data FOLDER")

@@ -61,8 +61,8 @@ def test_nan_loss_raises_diverged(splits, monkeypatch):
     import bench.train as train
     original = train.build
 
-    def poisoned(variant, params, shape):  # a weight that is already NaN: the loss must come out NaN
-        model = original(variant, params, shape)
+    def poisoned(variant, params, shape, seed=None):  # a weight that is already NaN: the loss must come out NaN
+        model = original(variant, params, shape, seed)
         with torch.no_grad():
             model.head.bias[0] = float("nan")
         return model
@@ -157,3 +157,47 @@ def test_baselines_learn_the_easy_synthetic_task(splits, name):
     result = fit(parse(name), Params(lr=2e-2, batch_size=16, epochs=8, embed_dim=16, hidden_size=16, patience=3),
                  splits, seed=0, device=CPU)
     assert result.test_acc > 0.9, result.epochs
+
+
+# --- matched seeds: what seed s fixes for every variant trained at it (bench.train.fit's docstring) -------------
+
+def _first_step(name: str, params: Params, splits, seed: int):
+    """What `fit` does before its first step, then the step: (the epoch's batch order, the first step's loss)."""
+    from bench.train import epochs_of, seed_everything, shape_of, trainer
+    variant = parse(name)
+    seed_everything(seed)
+    _, step, _ = trainer(variant, params, shape_of(splits), CPU, seed)
+    order = next(epochs_of(variant, params, splits, seed))
+    return order, step(order[0])[2].item()
+
+
+def test_packed_and_padded_true_last_share_weights_batches_and_dropout_at_a_seed(splits):
+    """The same function computed two ways: at one seed and one set of settings (dropout on, so its masks count
+    too) the first step's loss is the same, on the same batches in the same order."""
+    params = PARAMS.replace(dropout=0.3)
+    padded, padded_loss = _first_step("gru-padded-l1-true_last", params, splits, seed=5)
+    packed, packed_loss = _first_step("gru-packed-l1", params, splits, seed=5)
+    assert len(padded) == len(packed) and all(torch.equal(a.tokens, b.tokens) and torch.equal(a.labels, b.labels)
+                                              for a, b in zip(padded, packed))
+    assert packed_loss == pytest.approx(padded_loss, rel=1e-5)
+    other, other_loss = _first_step("gru-packed-l1", params, splits, seed=6)  # another seed: another start
+    assert not torch.equal(other[0].tokens, packed[0].tokens) and other_loss != pytest.approx(packed_loss, rel=1e-5)
+    a = fit(parse("gru-padded-l1-true_last"), params, splits, seed=5, device=CPU)
+    b = fit(parse("gru-packed-l1"), params, splits, seed=5, device=CPU)
+    assert [e.train_loss for e in a.epochs] == pytest.approx([e.train_loss for e in b.epochs], rel=1e-4)
+
+
+def test_two_cells_at_one_seed_and_size_start_from_the_same_embedding_and_head(splits):
+    """The embedding is built first, and is where matched seeds of different cells correlate: each module has its
+    own stream of the seed, so what the cell between them draws changes neither."""
+    from bench.models import build
+    from bench.train import shape_of
+    shape = shape_of(splits)
+    lstm, gru, rnn = (build(parse(f"{c}-padded-l1-true_last"), PARAMS, shape, seed=3) for c in ("lstm", "gru", "rnn"))
+    bag = build(parse("bag"), PARAMS, shape, seed=3)
+    for other in (gru, rnn, bag):
+        assert torch.equal(lstm.embedding.weight, other.embedding.weight)
+        assert torch.equal(lstm.head.weight, other.head.weight) and torch.equal(lstm.head.bias, other.head.bias)
+    assert not torch.equal(build(parse("lstm-padded-l1-true_last"), PARAMS, shape, seed=4).embedding.weight,
+                           lstm.embedding.weight)
+    assert torch.equal(lstm.rnn.weight_hh_l0, build(parse("lstm-packed-l1"), PARAMS, shape, seed=3).rnn.weight_hh_l0)

@@ -10,6 +10,7 @@ is undecided it says so, with the seeds that would settle it, and claims nothing
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -29,7 +30,8 @@ class Answer:
     caveats: list[str] = field(default_factory=list)
 
     def text(self) -> str:
-        caveats = "".join(f"\n  - {c}" for c in self.caveats)
+        caveats = "".join("\n" + textwrap.fill(c, 120, initial_indent="  - ", subsequent_indent="    ")
+                          for c in self.caveats)
         return " ".join(self.sentences) + (f"\nCaveats:{caveats}" if caveats else "")
 
 
@@ -106,6 +108,11 @@ def _axis_sentence(axis: str, rows: pd.DataFrame) -> str:
                      f"; ~{' / '.join(f'{n:.0f}' if math.isfinite(n) else 'too many' for n in needed)} seeds a side "
                      f"would settle {'it' if len(needed) == 1 else 'them'}")
         parts.append(said)
+    decided = rows[rows["verdict"] != "not comparable"]
+    paired = int((decided.get("design", pd.Series(dtype=str)) == "paired").sum())
+    if paired:  # the design that decided them: shared settings and seeds, per-seed differences
+        parts.append("decided on per-seed differences (shared settings and seeds)" if paired == len(decided) else
+                     f"{paired} of {len(decided)} decided on per-seed differences (shared settings and seeds)")
     times = rows.dropna(subset=["time_ratio"])
     if not times.empty:
         basis = str(times["time_basis"].iloc[0])

@@ -2,31 +2,44 @@
 
 For an axis (say packing) every variant with the baseline value (padded) is paired with each variant
 that differs from it only on that axis (packed, same cell, direction, depth, ...). A pair gets
-Δ accuracy = mean(other) - mean(baseline) over seeds with Welch's t interval and two-sided p-value
-(unequal variances: each variant is trained at its own tuned settings), and the ratios other / baseline
-of time per training step and of peak memory. The baseline of an axis is its first value in
+Δ accuracy = mean(other) - mean(baseline) over seeds with a t interval and a two-sided p-value, and the ratios
+other / baseline of time per training step and of peak memory. The baseline of an axis is its first value in
 bench.variants' order (rnn, padded, uni, fewest layers).
 
-A pair gets one of four verdicts (`Criteria`), and no others:
-- better / worse: Welch's p, Holm-adjusted over the question's family, below the level;
-- equivalent: the difference is shown to lie within ±margin (TOST on Welch's t, Holm-adjusted the same way:
-  the (1 - 2 level) interval inside the margin);
+Two designs, chosen by how the runs were made, never by what they scored (`design`):
+- paired: the two sides were trained at the same settings (one tuning study chose them for both: the study's
+  `share:` axes, or no tuning at all) and so, seed for seed, from the same initial weights, batch order and
+  dropout masks (bench.train.fit). The test is on the per-seed differences of the seeds both sides ran (the paired
+  t, `ttest_rel`); the row shows the matched seeds' correlation, which says how much the pairing removed.
+- unpaired: each side at its own tuned settings: Welch's unequal-variance t over the two sides' seeds.
+A folder written before settings were shared carries no `settings_from` and reads unpaired.
+
+A pair gets one of four verdicts (`Criteria`), and no others, decided equivalence first (`decide`):
+- equivalent: the difference is shown to lie within ±margin (TOST on the same t, Holm-adjusted over the
+  question's family: the (1 - 2 level) interval inside the margin), even when it also excludes 0: a precise
+  "better by 0.0002" is no practical difference;
+- better / worse: otherwise, the t-test's p, Holm-adjusted the same way, below the level;
 - undecided: neither; `seeds_needed` says about how many seeds a side would settle it at the spread seen;
 - not comparable: a side did not learn.
+Sides that score the same at every seed read equivalent (a zero-width interval inside the margin).
 The family is the question: the pairs along the axes a study asks about (`question:`, default every axis it
 varies). Pairs along the other axes are context: shown with their Δ and unadjusted p, without a verdict.
-The level is α split over the looks the seed schedule may take (`schedule`): adding seeds while a pair is
-undecided tests it again, and Bonferroni over the looks keeps the chance of any false claim below α.
-Beside Welch, two lenses that assume less: a BCa bootstrap interval of Δ, and Almost Stochastic Order's
-ε_min in each direction; where they do not point the way the verdict does, the row says so (`lenses`).
+The level depends on the look: adding seeds while a pair is undecided tests it again, so α is spent over the
+seed schedule's looks with O'Brien-Fleming's spending function (Lan-DeMets; bench.report.stats.spending_levels):
+almost nothing at the first wave, most of α at the cap. A pair is at the look of the seeds its smaller side has.
+Beside the t, two lenses that assume less: a BCa bootstrap interval of Δ (of the per-seed differences, paired),
+and Almost Stochastic Order's ε_min in each direction (over the two sides' scores: on a paired row it is shown but not
+counted, as it cannot see what the pairing removed); where they do not point the way the verdict does, the row
+says so (`lenses`). Paired rows add a Bayesian reading of the same t (P(Δ < -m), P(|Δ| <= m), P(Δ > m)).
 
 One cause per row. A packed variant's `last` read-out *is* the state at each true end, so for pairing
 it counts as `true_last`: padded+last -> padded+true_last is the read-out's effect, padded+true_last ->
 packed is packing's own, and padded+last -> packed (two causes at once) is not a row. A baseline
 (bag, transformer) has no packing, direction or read-out: on the cell axis only the axes that apply to
-both sides must match. Times and memory come from each run's timing pass at the study's shared sizes
-(`timing`), so a ratio compares the same sizes and batch; records without one fall back to the tuned
-runs' epoch times, and the row says so (`time_basis`). A pair where either side did not learn
+both sides must match. Settings that differ between the sides (their tuned values, or a width a variant fixes,
+as GloVe's 50) are named in the row (`settings_differ`). Times and memory come from each run's timing pass at
+the study's shared sizes (`timing`), so a ratio compares the same sizes and batch; records without one fall back
+to the tuned runs' epoch times, and the row says so (`time_basis`). A pair where either side did not learn
 (bench.report.tables.summarize) is "not comparable": its Δ is shown, never a verdict.
 """
 
@@ -38,15 +51,19 @@ import pandas as pd
 
 from dataclasses import dataclass
 
-from bench.report.stats import ALPHA, MARGIN, TAU, aso, bootstrap_ci, holm, ratio_ci, seeds_needed, tost, welch
+from bench.report.stats import (ALPHA, MARGIN, TAU, aso, bootstrap_ci, correlation, holm, paired, paired_bootstrap_ci,
+                                posterior, ratio_ci, seeds_needed, spending_levels, tost, welch)
 from bench.report.tables import scored
 from bench.variants import AXES, BATCHINGS, CELLS, EMBED_INITS, NOT_APPLICABLE, PACKINGS, READOUTS
 
 ORDER = {"cell": CELLS, "packing": PACKINGS, "readout": READOUTS, "embed_init": EMBED_INITS, "batching": BATCHINGS}
 COLUMNS = ["axis", "baseline", "value", "context", "variant_baseline", "variant", "seeds_baseline", "seeds",
-           "metric", "acc_baseline", "acc", "delta", "ci_low", "ci_high", "p_welch", "p_holm", "p_tost", "p_tost_holm",
-           "question", "verdict", "seeds_needed", "boot_low", "boot_high", "aso_better", "aso_worse", "lenses",
-           "time_ratio", "time_low", "time_high", "time_basis", "memory_ratio", "memory_kind", "comparable"]
+           "metric", "design", "seeds_paired", "rho", "settings_differ", "acc_baseline", "acc", "delta", "ci_low",
+           "ci_high", "p_value", "p_holm", "p_tost", "p_tost_holm", "level", "question", "verdict", "seeds_needed",
+           "boot_low", "boot_high", "aso_better", "aso_worse", "p_below", "p_within", "p_above", "lenses",
+           "lenses_agree", "time_ratio", "time_low", "time_high", "time_basis", "memory_ratio", "memory_kind",
+           "comparable"]
+DESIGNS = ("paired", "unpaired")
 VERDICTS = ("better", "worse", "equivalent", "undecided", "not comparable")
 CONTEXT = "context"  # a pair off the question: Δ shown, no verdict
 
@@ -54,7 +71,7 @@ CONTEXT = "context"  # a pair off the question: Δ shown, no verdict
 @dataclass(frozen=True)
 class Criteria:
     """How a pair is decided: α, the practical margin, the question's axes (None: every axis the study varies), and
-    the seed schedule (the first wave's seeds, the cap) whose looks α is split over."""
+    the seed schedule (the first wave's seeds, the cap) whose looks α is spent over (O'Brien-Fleming)."""
 
     alpha: float = ALPHA
     margin: float = MARGIN
@@ -63,12 +80,23 @@ class Criteria:
     cap: int = 1
 
     @property
-    def looks(self) -> int:
-        return len(schedule(self.first, self.cap))
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(schedule(self.first, self.cap))
 
     @property
-    def level(self) -> float:
-        return self.alpha / self.looks
+    def looks(self) -> int:
+        return len(self.sizes)
+
+    @property
+    def levels(self) -> tuple[float, ...]:
+        """The nominal level of each look (seeds a side at the look: `sizes`)."""
+        return spending_levels(self.sizes, self.alpha)
+
+    def level_at(self, seeds: int) -> float:
+        """The level of a pair whose smaller side has `seeds`: that of the last look it has reached (the first
+        look's below it; an interrupted wave is not a look yet)."""
+        reached = [level for size, level in zip(self.sizes, self.levels) if size <= seeds]
+        return reached[-1] if reached else self.levels[0]
 
     @classmethod
     def of(cls, study: dict) -> "Criteria":
@@ -82,10 +110,11 @@ class Criteria:
                    cap=max(first, measure.get("max_seeds") or first))
 
     def describe(self, family: int) -> str:
-        looks = (f" split over the {self.looks} looks the seed schedule may take (each tests at {self.level:.3g})"
+        looks = (" spent over the seed schedule's looks by O'Brien-Fleming (" + ", ".join(
+            f"{level:.3g} at {size} seeds" for size, level in zip(self.sizes, self.levels)) + ")"
                  if self.looks > 1 else "")
-        return (f"α = {self.alpha:g}{looks}, Holm over the question's {family} pair(s); equivalent = the difference "
-                f"shown within ±{self.margin:g} accuracy (TOST)")
+        return (f"α = {self.alpha:g}{looks}, Holm over the question's {family} pair(s); equivalent first = the "
+                f"difference shown within ±{self.margin:g} accuracy (TOST)")
 
 
 def schedule(first: int, cap: int) -> list[int]:
@@ -119,6 +148,46 @@ def _ratio(summary: pd.DataFrame, column: str, base: str, variant: str) -> float
     return float(b / a) if not (pd.isna(a) or pd.isna(b) or a == 0) else math.nan
 
 
+def design(base: pd.DataFrame, other: pd.DataFrame) -> str:
+    """'paired' when the two sides were trained at the same settings by construction: the same source of settings
+    (`settings_from`: the one tuning study that chose them for both, or 'train' when nothing was tuned) and the
+    same hyperparameters; else 'unpaired'. Decided from how the runs were made, never from their scores."""
+    def source(runs: pd.DataFrame):
+        values = {str(v) for v in runs.get("settings_from", pd.Series(dtype=object)).dropna()}
+        return values.pop() if len(values) == 1 else None
+    a, b = source(base), source(other)
+    if a is None or a != b:
+        return "unpaired"
+    return "paired" if _settings(base) == _settings(other) else "unpaired"
+
+
+def _settings(runs: pd.DataFrame) -> dict:
+    first = runs["hyperparameters"].iloc[0] if "hyperparameters" in runs else None
+    return dict(first) if isinstance(first, dict) else {}
+
+
+def settings_differ(base: pd.DataFrame, other: pd.DataFrame) -> str:
+    """The settings the two sides trained with that differ, 'key a → b' (their tuned values, or a width one side
+    fixes); '' when they are the same."""
+    a, b = _settings(base), _settings(other)
+    return ", ".join(f"{k} {_short(a.get(k))} → {_short(b.get(k))}" for k in sorted(set(a) | set(b))
+                     if a.get(k) != b.get(k))
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _sides(base: pd.DataFrame, other: pd.DataFrame, metric: str, paired_design: bool) -> tuple[list, list]:
+    """The two sides' scores: every seed of each (unpaired), or the seeds both ran, in seed order (paired)."""
+    a = base.set_index("seed")[metric].astype(float).dropna()
+    b = other.set_index("seed")[metric].astype(float).dropna()
+    if paired_design:
+        common = sorted(set(a.index) & set(b.index))
+        return [float(a[s]) for s in common], [float(b[s]) for s in common]
+    return a.tolist(), b.tolist()
+
+
 def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Criteria()) -> pd.DataFrame:
     """One row per (axis, pair); `summary` (bench.report.tables.summarize) supplies speed, memory, learning."""
     frame = pd.DataFrame(records)
@@ -136,25 +205,31 @@ def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Cri
             for variant, axes_of in settings.items():
                 if axes_of[axis] == base_value or not _others_match(axis, base_axes, axes_of):
                     continue
-                a = by_variant[base][metric].astype(float).dropna().tolist()
-                b = by_variant[variant][metric].astype(float).dropna().tolist()
-                test = welch(a, b)
+                how = design(by_variant[base], by_variant[variant])
+                a, b = _sides(by_variant[base], by_variant[variant], metric, how == "paired")
+                test = paired(a, b) if how == "paired" else welch(a, b)
                 timed = all(pd.notna(summary.loc[v, "timing_step_ms"]) for v in (base, variant)) \
                     if "timing_step_ms" in summary else False
                 time_col, mem_col, kind_col = (("timing_step_ms", "timing_peak_mem_mb", "timing_memory_kind") if timed
                                                else ("epoch_time_s", "peak_mem_mb", "memory_kind"))
                 same_memory = summary.loc[base, kind_col] == summary.loc[variant, kind_col]
                 learned = [summary.loc[v, "learned"] if "learned" in summary else None for v in (base, variant)]
+                every_a, every_b = _sides(by_variant[base], by_variant[variant], metric, False)
                 rows.append({
                     "axis": axis, "baseline": by_variant[base][axis].iloc[0], "value": by_variant[variant][axis].iloc[0],
                     "context": ", ".join(f"{k}={v}" for k, v in base_axes.items()
                                          if k != axis and k in axes
                                          and not (axis == "cell" and k in NOT_APPLICABLE.get(axes_of["cell"], {})))
                     or "-",
-                    "variant_baseline": base, "variant": variant, "seeds_baseline": len(a), "seeds": len(b),
-                    "metric": metric, "acc_baseline": sum(a) / len(a) if a else math.nan,
-                    "acc": sum(b) / len(b) if b else math.nan, "delta": test.delta, "ci_low": test.low,
-                    "ci_high": test.high, "p_welch": test.p, "p_tost": tost(test, criteria.margin),
+                    "variant_baseline": base, "variant": variant, "seeds_baseline": len(every_a),
+                    "seeds": len(every_b), "metric": metric, "design": how,
+                    "seeds_paired": len(a) if how == "paired" else math.nan,
+                    "rho": correlation(a, b) if how == "paired" else math.nan,
+                    "settings_differ": settings_differ(by_variant[base], by_variant[variant]),
+                    "acc_baseline": sum(every_a) / len(every_a) if every_a else math.nan,
+                    "acc": sum(every_b) / len(every_b) if every_b else math.nan, "delta": test.delta,
+                    "ci_low": test.low, "ci_high": test.high, "p_value": test.p, "p_tost": tost(test, criteria.margin),
+                    "level": criteria.level_at(min(len(a), len(b))),
                     "question": criteria.question is None or axis in criteria.question,
                     "time_ratio": _ratio(summary, time_col, base, variant),
                     **dict(zip(("time_low", "time_high"), ratio_ci(_times(by_variant[base], timed),
@@ -163,22 +238,27 @@ def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Cri
                     "memory_ratio": _ratio(summary, mem_col, base, variant) if same_memory else math.nan,
                     "memory_kind": summary.loc[variant, kind_col] if same_memory else "mixed",
                     "comparable": all(x != False for x in learned),  # noqa: E712 - None: not known
-                    **_lenses(a, b)})
+                    **dict(zip(("p_below", "p_within", "p_above"), posterior(test, criteria.margin)
+                               if how == "paired" else (math.nan,) * 3)),
+                    **_lenses(a, b, how == "paired")})
     table = pd.DataFrame(rows, columns=COLUMNS)
     table["question"] = table["question"].astype(bool)
     table["comparable"] = table["comparable"].astype(bool)
     # Holm's family: the question's pairs that get a verdict (not a pair where a side did not learn, not context)
     family = table["question"] & table["comparable"]
-    table["p_holm"] = holm([p if ok else math.nan for p, ok in zip(table["p_welch"], family)])
+    table["p_holm"] = holm([p if ok else math.nan for p, ok in zip(table["p_value"], family)])
     table["p_tost_holm"] = holm([p if ok else math.nan for p, ok in zip(table["p_tost"], family)])
-    table["verdict"] = [_verdict(row, criteria.level) for _, row in table.iterrows()]
-    # an undecided pair: the seeds a side that would decide it at Holm's strictest step (level / family size)
-    strictest = criteria.level / max(1, int(family.sum()))
+    table["verdict"] = [_verdict(row) for _, row in table.iterrows()]
+    # an undecided pair: the seeds a side that would decide it at Holm's strictest step (the cap's level / family)
+    strictest = criteria.levels[-1] / max(1, int(family.sum()))
     table["seeds_needed"] = [
-        seeds_needed(by_variant[row["variant_baseline"]][metric].astype(float).dropna().tolist(),
-                     by_variant[row["variant"]][metric].astype(float).dropna().tolist(), strictest, criteria.margin)
+        seeds_needed(*_sides(by_variant[row["variant_baseline"]], by_variant[row["variant"]], metric,
+                             row["design"] == "paired"), strictest, criteria.margin,
+                     is_paired=row["design"] == "paired")
         if row["verdict"] == "undecided" else math.nan for _, row in table.iterrows()]
-    table["lenses"] = [_disagreement(row) if row["verdict"] in VERDICTS[:4] else "" for _, row in table.iterrows()]
+    said = [_disagreement(row) if row["verdict"] in VERDICTS[:4] else None for _, row in table.iterrows()]
+    table["lenses"] = ["; ".join(notes) if notes else "" for notes in said]
+    table["lenses_agree"] = [None if notes is None else not notes for notes in said]
     return table
 
 
@@ -195,25 +275,28 @@ def _basis(summary: pd.DataFrame, base: str, variant: str) -> str:
     return a if a == b else f"{a} → {b}"
 
 
-def _lenses(a: list[float], b: list[float]) -> dict:
-    low, high = bootstrap_ci(a, b)
+def _lenses(a: list[float], b: list[float], is_paired: bool) -> dict:
+    low, high = paired_bootstrap_ci(a, b) if is_paired else bootstrap_ci(a, b)
     return {"boot_low": low, "boot_high": high, "aso_better": aso(b, a), "aso_worse": aso(a, b)}
 
 
-def _verdict(row: pd.Series, level: float) -> str:
+def _verdict(row: pd.Series) -> str:
     if not row["question"]:
         return CONTEXT
     if not row["comparable"]:
         return "not comparable"
-    return decide(row["p_holm"], row["p_tost_holm"], row["delta"], level)
+    return decide(row["p_holm"], row["p_tost_holm"], row["delta"], row["level"])
 
 
 def decide(p_difference: float, p_equivalence: float, delta: float, level: float) -> str:
-    """better / worse when a difference is shown at `level`, else equivalent when equivalence is, else undecided
-    (p-values already adjusted for their family; nan, with one seed a side, shows nothing)."""
-    if p_difference < level:  # nan compares False
+    """Equivalence first: equivalent when the difference is shown inside ±margin at `level` (even if it also
+    excludes 0), else better / worse when a difference is shown, else undecided (p-values already adjusted for
+    their family; nan, with one seed a side, shows nothing)."""
+    if p_equivalence < level:  # nan compares False
+        return "equivalent"
+    if p_difference < level:
         return "better" if delta > 0 else "worse"
-    return "equivalent" if p_equivalence < level else "undecided"
+    return "undecided"
 
 
 def _direction(low: float, high: float) -> int | None:
@@ -222,19 +305,21 @@ def _direction(low: float, high: float) -> int | None:
     return 1 if low > 0 else -1 if high < 0 else 0
 
 
-def _disagreement(row: pd.Series) -> str:
-    """Where the bootstrap interval or ASO does not point the way the verdict does, in words; else ''."""
+def _disagreement(row: pd.Series) -> list[str]:
+    """Where the bootstrap interval or ASO does not point the way the verdict does, in words; [] where they agree."""
     said = {"better": 1, "worse": -1}.get(row["verdict"], 0)
     notes = []
     boot = _direction(row["boot_low"], row["boot_high"])
     if boot is not None and boot != said:
         notes.append("the bootstrap interval " + ("excludes 0" if boot else "includes 0"))
     aso_says = 1 if row["aso_better"] < TAU else -1 if row["aso_worse"] < TAU else 0
-    if not math.isnan(row["aso_better"]) and aso_says != said:
+    # ASO compares the two sides' score distributions, unpaired: on a paired row it cannot see what pairing removed
+    # (a shift smaller than the seeds' common spread), so it is shown there, not counted against the verdict
+    if not math.isnan(row["aso_better"]) and aso_says != said and row.get("design") != "paired":
         side = {1: "the change", -1: "the baseline"}.get(aso_says)
         notes.append(f"ASO finds {side} almost stochastically larger (ε_min < {TAU:g})" if side
                      else f"ASO finds neither side almost stochastically larger (ε_min >= {TAU:g} both ways)")
-    return ("lenses disagree: " + "; ".join(notes)) if notes else "lenses agree"
+    return notes
 
 
 def verdict(row: pd.Series) -> str:

@@ -20,7 +20,7 @@ from bench.report.plots import Plot
 from bench.report.tables import CI_NOTE, Leaderboard, key_view
 
 # What the effects table shows first; the rest (axis, other axes, p before correction, sizes timed, seeds) folds out
-EFFECT_KEY_COLUMNS = ("reading", "Δ acc", "95% CI", "p (Holm)", "seeds", "time ×", "memory ×")
+EFFECT_KEY_COLUMNS = ("reading", "Δ acc", "95% CI", "p (Holm)", "design", "seeds", "time ×", "memory ×")
 
 
 @dataclass
@@ -62,10 +62,13 @@ def effects_display(effects: pd.DataFrame) -> pd.DataFrame:
         "reading": [verdict(row) for _, row in effects.iterrows()],
         "Δ acc": effects["delta"].map(lambda v: _fmt(v, "+.4f")),
         "95% CI": [f"[{_fmt(a, '+.4f')}, {_fmt(b, '+.4f')}]" for a, b in zip(effects["ci_low"], effects["ci_high"])],
-        "p (Welch)": effects["p_welch"].map(lambda v: _fmt(v, ".3g")),
+        "p (unadjusted)": effects["p_value"].map(lambda v: _fmt(v, ".3g")),
         "p (Holm)": effects["p_holm"].map(lambda v: _fmt(v, ".3g")),
         "p equivalence (TOST, Holm)": effects["p_tost_holm"].map(lambda v: _fmt(v, ".3g")),
-        "seeds": effects["seeds_baseline"].astype(str) + " / " + effects["seeds"].astype(str),
+        "level (this look)": effects["level"].map(lambda v: _fmt(v, ".3g")),
+        "design": [_design(row) for _, row in effects.iterrows()],
+        "seeds": [_seeds(row) for _, row in effects.iterrows()],
+        "settings that differ": effects["settings_differ"].map(lambda v: v or "none"),
         "time ×": [time_reading(r, a, b) for r, a, b in zip(effects["time_ratio"], effects["time_low"],
                                                              effects["time_high"])],
         "timed at": effects["time_basis"],
@@ -74,9 +77,34 @@ def effects_display(effects: pd.DataFrame) -> pd.DataFrame:
                                    for a, b in zip(effects["boot_low"], effects["boot_high"])],
         "ASO ε_min (change ≻ baseline / baseline ≻ change)": [f"{_fmt(a, '.2f')} / {_fmt(b, '.2f')}" for a, b in
                                                              zip(effects["aso_better"], effects["aso_worse"])],
-        "lenses": effects["lenses"]})
+        "P(Δ < −m) / P(|Δ| ≤ m) / P(Δ > m)": [
+            "-" if math.isnan(lo) else f"{lo:.2f} / {mid:.2f} / {hi:.2f}"
+            for lo, mid, hi in zip(effects["p_below"], effects["p_within"], effects["p_above"])],
+        "lenses": [_lenses(row) for _, row in effects.iterrows()]})
     shown.index = effects["variant_baseline"] + " → " + effects["variant"]
     return shown
+
+
+def _design(row: pd.Series) -> str:
+    """'paired ρ 0.65' (the matched seeds' correlation, where it can be computed) or 'unpaired'."""
+    if row["design"] != "paired":
+        return "unpaired"
+    return "paired" + ("" if pd.isna(row["rho"]) else f" ρ {row['rho']:.2f}")
+
+
+def _seeds(row: pd.Series) -> str:
+    shown = f"{row['seeds_baseline']} / {row['seeds']}"
+    matched = row["seeds_paired"]
+    if row["design"] == "paired" and not pd.isna(matched) and matched != min(row["seeds_baseline"], row["seeds"]):
+        shown += f" ({int(matched)} matched)"
+    return shown
+
+
+def _lenses(row: pd.Series) -> str:
+    agree = row.get("lenses_agree")
+    if agree is None or (isinstance(agree, float) and math.isnan(agree)):
+        return "-"
+    return "lenses agree" if agree else "lenses disagree: " + row["lenses"]
 
 
 def html_page(page: Page) -> str:
@@ -88,14 +116,15 @@ def html_page(page: Page) -> str:
         family = int((effects["question"] & effects["comparable"]).sum())
         shown = effects_display(effects)
         metric = effects["metric"].iloc[0].replace("_acc", "").replace("val", "validation")
-        disagree = shown[shown["lenses"].str.startswith("lenses disagree")]
+        disagree = shown[(effects["lenses_agree"] == False).to_numpy()]  # noqa: E712 - None: no verdict
         parts = {"effects": grid(shown[list(EFFECT_KEY_COLUMNS)], caption=EFFECTS_NOTE.format(metric=metric),
                                  index_label="pair", table_id="effects-table"),
                  "effects_all": grid(shown, index_label="pair", table_id="effects-all"),
-                 "disagree": [f"{pair} ({row['reading']}): {row['lenses'].removeprefix('lenses disagree: ')}"
-                              for pair, row in disagree.iterrows()],
+                 "disagree": [f"{pair} ({row['reading']}): {lenses}" for (pair, row), lenses in
+                              zip(disagree.iterrows(), effects.loc[effects["lenses_agree"] == False, "lenses"])],  # noqa: E712
                  "rule": {"asked": ", ".join(sorted(set(effects.loc[effects["question"], "axis"]))),
-                          "described": criteria.describe(family), "level": criteria.level, "margin": criteria.margin,
+                          "described": criteria.describe(family), "margin": criteria.margin,
+                          "designs": sorted(set(effects["design"])),
                           "cap": criteria.cap, "schedule": ", ".join(map(str, schedule(criteria.first, criteria.cap)))
                           if criteria.cap > criteria.first else ""}}
     parts["profiles"] = [{"variant": variant, "steps": found["steps"], "device": found["device"], **{
@@ -118,8 +147,10 @@ def html_page(page: Page) -> str:
 
 
 EFFECTS_NOTE = ("Δ acc = mean {metric} accuracy of the changed variant minus the baseline's, over seeds; 95% CI and "
-                "two-sided p from Welch's unequal-variance t-test (seeds as samples; each variant at its own tuned "
-                "settings). Every column (below) adds a BCa bootstrap interval of Δ and Almost Stochastic Order's "
+                "two-sided p from the design's t-test: paired = the two sides trained at the same settings from the "
+                "same seeds (initial weights, batch order, dropout masks), tested on the per-seed differences, ρ the "
+                "matched seeds' correlation; unpaired = each side at its own tuned settings, Welch's unequal-variance "
+                "t. Every column (below) adds a BCa bootstrap interval of Δ and Almost Stochastic Order's "
                 "ε_min each way (below 0.2: that side is almost stochastically larger), and says where these lenses "
                 "do not point the way the verdict does. time × and memory × = changed / baseline: median time per "
                 "training step and peak memory from the timing pass at the sizes under 'timed at', the same for both "

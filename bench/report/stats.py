@@ -2,8 +2,12 @@
 
 Seeds are few (3-20), so intervals use Student's t, not the normal approximation, and every function says
 plainly when there is too little data (nan, never a made-up number). scipy does the arithmetic: Welch's test
-(`ttest_ind(equal_var=False)`), the BCa bootstrap (`scipy.stats.bootstrap`). Two pieces have no scipy
+(`ttest_ind(equal_var=False)`) for sides trained at their own settings, the paired t-test (`ttest_rel`) for sides
+that share settings and seed numbers, the BCa bootstrap (`scipy.stats.bootstrap`). Three pieces have no scipy
 function and are written here from their papers:
+
+- O'Brien-Fleming α spending (Lan & DeMets 1983): `spending_levels`, the nominal level at each look of a seed
+  schedule, found by simulating the looks' joint distribution.
 
 - Almost Stochastic Order (del Barrio et al. 2018; Dror et al., ACL 2019; Ulmer et al. 2022): `aso`.
   The GPL-3.0 package `deepsig` implements it too; this project is MIT, so it is not a dependency: the
@@ -14,6 +18,7 @@ function and are written here from their papers:
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from dataclasses import dataclass
@@ -46,8 +51,9 @@ def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float
 
 
 @dataclass(frozen=True)
-class Welch:
-    """Difference of means b - a with Welch's interval, two-sided p-value, degrees of freedom, standard error."""
+class TTest:
+    """Difference of means b - a with its t interval, two-sided p-value, degrees of freedom and standard error
+    (Welch's for two independent samples, the paired t's for per-seed differences)."""
 
     delta: float
     low: float
@@ -57,24 +63,63 @@ class Welch:
     se: float = math.nan
 
 
-def welch(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> Welch:
+def welch(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> TTest:
     """Welch's unequal-variance t-test of mean(b) - mean(a) (scipy's `ttest_ind(b, a, equal_var=False)`); nan
     interval and p with < 2 values on a side. Two sides that are both constant give p = 1 when equal and p = 0
     when not (scipy answers nan there)."""
     a, b = _clean(a), _clean(b)
     delta = (sum(b) / len(b) - sum(a) / len(a)) if a and b else math.nan
     if len(a) < 2 or len(b) < 2:
-        return Welch(delta, math.nan, math.nan, math.nan, math.nan)
+        return TTest(delta, math.nan, math.nan, math.nan, math.nan)
     se = math.sqrt(statistics.variance(a) / len(a) + statistics.variance(b) / len(b))
     if se == 0:
-        return Welch(delta, delta, delta, 1.0 if delta == 0 else 0.0, math.inf, 0.0)
+        return TTest(delta, delta, delta, 1.0 if delta == 0 else 0.0, math.inf, 0.0)
     test = stats.ttest_ind(b, a, equal_var=False)
     interval = test.confidence_interval(level)
-    return Welch(delta, float(interval.low), float(interval.high), float(test.pvalue), float(test.df), se)
+    return TTest(delta, float(interval.low), float(interval.high), float(test.pvalue), float(test.df), se)
 
 
-def tost(test: Welch, margin: float) -> float:
-    """p-value of the two one-sided tests (Schuirmann's TOST) that |Δ| < margin, on Welch's t: small = the
+def paired(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> TTest:
+    """The paired t-test of the per-seed differences b[i] - a[i] (scipy's `ttest_rel(b, a)`): seed i of both sides
+    shares its initial weights, batch order and dropout masks, so the seed-to-seed spread common to both cancels.
+    nan interval and p below 2 pairs. Differences that are all equal give a zero-width interval, p = 1 when they
+    are 0 (the same score at every seed) and 0 otherwise (scipy answers nan there)."""
+    pairs = [(float(x), float(y)) for x, y in zip(a, b) if not (math.isnan(float(x)) or math.isnan(float(y)))]
+    d = [y - x for x, y in pairs]
+    delta = sum(d) / len(d) if d else math.nan
+    if len(d) < 2:
+        return TTest(delta, math.nan, math.nan, math.nan, math.nan)
+    se = statistics.stdev(d) / math.sqrt(len(d))
+    if se == 0:
+        return TTest(delta, delta, delta, 1.0 if delta == 0 else 0.0, float(len(d) - 1), 0.0)
+    test = stats.ttest_rel([y for _, y in pairs], [x for x, _ in pairs])
+    interval = test.confidence_interval(level)
+    return TTest(delta, float(interval.low), float(interval.high), float(test.pvalue), float(test.df), se)
+
+
+def correlation(a: Sequence[float], b: Sequence[float]) -> float:
+    """Pearson's r of matched seeds (a reading of how much pairing removed; never what decides the design); nan
+    below 3 pairs or when a side does not vary."""
+    if len(a) < 3 or len(set(a)) < 2 or len(set(b)) < 2:
+        return math.nan
+    return float(np.corrcoef(np.asarray(a, float), np.asarray(b, float))[0, 1])
+
+
+def posterior(test: TTest, margin: float) -> tuple[float, float, float]:
+    """A Bayesian reading of the same t (flat prior on Δ: Δ ~ delta + se * t_df): P(Δ < -margin),
+    P(|Δ| <= margin), P(Δ > margin). A reading beside the verdict, never the decision; nan without a test."""
+    if math.isnan(test.p):
+        return math.nan, math.nan, math.nan
+    if test.se == 0:
+        below, above = float(test.delta < -margin), float(test.delta > margin)
+        return below, 1.0 - below - above, above
+    below = float(stats.t.cdf((-margin - test.delta) / test.se, test.df))
+    above = float(stats.t.sf((margin - test.delta) / test.se, test.df))
+    return below, 1.0 - below - above, above
+
+
+def tost(test: TTest, margin: float) -> float:
+    """p-value of the two one-sided tests (Schuirmann's TOST) that |Δ| < margin, on the same t: small = the
     difference is shown to lie inside ±margin. The equivalence verdict at level α is the (1 - 2α) interval
     inside the margin, which is this p < α."""
     if math.isnan(test.p):
@@ -98,23 +143,29 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 
 def seeds_needed(a: Sequence[float], b: Sequence[float], alpha: float, margin: float,
-                 power: float = POWER) -> float:
+                 power: float = POWER, is_paired: bool = False) -> float:
     """About how many seeds per side would decide a pair at the spread observed, taking the observed Δ as the
-    true one: a difference (two-sided at `alpha`) when |Δ| is past the margin, else equivalence within ±margin
-    (TOST at `alpha`), whichever needs fewer; the normal approximation n = 2 s² (z_a + z_power)² / d², plus
-    one for the t distribution's heavier tails. nan with < 2 seeds a side; inf when neither can be shown."""
-    a, b = _clean(a), _clean(b)
+    true one: equivalence within ±margin (TOST at `alpha`) when |Δ| is inside the margin, else a difference
+    (two-sided at `alpha`); the normal approximation n = k s² (z_a + z_power)² / d², plus one for the t
+    distribution's heavier tails, with k s² = 2 s² (the two sides' pooled variance) unpaired and s_d² (the
+    variance of the per-seed differences) paired. nan with < 2 seeds a side; inf when neither can be shown."""
+    a, b = (list(a), list(b)) if is_paired else (_clean(a), _clean(b))
     if len(a) < 2 or len(b) < 2:
         return math.nan
-    var = (statistics.variance(a) + statistics.variance(b)) / 2
-    delta = abs(sum(b) / len(b) - sum(a) / len(a))
+    if is_paired:
+        d = [y - x for x, y in zip(a, b)]
+        spread, delta = statistics.variance(d), abs(sum(d) / len(d))
+    else:
+        spread = statistics.variance(a) + statistics.variance(b)  # 2 x the pooled variance
+        delta = abs(sum(b) / len(b) - sum(a) / len(a))
     z_power = stats.norm.ppf(power)
-    options = []
-    if delta > 0:
-        options.append(2 * var * (stats.norm.ppf(1 - alpha / 2) + z_power) ** 2 / delta ** 2)
-    if delta < margin:
-        options.append(2 * var * (stats.norm.ppf(1 - alpha) + z_power) ** 2 / (margin - delta) ** 2)
-    return float(max(2, math.ceil(min(options)) + 1)) if options else math.inf
+    if delta < margin:  # equivalence first, as the verdict decides
+        need = spread * (stats.norm.ppf(1 - alpha) + z_power) ** 2 / (margin - delta) ** 2
+    elif delta > 0:
+        need = spread * (stats.norm.ppf(1 - alpha / 2) + z_power) ** 2 / delta ** 2
+    else:
+        return math.inf
+    return float(max(2, math.ceil(need) + 1))
 
 
 def bootstrap_ci(a: Sequence[float], b: Sequence[float], level: float = LEVEL, resamples: int = 2000,
@@ -135,6 +186,60 @@ def bootstrap_ci(a: Sequence[float], b: Sequence[float], level: float = LEVEL, r
         except ValueError:
             return math.nan, math.nan
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def paired_bootstrap_ci(a: Sequence[float], b: Sequence[float], level: float = LEVEL, resamples: int = 2000,
+                        seed: int = 0) -> tuple[float, float]:
+    """BCa bootstrap interval of the mean per-seed difference b[i] - a[i] (the seeds resampled as pairs);
+    (nan, nan) below 3 pairs; a zero-width interval when every difference is the same."""
+    d = np.array([y - x for x, y in zip(a, b)], dtype=float)
+    if len(d) < 3:
+        return math.nan, math.nan
+    if np.all(d == d[0]):
+        return float(d[0]), float(d[0])
+    with np.errstate(all="ignore"):
+        try:
+            result = stats.bootstrap((d,), np.mean, confidence_level=level, n_resamples=resamples, method="BCa",
+                                     random_state=np.random.default_rng(seed))
+        except ValueError:
+            return math.nan, math.nan
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+SPENDING_DRAWS = 400_000  # simulated paths behind each schedule's boundaries (their levels vary by ~1e-4 or less)
+
+
+def obrien_fleming(fraction: float, alpha: float = ALPHA) -> float:
+    """Lan-DeMets' O'Brien-Fleming-like spending function: the two-sided α spent by information `fraction`
+    (here: seeds a side / the cap), 2 - 2 Φ(z_(1-α/2) / sqrt(fraction)). Almost nothing early, α at the cap."""
+    return float(2 - 2 * stats.norm.cdf(stats.norm.ppf(1 - alpha / 2) / math.sqrt(fraction)))
+
+
+@functools.lru_cache(maxsize=64)
+def spending_levels(sizes: tuple[int, ...], alpha: float = ALPHA, seed: int = 0) -> tuple[float, ...]:
+    """The nominal two-sided level of each look of a seed schedule (`sizes`: seeds a side at each look), so that
+    the chance of any false claim over all the looks is `alpha`, spent by `obrien_fleming` at each look's share
+    of the cap. The looks' z statistics are those of one Brownian path at the schedule's information fractions
+    (later looks reuse the earlier seeds); the boundary of look k is the one whose crossing, among the paths
+    that crossed no earlier look, spends α(t_k) - α(t_(k-1)). Solved on simulated paths (numpy, seeded). One
+    look: α itself."""
+    if len(sizes) <= 1:
+        return (alpha,)
+    rng = np.random.default_rng(seed)
+    steps = np.diff((0, *sizes))
+    path = np.cumsum(rng.standard_normal((SPENDING_DRAWS, len(sizes))) * np.sqrt(steps), axis=1)
+    z = np.abs(path / np.sqrt(np.asarray(sizes, float)))
+    alive = np.ones(SPENDING_DRAWS, dtype=bool)
+    levels, spent = [], 0.0
+    for k, size in enumerate(sizes):
+        target = obrien_fleming(size / sizes[-1], alpha) - spent  # what this look may spend
+        spent += target
+        ordered = np.sort(z[alive, k])[::-1]
+        count = int(round(target * SPENDING_DRAWS))
+        bound = ordered[count] if 0 <= count < len(ordered) else 0.0  # crossings among the paths still alive
+        alive &= z[:, k] <= bound
+        levels.append(float(2 * stats.norm.sf(bound)))
+    return tuple(levels)
 
 
 def ratio_ci(a: Sequence[float], b: Sequence[float], level: float = LEVEL, resamples: int = 2000,

@@ -245,9 +245,11 @@ def render(out: Path) -> str:
                          if k in ("device", "dataset", "not shown")),
             "", words.text(), "", tables.fit_width(tables.key_view(board).text)]
     if not effects.empty:
-        shown = page_.effects_display(effects)[["reading", "Δ acc", "p (Holm)", "time ×", "memory ×", "95% CI"]]
+        shown = page_.effects_display(effects)[["reading", "Δ acc", "p (Holm)", "design", "time ×", "memory ×",
+                                                "95% CI"]]
         family = int((effects["question"] & effects["comparable"]).sum())
-        text += ["", f"effects (changed minus baseline, Welch's t over seeds; {t.criteria.describe(family)}):",
+        text += ["", f"effects (changed minus baseline; paired t over per-seed differences where the sides share "
+                     f"settings and seeds, else Welch's t; {t.criteria.describe(family)}):",
                  tables.fit_width(shown)]
     return "\n".join(textwrap.fill(line, 120) if len(line) > 120 and "  " not in line else line
                      for block in text for line in block.splitlines())

@@ -352,12 +352,19 @@ def markdown(board: Leaderboard) -> str:
 
 
 def tuning_frame(tuning: dict) -> pd.DataFrame:
-    """One row per tuned variant: best validation accuracy, winning params, edge flags, importances."""
+    """One row per tuned variant: the variants it shared its tuned settings with, best validation accuracy (a
+    group's: its members' mean), winning params, edge flags, importances."""
     rows = []
     for variant, t in tuning.items():
         states = pd.Series([trial["state"] for trial in t["trials"]]).value_counts().to_dict()
         top = sorted(t["importance"].items(), key=lambda kv: -kv[1])[:3]
-        rows.append({"variant": variant, "budget": t.get("budget"), "best_val_acc": t["best_value"],
+        members = [m for m in t.get("members") or [] if m != variant]
+        fixed = ", ".join(f"{k}={f['value']} (fixed by {', '.join(f['fixed_by'])})"
+                          for k, f in (t.get("shared_fixed") or {}).items())
+        rows.append({"variant": variant, "budget": t.get("budget"),
+                     "shared with": (f"{', '.join(members)} (along {', '.join(t.get('shared_axes') or [])}"
+                                     + (f"; {fixed}" if fixed else "") + ")") if members else "-",
+                     "best_val_acc": t["best_value"],
                      "trials": ", ".join(f"{n} {s.lower()}" for s, n in states.items()),
                      "best_params": ", ".join(f"{k}={_short(v)}" for k, v in sorted(t["best"].items())),
                      "on_edge": ", ".join(t["edges"]) or "-",
@@ -372,12 +379,16 @@ CI_NOTE = (f"test/val acc: mean ± half-width of the {LEVEL:.0%} Student-t inter
 
 # --- the tuning budget: would the winner still win with fewer (or more) trials? -----------------------------
 
-def trial_scores(tuning: dict) -> list[float]:
-    """A variant's tuning trials as validation accuracies: a complete trial's value; a pruned one's best reported
-    epoch (what it had reached when the pruner stopped it); failed trials left out."""
+def trial_scores(tuning: dict, variant: str | None = None) -> list[float]:
+    """A variant's tuning trials as validation accuracies: a complete trial's value (in a group tuned together,
+    the variant's own best, not the group's mean); a pruned one's best reported step (what it had reached when the
+    pruner stopped it); failed trials left out."""
     scores = []
     for trial in tuning.get("trials", []):
-        if trial["state"] == "COMPLETE" and trial.get("values"):
+        own = (trial.get("members") or {}).get(variant)
+        if trial["state"] == "COMPLETE" and own is not None:
+            scores.append(float(own))
+        elif trial["state"] == "COMPLETE" and trial.get("values"):
             scores.append(float(trial["values"][0]))
         elif trial["state"] == "PRUNED" and trial.get("best_reported") is not None:
             scores.append(float(trial["best_reported"]))
@@ -389,7 +400,7 @@ def budget_frame(tuning: dict, variants: list[str]) -> pd.DataFrame:
     unbiased estimator) with a 95 % bootstrap band (budget.csv; the tuning-budget figure)."""
     rows = []
     for variant in variants:
-        scores = trial_scores(tuning.get(variant, {}))
+        scores = trial_scores(tuning.get(variant, {}), variant)
         for k in range(1, len(scores) + 1):
             low, high = expected_max_band(scores, k)
             rows.append({"variant": variant, "k": k, "expected_best": expected_max(scores, k), "low": low,
