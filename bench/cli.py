@@ -113,6 +113,9 @@ def dry_run(study: Any) -> str:
     rough = (f"about {left * sum(seconds) / len(seconds) / 60:.0f} min for the seed runs left, at the "
              f"{len(seconds)} stored runs' mean (tuning and extra seed waves not counted)" if seconds else
              "unknown until a run of it finishes here (tuning and extra seed waves add to it)")
+    shared = [" + ".join(v.name for v in g) for g in study.groups() if len(g) > 1] if study.tune.trials else []
+    together = [f"# tuned together (share: {', '.join(study.share)}; each trial trains every member): "
+                + "; ".join(shared)] if shared else []
     return "\n".join([
         f"# python -m bench.run {' '.join(study.words)} --cfg: nothing was run or written",
         OmegaConf.to_yaml(study.model_dump(mode="json")).rstrip(),
@@ -120,6 +123,7 @@ def dry_run(study: Any) -> str:
         f"# {planned} seed run(s) planned ({len(study.seeds)} seed(s) each"
         + (f"; up to {study.measure.max_seeds} while a pair is undecided" if study.measure.max_seeds else "")
         + (f"), after {study.tune.trials} tuning trial(s) per variant" if study.tune.trials else ")"),
+        *together,
         f"# {len(held)} of them already in {study.out_dir}; {left} to run; time: {rough}"])
 
 

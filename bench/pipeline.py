@@ -31,7 +31,7 @@ from bench.report.effects import Criteria, next_wave
 from bench.report.index import refresh_index, render_any
 from bench.report.sweep import render_sweep
 from bench.report.tables import summarize
-from bench.train import Diverged, fit, time_steps, trace
+from bench.train import Diverged, fit, time_steps, trace, training
 from bench.tune import Failed, Pruned, Tuned, tune
 from bench.variants import Variant, group_name, groups, shared_fixed
 
@@ -402,16 +402,17 @@ def sweep_up(work: Work) -> None:
 
 
 OBJECTIVE = ("the members' mean best validation accuracy: every member counts alike, so none decides alone (a member "
-             "that does not learn, as padded + last, lowers every trial's score by the same amount, and cannot pick "
-             "the settings)")
+             "that does not learn, as padded + last, sits near its chance rate at every trial, adds about the same to "
+             "each, and cannot pick the settings)")
 
 
 def _tune(work: Work, members: list[Variant], bases: dict[str, Params], shared: dict):
     """Tune a group of variants once, together (bench.tune; a group of one is a variant tuned on its own, as
-    before): each trial trains every member at the trial's settings, in the group's order, and scores their mean
-    best validation accuracy (OBJECTIVE). Each trial reports member i's epoch e as step i x epochs + e, with the
-    running mean so far, so the pruner compares trials at the same member and epoch. The budget per variant stays
-    tune.trials: a group of k members spends k x trials trainings."""
+    before): each trial trains every member at the trial's settings and scores their mean best validation
+    accuracy (OBJECTIVE). The members train epoch by epoch in turn (bench.train.training), and after each epoch
+    the trial reports the members' mean validation accuracy, so the pruner compares trials on every member at
+    once, never on one alone. The budget per variant stays tune.trials: a group of k members spends k x trials
+    trainings."""
     study, prep = work.prep.study, work.prep
     group = group_name(members)
     name = f"{study.name}/{group}"
@@ -419,32 +420,39 @@ def _tune(work: Work, members: list[Variant], bases: dict[str, Params], shared: 
     pareto = study.tune.objective == "pareto"
 
     def objective(chosen: dict, report) -> float | tuple[float, float]:
-        bests, times = [], []
-        for i, member in enumerate(members):
-            params = bases[member.name].replace(epochs=epochs, **chosen)
-
-            def on_epoch(e, i=i, member=member):
-                report(i * epochs + e.epoch, (sum(bests) + e.val_acc) / (i + 1), {
-                    "train_loss": e.train_loss, "running_acc": e.running_acc, "val_acc": e.val_acc,
-                    "time_s": e.time_s, "peak_mem_mb": peak_memory_mb(prep.device)[0],
-                    **({"variant": member.name} if len(members) > 1 else {})})
-            with _bar(prep, f"{member.name} trial", params.epochs) as progress:
-                try:
-                    result = fit(member, params, prep.splits, study.tune.seed, prep.device, evaluate_test=False,
-                                 on_step=progress.update, on_epoch=on_epoch)
-                except Diverged as e:
-                    raise Pruned(f"diverged: {member.name + ': ' if len(members) > 1 else ''}{e}") from e
-                except RuntimeError as e:
-                    if "out of memory" not in str(e):
-                        raise
-                    _free(prep.device)
-                    raise Failed(f"out of memory with batch_size={params.batch_size}, hidden_size="
-                                 f"{params.hidden_size}, embed_dim={params.embed_dim}") from e
-            bests.append(result.best_val)  # the kept epoch's
-            times.append(statistics.median(e.time_s for e in result.epochs))
+        params = {m.name: bases[m.name].replace(epochs=epochs, **chosen) for m in members}
+        with _bar(prep, f"{group} trial", epochs * len(members)) as progress:
+            running = {m.name: training(m, params[m.name], prep.splits, study.tune.seed, prep.device,
+                                        evaluate_test=False, on_step=progress.update) for m in members}
+            fits: dict[str, Any] = {}
+            for epoch in itertools.count(1):
+                seen = {}
+                for member in members:
+                    if member.name in fits:
+                        continue
+                    try:
+                        seen[member.name] = next(running[member.name])
+                    except StopIteration as done:
+                        fits[member.name] = done.value
+                    except Diverged as e:
+                        raise Pruned(f"diverged: {member.name + ': ' if len(members) > 1 else ''}{e}") from e
+                    except RuntimeError as e:
+                        if "out of memory" not in str(e):
+                            raise
+                        _free(prep.device)
+                        p = params[member.name]
+                        raise Failed(f"out of memory with batch_size={p.batch_size}, hidden_size={p.hidden_size}, "
+                                     f"embed_dim={p.embed_dim}") from e
+                if not seen:
+                    break
+                # a member that stopped early counts at the epoch it kept
+                scores = [seen[m.name].val_acc if m.name in seen else fits[m.name].best_val for m in members]
+                report(epoch, sum(scores) / len(scores), _epoch_stats(seen, prep.device, len(members) > 1))
+        bests = {m.name: fits[m.name].best_val for m in members}  # the kept epoch's
         if len(members) > 1:
-            report(None, None, {"members": dict(zip((m.name for m in members), bests))})
-        value = sum(bests) / len(bests)
+            report(None, None, {"members": bests})
+        value = sum(bests.values()) / len(bests)
+        times = [statistics.median(e.time_s for e in fits[m.name].epochs) for m in members]
         return (value, sum(times) / len(times)) if pareto else value
 
     kept = runs.restored_tuning(prep.storage, name)
@@ -453,8 +461,7 @@ def _tune(work: Work, members: list[Variant], bases: dict[str, Params], shared: 
     with bar(study.tune.trials, f"tune {group}", "trial", leave=False, position=1) as trials:
         space = {k: v for k, v in study.nuisance.items()
                  if k not in shared and not any(k in m.fixed_params for m in members)}
-        tuned = tune(name, space, objective, study.tune, prep.storage, on_trial=lambda outcome: trials.update(),
-                     steps=len(members) * epochs)
+        tuned = tune(name, space, objective, study.tune, prep.storage, on_trial=lambda outcome: trials.update())
     doc = {**asdict(tuned), "budget": study.budget, "optuna_study": name}
     if len(members) > 1:  # which variants shared which settings (tuning.json and the page's tuning section)
         doc.update(members=[m.name for m in members], shared_axes=list(study.share), objective_rule=OBJECTIVE,
@@ -462,6 +469,15 @@ def _tune(work: Work, members: list[Variant], bases: dict[str, Params], shared: 
                                  for k, v in shared.items()})
     runs.put(prep.storage, name, "tuning", doc)
     return tuned
+
+
+def _epoch_stats(seen: dict, device, group: bool) -> dict:
+    """One epoch's figures for the trial (bench.tracking reads them): a variant's own; a group's means, with each
+    member's under `members`."""
+    each = {name: {"train_loss": e.train_loss, "running_acc": e.running_acc, "val_acc": e.val_acc,
+                   "time_s": e.time_s} for name, e in seen.items()}
+    mean = {k: sum(v[k] for v in each.values()) / len(each) for k in ("train_loss", "running_acc", "val_acc", "time_s")}
+    return {**mean, "peak_mem_mb": peak_memory_mb(device)[0], **({"members": each} if group else {})}
 
 
 def _measure(work: Work, variant: Variant, settled: Settled, seed: int) -> dict:

@@ -12,7 +12,7 @@ import contextlib
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Generator
 
 import torch
 from torch import nn
@@ -194,8 +194,23 @@ def trace(variant: Variant, params: Params, splits: Splits, device: torch.device
 def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: torch.device, evaluate_test: bool = True,
         on_step: Callable[[int], None] | None = None,
         on_epoch: Callable[[Epoch], None] | None = None) -> Fit:
-    """Train from scratch for at most `params.epochs` epochs; `on_step(batch_size)` drives a progress bar,
-    `on_epoch` may raise to stop (the pruner).
+    """Train from scratch for at most `params.epochs` epochs (`training`, run to its end); `on_step(batch_size)`
+    drives a progress bar, `on_epoch` may raise to stop (the pruner)."""
+    run = training(variant, params, splits, seed, device, evaluate_test, on_step)
+    while True:
+        try:
+            stats = next(run)
+        except StopIteration as done:
+            return done.value
+        if on_epoch:
+            on_epoch(stats)
+
+
+def training(variant: Variant, params: Params, splits: Splits, seed: int, device: torch.device,
+             evaluate_test: bool = True, on_step: Callable[[int], None] | None = None) -> Generator[Epoch, None, Fit]:
+    """`fit` one epoch at a time: yields each epoch's figures and returns the Fit. Several runs may be advanced in
+    turn (a group of variants tuned together, epoch by epoch): each keeps torch's random state of its own between
+    its epochs, so a run's result does not depend on what ran between them.
 
     Matched seeds: seed s fixes, for every variant trained at s, (1) the initial weights of every module whose
     shape agrees (each module has its own stream of s: bench.models), (2) the batch order, given the same
@@ -213,12 +228,14 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
         torch.compiler.reset()  # each fit compiles afresh, as a user's script would
     model, step, optimizer_name = trainer(variant, params, shape_of(splits), device, seed)
     drawn = epochs_of(variant, params, splits, seed)
+    random_state = _random_state(device)  # training's stream (dropout masks), kept between this run's epochs
     reset_peak_memory(device)
     has_val = len(splits.val) > 0
     stopping = has_val and params.patience is not None
     history, curve, latencies = [], [], []
     best_epoch, best_val, best_state = 0, -math.inf, None
     for epoch in range(1, params.epochs + 1):
+        _set_random_state(random_state, device)
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), dtype=torch.long, device=device)
         points: list[tuple[int, torch.Tensor]] = []  # read after the epoch: no sync per step
@@ -254,8 +271,8 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
             best_epoch, best_val = epoch, val_acc
             if stopping:
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if on_epoch:
-            on_epoch(stats)
+        random_state = _random_state(device)
+        yield stats
         if stopping and epoch - best_epoch >= params.patience:
             break
     if best_state is not None and best_epoch != len(history):
@@ -266,6 +283,16 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
         test = history[best_epoch - 1].test_acc
     peak, kind = peak_memory_mb(device)
     return Fit(history, curve, count_parameters(model), peak, kind, latencies, optimizer_name, best_epoch, test)
+
+
+def _random_state(device: torch.device) -> tuple:
+    return torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+
+def _set_random_state(state: tuple, device: torch.device) -> None:
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state(state[1], device)
 
 
 def time_steps(variant: Variant, params: Params, splits: Splits, device: torch.device, steps: int = 30,

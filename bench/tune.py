@@ -4,9 +4,9 @@
 it holds `settings.trials` finished trials, and returns a `Tuned` (best params, the Pareto front,
 fANOVA importances, every trial's outcome). The objective gets `(params, report)` and returns the
 validation accuracy (or `(accuracy, seconds per epoch)` for `objective=pareto`); it calls
-`report(step, accuracy, stats)` after each epoch (step: the epoch, or for a group of variants tuned together,
-the member's place x epochs + its epoch, up to `steps`), which raises `Pruned` when the pruner says so, and may
-call `report(None, None, facts)` to keep facts with the trial (a group's per-member scores).
+`report(epoch, accuracy, stats)` after each epoch (a group of variants tuned together: their mean), which raises
+`Pruned` when the pruner says so, and may call `report(None, None, facts)` to keep facts with the trial (a
+group's per-member scores).
 Outcomes: complete; pruned (by the pruner, or a NaN/inf loss, with the reason recorded); failed
 with a reason (e.g. CUDA out of memory, with the sizes). All three spend budget.
 
@@ -100,9 +100,9 @@ def _sampler(settings: TuneConfig) -> optuna.samplers.BaseSampler:
     return optuna.samplers.TPESampler(seed=settings.seed)
 
 
-def _pruner(settings: TuneConfig, steps: int) -> optuna.pruners.BasePruner:
+def _pruner(settings: TuneConfig) -> optuna.pruners.BasePruner:
     if settings.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(steps, 1))
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(settings.epochs, 1))
     if settings.pruner == "none" or settings.objective == "pareto":  # Optuna prunes single objectives only
         return optuna.pruners.NopPruner()
     # a small budget needs its pruner early: with 4 trials, 3 unprunable ones would leave it nothing to do
@@ -117,10 +117,10 @@ def _spent(trial: optuna.trial.FrozenTrial) -> bool:
         trial.state == TrialState.FAIL and "failure" in trial.user_attrs)
 
 
-def _open(name: str, settings: TuneConfig, store: optuna.storages.BaseStorage, steps: int) -> optuna.Study:
+def _open(name: str, settings: TuneConfig, store: optuna.storages.BaseStorage) -> optuna.Study:
     directions = ["maximize", "minimize"] if settings.objective == "pareto" else ["maximize"]
     study = optuna.create_study(study_name=name, storage=store, sampler=_sampler(settings),
-                                pruner=_pruner(settings, steps), directions=directions, load_if_exists=True)
+                                pruner=_pruner(settings), directions=directions, load_if_exists=True)
     if list(study.directions) != [optuna.study.StudyDirection[d.upper()] for d in directions]:
         raise ValueError(f"Optuna study '{name}' was made for another objective: use another out= or storage=")
     return study
@@ -128,11 +128,9 @@ def _open(name: str, settings: TuneConfig, store: optuna.storages.BaseStorage, s
 
 def tune(name: str, space: dict[str, Any], objective: Callable[[dict, Callable[[int, float], None]], Any],
          settings: TuneConfig, store: optuna.storages.BaseStorage,
-         on_trial: Callable[[dict], None] | None = None, steps: int | None = None) -> Tuned:
-    """Run or resume Optuna study `name` to `settings.trials` spent trials (see module docstring); `steps`: the
-    steps a trial reports (default tune.epochs)."""
-    steps = steps or settings.epochs
-    study = _open(name, settings, store, steps)
+         on_trial: Callable[[dict], None] | None = None) -> Tuned:
+    """Run or resume Optuna study `name` to `settings.trials` spent trials (see module docstring)."""
+    study = _open(name, settings, store)
     pareto = settings.objective == "pareto"
     start = time.monotonic()
 
@@ -141,7 +139,7 @@ def tune(name: str, space: dict[str, Any], objective: Callable[[dict, Callable[[
         if _past_budget(study, trial.number, settings.trials):
             trial.set_user_attr("reason", "not needed: other workers took the last trials of the budget")
             raise _NotNeeded()
-        return _run_trial(trial, space, objective, settings, steps, pareto)
+        return _run_trial(trial, space, objective, settings, pareto)
 
     while True:
         optuna.storages.fail_stale_trials(study)
@@ -172,22 +170,20 @@ def _past_budget(study: optuna.Study, number: int, budget: int) -> bool:
     return number in counted[budget:]
 
 
-def _run_trial(trial, space, objective, settings, steps, pareto):
+def _run_trial(trial, space, objective, settings, pareto):
     params = suggest(trial, space)
 
-    def report(step: int | None, value: float | None, stats: dict | None = None) -> None:
-        if step is None:  # facts to keep with the trial, no step
+    def report(epoch: int | None, value: float | None, stats: dict | None = None) -> None:
+        if epoch is None:  # facts to keep with the trial, no epoch
             for key, fact in (stats or {}).items():
                 trial.set_user_attr(key, fact)
             return
         if stats:  # the epoch's figures, kept with the trial (an experiment tracker reads them: bench.tracking)
-            trial.set_user_attr(f"epoch {step}", stats)
-        if not pareto and step < steps:  # pruning after the last step saves nothing
-            trial.report(value, step)
+            trial.set_user_attr(f"epoch {epoch}", stats)
+        if not pareto and epoch < settings.epochs:  # pruning after the last epoch saves nothing
+            trial.report(value, epoch)
             if trial.should_prune():
-                what = (f"epoch {step} (val_acc {value:.4f})" if steps == settings.epochs else
-                        f"step {step} of {steps} (the members' mean val_acc so far {value:.4f})")
-                raise Pruned(f"pruned by {settings.pruner} at {what}")
+                raise Pruned(f"pruned by {settings.pruner} at epoch {epoch} (val_acc {value:.4f})")
 
     try:
         value = objective(params, report)

@@ -9,8 +9,9 @@ those real seed-to-seed spreads:
 - Power: the same with a planted shift (+0.015 by default) added to one side; report how often it is "better".
 - `--spread K` scales every seed's distance from the mean by K: the same distribution's shape at another spread
   (a steadier model's), to show where the verdicts' power comes from. Say so wherever such figures are quoted.
-- Sequential: the schedule rnnbench runs with measure.seeds=3, measure.max_seeds=8 (3, 6, 8 seeds a side, α split
-  over the three looks, stopping at the first decided look), for A/A and for the shift; and the mean seeds used.
+- Sequential: the schedule rnnbench runs with measure.seeds=3, measure.max_seeds=8 (3, 6, 8 seeds a side, α spent
+  over the three looks by O'Brien-Fleming, stopping at the first decided look), for A/A and for the shift; and the
+  mean seeds used.
 
 Every decision goes through bench.report.effects.decide with Welch's test and TOST (bench.report.stats), with
 one pair as the family (Holm over one test changes nothing). A benchmark, not a test: it takes minutes.
@@ -176,8 +177,8 @@ def sequential(values: np.ndarray, first: int, cap: int, shift: float, resamples
     for _ in range(resamples):
         drawn = rng.permutation(values)
         a, b = drawn[:cap], drawn[cap:2 * cap] + shift
-        for n in schedule(first, cap):
-            said = verdict(a[:n], b[:n], criteria.level, margin)
+        for n, level in zip(criteria.sizes, criteria.levels):  # O'Brien-Fleming's level at each look
+            said = verdict(a[:n], b[:n], level, margin)
             if said != "undecided":
                 break
         seen[said] += 1

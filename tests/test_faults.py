@@ -407,16 +407,20 @@ def test_sigint_mid_trial_writes_a_partial_report_and_the_rerun_finishes(tmp_pat
 
 def test_oom_and_nan_during_trials_are_recorded_and_the_study_goes_on(tmp_path, monkeypatch):
     from bench.train import Diverged
-    real, calls = pipeline.fit, []
+    real, calls = pipeline.training, []  # what tuning trains with, one epoch at a time
+
+    def failing(error):
+        raise error
+        yield  # a generator, as bench.train.training is: the error comes with its first epoch
 
     def flaky(*args, **kwargs):
         calls.append(kwargs.get("evaluate_test", True))
         if len(calls) == 1:
-            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return failing(RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"))
         if len(calls) == 2:
-            raise Diverged("training loss is nan in epoch 1")
+            return failing(Diverged("training loss is nan in epoch 1"))
         return real(*args, **kwargs)
-    monkeypatch.setattr(pipeline, "fit", flaky)
+    monkeypatch.setattr(pipeline, "training", flaky)
     out = tmp_path / "oom"
     argv = ["study=smoke", "data.synthetic.n_train=80", "data.synthetic.n_test=20", "tune.trials=3",
             "measure.seeds=1", "cell=lstm", "packing=packed", f"out={out}"]

@@ -209,13 +209,13 @@ def test_any_sqlalchemy_url_works_as_storage(tmp_path):
 
 
 def test_a_crashing_variant_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
-    real_fit = pipeline.fit
+    real_training = pipeline.training  # what tuning trains with (bench.train.training, one epoch at a time)
 
-    def fit(variant, *args, **kwargs):
+    def training(variant, *args, **kwargs):
         if variant.cell == "rnn":
             raise ValueError("boom in the rnn variant")
-        return real_fit(variant, *args, **kwargs)
-    monkeypatch.setattr(pipeline, "fit", fit)
+        return real_training(variant, *args, **kwargs)
+    monkeypatch.setattr(pipeline, "training", training)
     out = tmp_path / "c"
     assert run.main([*over(TINY, "tune.trials=1", "measure.seeds=1"), f"out={out}"]) == 1
     printed = capsys.readouterr().out
