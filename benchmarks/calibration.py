@@ -21,13 +21,14 @@ each of gru padded + true_last, gru packed (the same function) and lstm padded +
 at _base.yaml's settings, 3-epoch cap, so every pair shares settings, initial weights where shapes agree, batch order
 and dropout masks). For each pair, on its real per-seed differences d:
 
-- A/A: d centred on 0, n of them drawn with replacement and each sign flipped at random (under "no effect" a
+- A/A: d centred on 0, n distinct seeds of them drawn and each sign flipped at random (under "no effect" a
   difference is as likely either way); how often the paired verdict says better/worse (goal <= 5 %);
 - as measured: d itself (the same-function pair should read "equivalent");
 - power: centred d plus a planted +0.015; how often it reads "better";
 at n = 3, 5, 8 fixed and on the 3, 6, 8 schedule with O'Brien-Fleming's levels (stopping at the first decided
-look); beside each, the unpaired design on the same pair's two sides (each side centred and drawn on its own,
-Welch's t), which is what the pair would get if its sides had been tuned apart.
+look); beside each, the unpaired design on the same pair's two sides (each side centred and n distinct seeds
+drawn on its own, Welch's t), which is what the pair would get if its sides had been tuned apart. Drawing n of
+only 10 real seeds makes the draws overlap, so these rates are rougher than a simulation's.
 
     python -m benchmarks.calibration --data ../shared/data/ag_news_first10k --train
     python -m benchmarks.calibration --records reports/calibration/records.jsonl
@@ -82,13 +83,13 @@ def paired_draws(a: np.ndarray, b: np.ndarray, n: int, kind: str, shift: float, 
         d = b - a
         if kind != "raw":
             d = d - d.mean()
-        picked = rng.integers(0, len(d), n)
+        picked = rng.permutation(len(d))[:n]  # n distinct matched seeds of the real ones
         signs = rng.choice([-1.0, 1.0], n) if kind != "raw" else np.ones(n)
         base = a[picked]
         return base, base + signs * d[picked] + shift
     if kind == "raw":
-        return a[rng.integers(0, len(a), n)], b[rng.integers(0, len(b), n)]
-    return (a - a.mean())[rng.integers(0, len(a), n)], (b - b.mean())[rng.integers(0, len(b), n)] + shift
+        return a[rng.permutation(len(a))[:n]], b[rng.permutation(len(b))[:n]]
+    return (a - a.mean())[rng.permutation(len(a))[:n]], (b - b.mean())[rng.permutation(len(b))[:n]] + shift
 
 
 def paired_rates(a, b, kind: str, shift: float, sizes: list[int], resamples: int, rng, alpha: float, margin: float,

@@ -139,12 +139,12 @@ def test_only_four_verdicts_and_alpha_is_spent_over_the_looks_by_obrien_fleming(
     assert lstm["verdict"] == "better"
     quick = fx.Criteria(first=3, cap=8)
     first, second, last = quick.levels  # O'Brien-Fleming: almost nothing at 3 seeds, most of α at the cap
-    assert first == pytest.approx(0.00137, abs=2e-4) and second == pytest.approx(0.0228, abs=1e-3)
-    assert last == pytest.approx(0.0416, abs=1.5e-3) and first < 0.05 / 3 < second < last < 0.05
+    assert first == pytest.approx(0.0014, abs=2e-4) and second == pytest.approx(0.0228, abs=1e-3)
+    assert last == pytest.approx(0.0376, abs=1.5e-3) and first < 0.05 / 3 < second < last < 0.05
     assert (quick.level_at(2), quick.level_at(3), quick.level_at(5), quick.level_at(6), quick.level_at(8)) == (
         first, first, first, second, last)  # an interrupted wave is not a look yet
     assert fx.Criteria(first=3, cap=3).levels == (0.05,)  # one look: α itself
-    assert "O'Brien-Fleming (0.00137 at 3 seeds, 0.0228 at 6 seeds, 0.0416 at 8 seeds)" in quick.describe(2)
+    assert "O'Brien-Fleming (0.0014 at 3 seeds, 0.0228 at 6 seeds, 0.0376 at 8 seeds)" in quick.describe(2)
 
 
 def test_equivalent_needs_the_interval_inside_the_margin_and_is_decided_first():
