@@ -64,10 +64,10 @@ def test_an_interrupted_rerun_over_a_deleted_db_drops_no_record(tmp_path, monkey
     (out / runs.DB).unlink()
     real = pipeline._measure
 
-    def stopped(work, variant, params, seed, tuned):
+    def stopped(work, variant, settled, seed):
         if seed == 2:
             raise KeyboardInterrupt
-        return real(work, variant, params, seed, tuned)
+        return real(work, variant, settled, seed)
     monkeypatch.setattr(pipeline, "_measure", stopped)
     assert run.main([*over(TUNED, "measure.seeds=3"), f"out={out}"]) == 130
     assert _finished(out) == before and (out / "index.html").is_file()
