@@ -40,6 +40,7 @@ class Page:
     out: Path | None = None           # the study folder: its figures/ get each figure as SVG and PNG
     criteria: Criteria = Criteria()   # how the verdicts were decided (stated above the effects table)
     profiles: dict = field(default_factory=dict)  # variant -> its profile's top operators / kernels (profile=true)
+    together: list = field(default_factory=list)  # the groups of variants tuned together (tables.tuned_together)
 
 
 def question(study: dict) -> str:
@@ -142,7 +143,7 @@ def html_page(page: Page) -> str:
                                table_id="leaderboard-all"),
                 seeds=grid(page.seeds.map(lambda v: _fmt(v, ".4f"))), drawn=drawn(page.plots, page.out),
                 tuning=None if page.tuning.empty else grid(page.tuning.map(str), text_columns=(
-                    "best_params", "importance")),
+                    "best_params", "importance")), together=page.together,
                 config=json.dumps(page.study, indent=2, sort_keys=True, default=str), files=page.files, **parts)
 
 

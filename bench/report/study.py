@@ -237,7 +237,9 @@ def render(out: Path) -> str:
                       seeds=_seeds(records, list(summary.index)), effects=effects,
                       plots=plots.study_plots(summary, records, t.epochs, t.curves, t.tuning, classical, t.budget,
                                               t.budget_changes),
-                      tuning=tuning_table, files=[f for f in FILES if (out / f).is_file()], answer=words, out=out,
+                      tuning=tuning_table, together=tables.tuned_together(
+                          {v: x for v, x in t.tuning.items() if v in summary.index}),
+                      files=[f for f in FILES if (out / f).is_file()], answer=words, out=out,
                       criteria=t.criteria, profiles={v: json.loads(path.read_text()) for v in summary.index
                                                      if (path := out / f"profile-{v}.top.json").is_file()})
     store.write_atomic(out / "index.html", page_.html_page(page))

@@ -351,20 +351,26 @@ def markdown(board: Leaderboard) -> str:
     return "\n".join(lines) + "\n"
 
 
+def tuned_together(tuning: dict) -> list[str]:
+    """One line per group of variants tuned together: its members, the axes they share, a width one fixes."""
+    lines = {}
+    for t in tuning.values():
+        members = t.get("members") or []
+        if len(members) > 1:
+            fixed = "".join(f"; {k}={f['value']} (fixed by {', '.join(f['fixed_by'])}) for all"
+                            for k, f in (t.get("shared_fixed") or {}).items())
+            lines[tuple(members)] = f"{' + '.join(members)} (along {', '.join(t.get('shared_axes') or [])}{fixed})"
+    return list(lines.values())
+
+
 def tuning_frame(tuning: dict) -> pd.DataFrame:
-    """One row per tuned variant: the variants it shared its tuned settings with, best validation accuracy (a
-    group's: its members' mean), winning params, edge flags, importances."""
+    """One row per tuned variant: best validation accuracy (a group tuned together: its members' mean), winning
+    params, edge flags, importances (`tuned_together` says which variants shared them)."""
     rows = []
     for variant, t in tuning.items():
         states = pd.Series([trial["state"] for trial in t["trials"]]).value_counts().to_dict()
         top = sorted(t["importance"].items(), key=lambda kv: -kv[1])[:3]
-        members = [m for m in t.get("members") or [] if m != variant]
-        fixed = ", ".join(f"{k}={f['value']} (fixed by {', '.join(f['fixed_by'])})"
-                          for k, f in (t.get("shared_fixed") or {}).items())
-        rows.append({"variant": variant, "budget": t.get("budget"),
-                     "shared with": (f"{', '.join(members)} (along {', '.join(t.get('shared_axes') or [])}"
-                                     + (f"; {fixed}" if fixed else "") + ")") if members else "-",
-                     "best_val_acc": t["best_value"],
+        rows.append({"variant": variant, "budget": t.get("budget"), "best_val_acc": t["best_value"],
                      "trials": ", ".join(f"{n} {s.lower()}" for s, n in states.items()),
                      "best_params": ", ".join(f"{k}={_short(v)}" for k, v in sorted(t["best"].items())),
                      "on_edge": ", ".join(t["edges"]) or "-",

@@ -66,5 +66,6 @@ def test_the_page_says_which_variants_shared_settings_and_which_design_decided(s
     assert set(packing["design"]) == {"paired"} and packing["seeds_paired"].eq(2).all()
     assert set(effects.loc[effects["axis"] == "cell", "design"]) == {"unpaired"}  # each cell's group is its own
     page = (smoke_study / "index.html").read_text()
-    assert "shared with" in page and "decided on per-seed differences" in page
+    assert ("Tuned once, together" in page and "rnn-padded-l1-true_last + rnn-packed-l1-true_last (along packing)" in page
+            and "decided on per-seed differences" in page)
     assert "here: paired, unpaired" in page  # the rule paragraph names the designs the table holds
