@@ -18,9 +18,9 @@ import sys
 import textwrap
 from typing import Any, Callable
 
-from bench.config import (BUDGETS, KEYS, OPEN_KEYS, ReportArgs, allowed, dotted, flat, list_studies,
-                          load_study, parse_overrides)
-from bench.errors import BenchError
+from bench.config import (BUDGETS, KEYS, OPEN_KEYS, ReportArgs, allowed, catalog, dotted, flat, load_study,
+                          parse_overrides)
+from bench.errors import BenchError, printable
 from bench.store import mask_secrets
 from bench.variants import AXES, AXIS_HELP, Variant
 from bench.variants import allowed as axis_allowed
@@ -55,7 +55,7 @@ def _command(words: list[str] | None, helper: Callable[[], str], body: Callable[
     try:
         return body(words)
     except BenchError as e:
-        print(f"error: {mask_secrets(str(e))}", file=sys.stderr)
+        print(f"error: {printable(mask_secrets(str(e)))}", file=sys.stderr)
         return 2
 
 
@@ -128,7 +128,7 @@ def dry_run(study: Any) -> str:
 
 
 def _masked(record: logging.LogRecord) -> bool:
-    record.msg, record.args = mask_secrets(record.getMessage()), ()
+    record.msg, record.args = printable(mask_secrets(record.getMessage())), ()
     return True
 
 
@@ -164,13 +164,14 @@ def described(model: Any = None) -> list[tuple[str, str, str, str]]:
 
 def _base() -> dict[str, Any]:
     """studies/_base.yaml's values by dotted key (empty when there is none)."""
-    from omegaconf import OmegaConf
-
+    from bench import studyfile
     from bench.config import STUDIES_DIR
     path = STUDIES_DIR / "_base.yaml"
-    if not path.is_file():
-        return {}
-    return {k: v for k, v in flat(OmegaConf.to_container(OmegaConf.load(path))).items()
+    try:
+        tree = studyfile.load(path) if path.is_file() else {}
+    except BenchError:  # a damaged _base.yaml is said when a study includes it, not in --help
+        tree = {}
+    return {k: v for k, v in flat(tree if isinstance(tree, dict) else {}).items()
             if k.split(".")[0] not in OPEN_KEYS}  # the search space and the axes are said in their sections
 
 
@@ -188,8 +189,11 @@ def _budget(name: str) -> str:
 
 
 def run_help() -> str:
-    studies = "\n".join(textwrap.fill(f"{name:<13} {desc}", WIDTH, initial_indent="  ", subsequent_indent=" " * 16)
-                        for name, desc in list_studies().items())
+    found, skipped = catalog()
+    studies = "\n".join([textwrap.fill(f"{name:<13} {desc}", WIDTH, initial_indent="  ", subsequent_indent=" " * 16)
+                         for name, desc in found.items()] + [
+        textwrap.fill(f"(skipped {printable(name)}: {why})", WIDTH, initial_indent="  ", subsequent_indent=" " * 4)
+        for name, why in skipped.items()])
     axes = "\n".join(_entry(a, _shown(getattr(Variant(), a)), axis_allowed(a), AXIS_HELP[a]) for a in AXES)
     rows = described()
     keys = "\n".join(_entry(*row) for row in rows if row[0] not in FILE_ONLY)

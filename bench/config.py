@@ -9,6 +9,7 @@ ConfigError with one line that names the key and the fix (`_said`, the one place
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 import importlib.util
 import itertools
@@ -22,7 +23,8 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bench.errors import ConfigError
+from bench import studyfile
+from bench.errors import ConfigError, printable
 from bench.variants import AXES, Variant, check_value, expand, groups, parse
 
 # train.* keys that change how fast a step runs, not what it computes: the speed study applies and stores them
@@ -202,6 +204,10 @@ BUDGETS: dict[str, dict[str, Any]] = {
 # Sections of a study file that hold any sub-key (axes, tuned parameters, swept keys)
 OPEN_KEYS = ("scientific", "fixed", "reference", "nuisance", "sweep")
 NAME = r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9_.-]*$"
+MAX_WORD = 10_000  # characters of one command-line word
+# the dotted keys whose values the user typed on the command line (load_study): an error line may quote those back;
+# a value read from a file is not quoted when it is text (it may be a secret). None: quote all (the Python API).
+_TYPED: contextvars.ContextVar[set | None] = contextvars.ContextVar("typed", default=None)
 
 
 class Study(Section):
@@ -209,7 +215,8 @@ class Study(Section):
                      "letters, digits, '_', '-' and '.', no '/' (the study's folder is reports/NAME; out=FOLDER puts "
                      "it anywhere)",
                      pattern=NAME)
-    description: str = _key("", "the one-line question the study answers", "text")
+    description: str = _key("", "the one-line question the study answers", "text of at most 2,000 characters",
+                            max_length=2000)
     scientific: Dict[str, Any] = _key({}, "compared axes: the variants are their product", "{axis: [values]}")
     fixed: Dict[str, Any] = _key({}, "axes held for every variant", "{axis: value}")
     exclude: List[Dict[str, Any]] = _key([], "variants dropped from the product", "[{axis: value(s)}, ...]")
@@ -423,7 +430,8 @@ def _unknown(key: str, options: Any = None, command: str = "bench.run") -> str:
     if key in REMOVED:
         return f"'{key}' was removed: {REMOVED[key]}"
     options = [*KEYS, *AXES, "study"] if options is None else options
-    return f"unknown key '{key}': {_suggest(key, options, f'python -m {command} --help lists the keys')}"
+    shown = printable(key if len(key) <= 80 else key[:77] + "...")
+    return f"unknown key '{shown}': {_suggest(key, options, f'python -m {command} --help lists the keys')}"
 
 
 def _said(error: ValidationError, tree: dict, model: type[BaseModel]) -> str:
@@ -442,7 +450,10 @@ def _said(error: ValidationError, tree: dict, model: type[BaseModel]) -> str:
         return _unknown(_leaves(first["input"], ".".join([*filter(None, [key]), first["loc"][len(path)]]))[0])
     if not path:
         return first["msg"]
-    return f"{key}={node!r} is not allowed: use {allowed(info, path[-1])}"
+    typed = _TYPED.get()
+    shown = f"={printable(repr(node))}" if typed is None or key in typed or not _has_text(node) else \
+        f" ({_echo_file(node)} from the study file, not quoted here)"
+    return f"{key}{shown} is not allowed: use {allowed(info, path[-1])}"
 
 
 def _prefix(model: type[BaseModel]) -> str:
@@ -467,14 +478,16 @@ def _check_space(base: Params, name: str, spec: Any) -> None:
         ok = set(spec) <= {"low", "high", "log"} and {"low", "high"} <= set(spec) and all(
             isinstance(spec[k], (int, float)) for k in ("low", "high")) and spec["low"] < spec["high"] and (
             not spec.get("log") or spec["low"] > 0)
-        _require(ok, f"nuisance.{name}={spec}: a range is {{low: A, high: B, log: true|false}} with A < B (and A > 0 "
+        _require(ok, f"nuisance.{name}={_echo_file(spec) if _has_text(spec) else spec}: a range is {{low: A, high: B, log: true|false}} with A < B (and A > 0 "
                      "when log)")
     _require(spec != [], f"nuisance.{name}: an empty list; give the values to choose from")
     for value in (spec["low"], spec["high"]) if isinstance(spec, dict) else spec if isinstance(spec, list) else [spec]:
         try:
             base.replace(**{name: value})
         except ConfigError:
-            raise ConfigError(f"nuisance.{name}: {value!r} is not allowed: use "
+            typed = _TYPED.get()
+            shown = printable(repr(value)) if typed is None or not _has_text(value) else "text from the study file (not quoted here)"
+            raise ConfigError(f"nuisance.{name}: {shown} is not allowed: use "
                               f"{allowed(Params.model_fields[name], name)}") from None
 
 
@@ -485,27 +498,54 @@ SECTIONS = tuple(n for n, i in Study.model_fields.items() if isinstance(i.annota
 # ---- studies on disk, and the words of the command line -----------------------------------------------------
 
 
+def catalog() -> tuple[dict[str, str], dict[str, str]]:
+    """(study name -> its one-line description, file -> why it was skipped): the shipped studies and those of
+    $RNNBENCH_STUDIES. A file that is too large, not valid YAML or not a study is skipped with its reason (--help
+    says it), so one bad file never breaks the others."""
+    studies, skipped = {}, {}
+    for path in sorted(STUDIES_DIR.glob("*.yaml")) if STUDIES_DIR.is_dir() else []:
+        if path.name.startswith("_"):
+            continue
+        try:
+            tree = studyfile.load(path)
+            description = tree.get("description", "") if isinstance(tree, dict) else ""
+        except ConfigError as e:
+            skipped[path.name] = str(e).removeprefix(printable(path) + ": ")
+            continue
+        studies[path.stem] = printable(str(description)[:200])
+    return studies, skipped
+
+
 def list_studies() -> dict[str, str]:
-    """Study name -> its one-line description."""
-    return {path.stem: str(OmegaConf.load(path).get("description", ""))
-            for path in sorted(STUDIES_DIR.glob("*.yaml")) if not path.name.startswith("_")}
+    """Study name -> its one-line description (the files that could be read: `catalog`)."""
+    return catalog()[0]
 
 
-def _load_yaml(path: Path, seen: tuple[Path, ...] = ()) -> Any:
-    """A YAML file merged over its `include:` (a name or list, relative to the file)."""
-    _require(path not in seen, f"{path}: include cycle through {[p.name for p in seen]}")
-    try:
-        node = OmegaConf.load(path)
-    except Exception as e:  # yaml errors carry several lines: keep the first
-        raise ConfigError(f"{path}: not valid YAML ({_one_line(e)})") from e
-    _require(OmegaConf.is_dict(node), f"{path}: a study file is a mapping of keys (name: value), not a list or a value")
+def _load_yaml(path: Path, seen: tuple[Path, ...] = (), entry: bool = True) -> Any:
+    """A YAML file merged over its `include:`s (a name or list: beside the file first, then among the shipped
+    studies), read by bench.studyfile (bounded, inert); `data.url` may not come from a file."""
+    _require(path not in seen, f"{printable(path)}: include cycle through {[p.name for p in seen]}")
+    tree = studyfile.load(path, "study file" if entry else "included file")
+    _require(isinstance(tree, dict), f"{printable(path)}: a study file is a mapping of keys (name: value), not a list "
+                                     "or a value")
+    node = OmegaConf.create(tree, flags={"allow_objects": False})
     for key in (*OPEN_KEYS, *SECTIONS):  # a value here would be replaced by a budget's keys, unnoticed
         _require(node.get(key) is None or OmegaConf.is_dict(node[key]),
-                 f"{path}: {key}: give a mapping (key: value), not {node.get(key)!r}")
+                 f"{printable(path)}: {key}: give a mapping (key: value), not {_echo_file(node.get(key))}")
+    _require(not (OmegaConf.is_dict(node.get("data")) and node.data.get("url") is not None),
+             f"{printable(path)}: data.url: a download address is never read from a study file (it would fetch "
+             "from wherever the file says): give data.url=URL on the command line, or drop it")
     includes = node.pop("include", None) or []
     merged = OmegaConf.create()
     for name in [includes] if isinstance(includes, str) else includes:
-        merged = OmegaConf.merge(merged, _load_yaml(path.parent / name, (*seen, path)))
+        _require(isinstance(name, str) and name, f"{printable(path)}: include: give file names (a.yaml or [a.yaml, "
+                                                 "b.yaml])")
+        places = list(dict.fromkeys([path.parent / name, STUDIES_DIR / name]))
+        found = next((p for p in places if p.exists() or p.is_symlink()), places[0])
+        _require(found.exists() or found.is_symlink(),
+                 f"{printable(path)}: include {printable(name)!r} not found (looked in "
+                 f"{' and '.join(printable(p.parent) for p in places)})")
+        merged = OmegaConf.merge(merged, _load_yaml(found, (*seen, path), entry=False))
     for key in OPEN_KEYS:  # an entry given again replaces the included one (a range may become a list)
         for sub in node.get(key) or {}:
             if key in merged and sub in merged[key]:
@@ -513,15 +553,34 @@ def _load_yaml(path: Path, seen: tuple[Path, ...] = ()) -> Any:
     return OmegaConf.merge(merged, node)
 
 
+def _echo_file(value: Any) -> str:
+    """A value read from a file, for an error line: numbers and booleans as they are; text is not quoted back (it may
+    be a secret, or another file's contents), only said to be text."""
+    if isinstance(value, str):
+        return "text"
+    if OmegaConf.is_config(value):
+        value = OmegaConf.to_container(value)
+    return printable(repr(value)) if not _has_text(value) else f"a {type(value).__name__} holding text"
+
+
+def _has_text(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_text(k) or _has_text(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_text(v) for v in value)
+    return isinstance(value, str)
+
+
 def _study_path(name: str) -> Path:
-    if name.endswith(".yaml") and Path(name).is_file():
+    if name.endswith(studyfile.SUFFIXES) and ("/" in name or Path(name).exists()):
         return Path(name)
     path = STUDIES_DIR / f"{name}.yaml"
-    _require(STUDIES_DIR.is_dir(), f"RNNBENCH_STUDIES={STUDIES_DIR} is not a folder: point it at a folder of study "
-                                   "files (name.yaml), or unset it for the studies that come with rnnbench")
-    _require(not name.startswith("_") and path.is_file(),
-             f"unknown study '{name}': " + _suggest(name, list_studies(), f"choose one of {', '.join(list_studies())} "
-                                                                          f"(or add studies/{name}.yaml)"))
+    _require(STUDIES_DIR.is_dir(), f"RNNBENCH_STUDIES={printable(STUDIES_DIR)} is not a folder: point it at a folder "
+                                   "of study files (name.yaml), or unset it for the studies that come with rnnbench")
+    _require(not name.startswith("_") and (path.exists() or path.is_symlink()),
+             f"unknown study '{printable(name)}': " + _suggest(name, list_studies(),
+                                                             f"choose one of {', '.join(list_studies())} "
+                                                             f"(or add studies/{printable(name)}.yaml)"))
     return path
 
 
@@ -538,23 +597,28 @@ def parse_overrides(words: list[str], known: Any = None) -> dict[str, Any]:
     parsed: dict[str, Any] = {}
     parser = OverridesParser.create()
     for word in words:
-        _require("=" in word, f"cannot read '{word}': arguments are key=value, e.g. study=packing train.epochs=2")
+        _require("=" in word, f"cannot read '{printable(word)}': arguments are key=value, e.g. study=packing "
+                              "train.epochs=2")
+        _require(len(word) <= MAX_WORD, f"cannot read '{printable(word[:40])}...': a word of {len(word):,} characters; "
+                                        f"a value is at most {MAX_WORD:,}")
         try:
             override = parser.parse_overrides([word])[0]
         except HydraException as e:
             why = ("a value with characters other than letters, digits and _-.:/ must be quoted, e.g. name='ü'"
                    if "LexerNoViableAlt" in str(e) else _one_line(e))
-            raise ConfigError(f"cannot read '{word}': {why}") from None
+            raise ConfigError(f"cannot read '{printable(word)}': {printable(why)}") from None
         _require(not (override.is_sweep_override() or override.is_delete() or override.is_add()),
-                 f"'{word}': sweeps and +/~ prefixes are not supported; give key=value or key=[a,b]")
+                 f"'{printable(word)}': sweeps and +/~ prefixes are not supported; give key=value or key=[a,b]")
         key, value = override.key_or_group, override.value()
+        studyfile.interpolation(value, "the command line", key)
         options = [*KEYS, *AXES, "study"] if known is None else known
         if key in SECTIONS and known is None:
-            raise ConfigError(f"{key}={value!r}: {key} is a section; set its keys one by one, e.g. "
+            raise ConfigError(f"{key}={printable(repr(value))}: {key} is a section; set its keys one by one, e.g. "
                               f"{next(k for k in KEYS if k.startswith(key + '.'))}=...")
         _require(key in options or key.split(".")[0] in OPEN_KEYS and known is None,
                  _unknown(key, options, "bench.run" if known is None else "bench.report"))
-        _require(key not in parsed, f"{key} is given twice ({parsed.get(key)!r} and {value!r}): give it once")
+        _require(key not in parsed, f"{key} is given twice ({printable(repr(parsed.get(key)))} and "
+                                    f"{printable(repr(value))}): give it once")
         parsed[key] = value
     return parsed
 
@@ -609,6 +673,10 @@ def load_study(words: list[str]) -> Study:
         try:
             node = OmegaConf.merge(node, _nest(key, value))
         except OmegaConfBaseException as e:
-            raise ConfigError(f"{key}={value!r}: {_one_line(e)}") from None
+            raise ConfigError(f"{key}={printable(repr(value))}: {printable(_one_line(e))}") from None
     _apply_axes(node, axes)
-    return Study(**OmegaConf.to_container(node, resolve=True), words=tuple(words))
+    token = _TYPED.set({*overrides, *axes, "budget", "name"})  # values the user typed may be quoted back
+    try:  # resolve=False: nothing is interpolated (studyfile refused every ${...} already)
+        return Study(**OmegaConf.to_container(node, resolve=False), words=tuple(words))
+    finally:
+        _TYPED.reset(token)

@@ -19,3 +19,12 @@ class DataError(BenchError):
 
 class StorageError(BenchError):
     """The study folder or database cannot be written (read-only, disk full, unreachable)."""
+
+
+def printable(value: object) -> str:
+    """`value` as text a terminal shows and does not obey: each control character (ESC, BEL, a newline, ...) is
+    written as its escape (`\\x1b`), so a name or a word echoed in a line cannot set a title or clear the screen."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

@@ -14,6 +14,8 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from bench.errors import printable
+
 PLAIN_EVERY = 30.0  # seconds between two lines of one plain bar, at most (besides each 10 %)
 
 
@@ -76,6 +78,7 @@ class PlainBar:
 def bar(total: int, desc: str, unit: str = "it", **kwargs) -> tqdm | PlainBar:
     """A progress bar on stderr: tqdm on a terminal, PlainBar otherwise."""
     kwargs.setdefault("file", sys.stderr)
+    desc = printable(desc)  # a name echoed on a terminal is shown, never obeyed
     if plain(kwargs["file"]):
         return PlainBar(total, desc, unit, **kwargs)
     return tqdm(total=total, desc=desc, unit=unit, **kwargs)
@@ -83,4 +86,4 @@ def bar(total: int, desc: str, unit: str = "it", **kwargs) -> tqdm | PlainBar:
 
 def say(text: str) -> None:
     """A line on stderr that does not tear a terminal's bars."""
-    tqdm.write(text, file=sys.stderr)
+    tqdm.write("\n".join(printable(line) for line in str(text).split("\n")), file=sys.stderr)

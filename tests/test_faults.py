@@ -173,18 +173,22 @@ CASES = {
     "a test fraction below 0": (lambda t: [*TINY, "data.csv.test_fraction=-0.5"],
                                 "data.csv.test_fraction=-0.5 is not allowed: use 0 < test_fraction < 1"),
     "a YAML value of the wrong type": (lambda t: [f"study={_study(t, 'train: {lr: fast}')}"],
-                                       "train.lr='fast' is not allowed: use a finite number > 0"),
+                                       "train.lr (text from the study file, not quoted here) is not allowed: use a "
+                                       "finite number > 0"),
     "a YAML list for a mapping": (lambda t: [f"study={_study(t, 'scientific: [cell]')}"],
-                                  "{t}/s.yaml: scientific: give a mapping (key: value), not ['cell']"),
+                                  "{t}/s.yaml: scientific: give a mapping (key: value), not a list holding text"),
     "a YAML file that is a list": (lambda t: [f"study={_file(t, 'l.yaml', '- a' + chr(10) + '- b' + chr(10))}"],
                                    "{t}/l.yaml: a study file is a mapping of keys (name: value), not a list or a "
                                    "value"),
     "a YAML string for a list": (lambda t: [f"study={_study(t, 'exclude: rnn')}"],
-                                 "exclude='rnn' is not allowed: use [{{axis: value(s)}}, ...]"),
+                                 "exclude (text from the study file, not quoted here) is not allowed: use "
+                                 "[{{axis: value(s)}}, ...]"),
     "an exclude rule that is not a mapping": (lambda t: [f"study={_study(t, 'exclude: [rnn]')}"],
-                                              "exclude=['rnn'] is not allowed: use [{{axis: value(s)}}, ...]"),
+                                              "exclude (a list holding text from the study file, not quoted here) is not "
+                                              "allowed: use [{{axis: value(s)}}, ...]"),
     "a nuisance value of the wrong type": (lambda t: [f"study={_study(t, 'nuisance: {lr: fast}')}"],
-                                           "nuisance.lr: 'fast' is not allowed: use a finite number > 0"),
+                                           "nuisance.lr: text from the study file (not quoted here) is not allowed: "
+                                           "use a finite number > 0"),
     "a nuisance range outside the field's": (lambda t: [f"study={_study(t, 'nuisance: {dropout: [0.1, 1.5]}')}"],
                                              "nuisance.dropout: 1.5 is not allowed: use 0 <= dropout < 1"),
     # class 6: numbers and bounds
