@@ -13,8 +13,9 @@ exactly as the command line does, then returns its summary, one row per variant.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from bench.errors import BenchError
 
@@ -30,10 +31,12 @@ def run_study(study: str, *overrides: str, **keys: Any) -> pd.DataFrame:
     listed in a warning (and on the page), not raised."""
     import warnings
 
-    from bench import pipeline
     from bench.config import as_word, load_study
     checked = load_study([f"study={study}", *overrides, *(f"{k}={as_word(v)}" for k, v in keys.items())])
-    outcome = pipeline.run(checked)
+    with callers_state():
+        from bench import pipeline, runs
+        runs.quiet()
+        outcome = pipeline.run(checked)
     if outcome.interrupted:
         raise KeyboardInterrupt
     if not outcome.finished:
@@ -43,6 +46,34 @@ def run_study(study: str, *overrides: str, **keys: Any) -> pd.DataFrame:
         warnings.warn(f"some runs of {study} failed ({'; '.join(outcome.failures)}); the summary holds the ones that "
                       "finished", stacklevel=2)
     return load_sweep(outcome.out) if checked.sweep else load(outcome.out).summary
+
+
+@contextlib.contextmanager
+def callers_state() -> Iterator[None]:
+    """Run a study inside the caller's process and leave it as it was: the random states (Python's, NumPy's, torch's
+    and CUDA's), torch's thread count, Optuna's log level, the warning filters and matplotlib's rcParams."""
+    import random
+    import warnings
+
+    import matplotlib
+    import numpy as np
+    import optuna
+    import torch
+    saved = (random.getstate(), np.random.get_state(), torch.get_rng_state(), torch.get_num_threads(),
+             optuna.logging.get_verbosity(), torch.backends.cudnn.benchmark)
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    with warnings.catch_warnings(), matplotlib.rc_context():
+        try:
+            yield
+        finally:
+            random.setstate(saved[0])
+            np.random.set_state(saved[1])
+            torch.set_rng_state(saved[2])
+            torch.set_num_threads(saved[3])
+            optuna.logging.set_verbosity(saved[4])
+            torch.backends.cudnn.benchmark = saved[5]
+            if cuda is not None:
+                torch.cuda.set_rng_state_all(cuda)
 
 
 def load(folder: str | Path):

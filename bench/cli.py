@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import textwrap
@@ -49,14 +50,26 @@ def report(words: list[str] | None = None) -> int:
 def _command(words: list[str] | None, helper: Callable[[], str], body: Callable[[list[str]], int]) -> int:
     """--help, or the command; a BenchError is its one `error:` line and exit 2 (the only place either is made)."""
     words = sys.argv[1:] if words is None else words
-    if _asks_help(words):
-        print(helper())
-        return 0
     try:
+        if _asks_help(words):
+            print(helper())
+            return 0
         return body(words)
     except BenchError as e:
         print(f"error: {printable(mask_secrets(str(e)))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `| head -1` closed stdout: the reader has what it wanted; end quietly
+        _quiet_stdout()
+        return 0
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe, send what is left for stdout to /dev/null, so that Python's flush at exit raises nothing
+    (the recipe of Python's signal documentation, "Note on SIGPIPE")."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # a stdout without a file descriptor (a test's capture)
+        pass
 
 
 def _run(words: list[str]) -> int:
@@ -68,11 +81,13 @@ def _run(words: list[str]) -> int:
         handler.addFilter(_masked)
     if hasattr(sys.stdout, "reconfigure"):  # a log file gets each line when it is said, in order with stderr's
         sys.stdout.reconfigure(line_buffering=True)
-    study = load_study(words)
+    from bench import workers
+    study = load_study(workers.child_words(words))
     # SIGTERM stops like Ctrl-C: runs kept, workers stopped, a page. A workers=N child keeps the default (it dies at
     # once: its finished runs are in the storage already, and its parent exports and renders them).
-    from bench import workers
-    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL if workers.is_child() else _stop)
+    # SIGHUP (the terminal was closed) is the same request to stop.
+    stops = (signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, signal.SIG_DFL if workers.is_child() else _stop) for s in stops}
     try:
         from bench import pipeline  # torch, Optuna, the data: only once the command line is known to be good
         outcome = pipeline.run(study)
@@ -81,7 +96,8 @@ def _run(words: list[str]) -> int:
               f"resume (python -m bench.report out={study.out_dir} renders what finished)", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)
     if outcome.interrupted:
         print(f"\ninterrupted: finished trials and runs are kept in {outcome.out}; run the same command again to "
               "resume", file=sys.stderr)

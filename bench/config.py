@@ -293,6 +293,12 @@ class Study(Section):
             for axis in getattr(self, key):
                 _require(axis in AXES, f"{key}: unknown axis {axis!r}: "
                                        f"{_suggest(str(axis), AXES, 'use some of ' + ', '.join(AXES))}")
+        if self.storage and self.storage.startswith("sqlite"):
+            database = self.storage.split("://", 1)[-1].lstrip("/").split("?")[0]
+            _require(database not in ("", ":memory:") and "mode=memory" not in self.storage,
+                     f"storage={self.storage}: an in-memory database lives and dies with one process, and the "
+                     "storage is what coordinates the work and keeps it: give sqlite:///FILE or postgresql://..., "
+                     "or drop storage= to keep everything in the study's folder")
         variants = self.expand()
         _require(bool(variants), f"study '{self.name}' has no variants left after its exclude rules")
         from bench import embeddings  # numpy only: no torch before the command line is checked

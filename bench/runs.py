@@ -48,8 +48,16 @@ from bench import store
 from bench.errors import BenchError, StorageError
 
 log = logging.getLogger(__name__)
-optuna.logging.set_verbosity(optuna.logging.ERROR)  # failed trials are reported by us, with their reason
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeat: stable since 2.9
+
+
+def quiet() -> None:
+    """Optuna's log lines off (failed trials are reported by us, with their reason) and its heartbeat's
+    ExperimentalWarning (stable since 2.9); bench.api.run_study puts both back for its caller."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+quiet()
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 DB = "optuna.db"
 FILES = {"seeds": store.RECORDS, "speed": store.SPEED_RECORDS}
@@ -74,7 +82,7 @@ def open_storage(url: str | None, out: Path, lease: float) -> optuna.storages.RD
     to make Optuna's tables, so that is retried; a wrong URL or an unreachable server is one line."""
     if not url:
         _readable(out / DB)
-    url = sql_url(url) if url else f"sqlite:///{out / DB}"
+    url = sql_url(url) if url else store.sqlite_url(out / DB)
     local = url.startswith("sqlite")
     kwargs = {"connect_args": {"timeout": 60}} if local else {"pool_pre_ping": True}
     for attempt in range(5):

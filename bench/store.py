@@ -130,13 +130,40 @@ def write_atomic(path: Path, text: str) -> None:
         raise cannot_write(path, e) from None
 
 
-_PASSWORD = re.compile(r"(://[^/:@\s]*:)[^@/\s]+@")
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+_USERINFO = re.compile(r"^([^:]+://[^:/@]*:)[^@]*@")  # SQLAlchemy's grammar: the password runs to the first '@'
+_SECRET_QUERY = re.compile(r"([?&][^=&#]*(?:pass|pwd|secret|token|key)[^=&#]*=)[^&#]*", re.I)
+
+
+def mask_url(url: str) -> str:
+    """A URL with its password hidden, the rest as written: the password after `user:`, whatever it holds (a '/'),
+    and any password-like query parameter (libpq's `?password=`). Checked by parsing the result as SQLAlchemy does
+    (`make_url`): when a password would still be read from it, everything before the host is hidden."""
+    from sqlalchemy.engine import make_url
+    hidden = _SECRET_QUERY.sub(r"\1***", _USERINFO.sub(r"\1***@", url))
+    try:
+        parsed = make_url(hidden)
+    except Exception:  # noqa: BLE001 - not a database URL (an http:// mirror): the rules above are all
+        return hidden
+    leaks = parsed.password not in (None, "***") or any(
+        _SECRET_QUERY.search(f"?{k}=") and v != "***" for k, v in parsed.query.items())
+    return hidden if not leaks else f"{parsed.drivername}://***@{parsed.host or ''}/{parsed.database or ''}"
 
 
 def mask_secrets(text: str) -> str:
-    """`postgresql://user:secret@host/db` -> `postgresql://user:***@host/db`: nothing stored or shown
-    carries a password."""
-    return _PASSWORD.sub(r"\1***@", text)
+    """Every URL in `text` through `mask_url`: nothing stored or shown carries a password."""
+    def one(match: re.Match) -> str:  # a line's own punctuation after the URL ("at URL: why") stays outside it
+        url = match.group(0)
+        bare = url.rstrip(".,;:)")
+        return mask_url(bare) + url[len(bare):]
+    return _URL.sub(one, text) if "://" in text else text
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLite URL of a file, escaped (SQLAlchemy's URL.create): a '%61' or a '?' in a folder's name stays part of
+    the path, and never opens another file or sets an option."""
+    from sqlalchemy.engine import URL
+    return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
 
 
 def masked(value):

@@ -30,7 +30,7 @@ STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 
 def uri(study) -> str:
     """Where the runs go: tracking_uri, else a SQLite file in the study's folder."""
-    return study.tracking_uri or f"sqlite:///{(study.out_dir / 'mlflow.db').resolve()}"
+    return study.tracking_uri or store.sqlite_url((study.out_dir / 'mlflow.db').resolve())
 
 
 def export(study, storage, records: list[dict]) -> int:

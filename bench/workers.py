@@ -27,11 +27,19 @@ from bench.errors import BenchError
 
 CHILD_ENV = "RNNBENCH_WORKER_OF"     # set on a workers=N child: the parent holds the folder's lock
 THREADS_ENV = "RNNBENCH_THREADS"     # torch threads for a child: the CPU split between the workers
+STORAGE_ENV = "RNNBENCH_WORKER_STORAGE"  # a child's storage= URL: in its environment, which only its user can read,
+                                         # not on its command line, which `ps` shows every local user
 _held: list = []                     # the lock file stays open (locked) for the life of the process
 
 
 def is_child() -> bool:
     return bool(os.environ.get(CHILD_ENV))
+
+
+def child_words(words: list[str]) -> list[str]:
+    """A workers=N child's words with the storage URL its parent put in its environment (`spawn`)."""
+    url = os.environ.get(STORAGE_ENV) if is_child() else None
+    return [*words, f"storage={url}"] if url else words
 
 
 def lock_folder(out: Path):
@@ -85,9 +93,13 @@ def spawn(words: list[str], n: int, device, out: Path, done: Callable[[], int], 
     `total()` the runs planned so far: sequential seeds add waves); the highest exit code."""
     gpus = _gpus(device)
     threads = max(1, (os.cpu_count() or 1) // n)
+    storage = [w.split("=", 1)[1] for w in words if w.startswith("storage=")]
+    words = [w for w in words if not w.startswith("storage=")]
+    out.mkdir(parents=True, exist_ok=True)  # a storage= study's folder may not exist yet: the logs go there
     procs = []
     for i in range(n):
-        env = {**os.environ, CHILD_ENV: str(os.getpid()), THREADS_ENV: str(threads)}
+        env = {**os.environ, CHILD_ENV: str(os.getpid()), THREADS_ENV: str(threads),
+               **({STORAGE_ENV: storage[-1]} if storage else {})}
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = gpus[i % len(gpus)]
         log = open(out / f"worker-{i}.log", "w")

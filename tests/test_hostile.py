@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import bench.run as run
+from tests.conftest import over
 from tests.test_faults import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -213,3 +214,153 @@ def test_progress_lines_and_log_lines_escape_control_characters(capsys):
         b.update(2)
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\\x1b]0;x\\x07" in err and "runs of \\x1b[2J" in err and "\nnext" in err
+
+
+# ---- class 12: the Python API leaves its caller's process as it was; two stops are handled ----------------
+
+def test_run_study_restores_what_it_changed_in_its_callers_process(tmp_path):
+    import logging
+    import random
+    import warnings
+
+    import matplotlib
+    import numpy as np
+    import optuna
+    import torch
+
+    import bench
+    matplotlib.rcParams["font.size"] = 13.0
+    random.seed(1), np.random.seed(2), torch.manual_seed(3)
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    before = (random.getstate(), np.random.get_state()[1].tolist(), torch.get_rng_state().tolist(),
+              dict(matplotlib.rcParams), list(warnings.filters), logging.getLogger().handlers[:])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RNNBENCH_THREADS", "2")
+        summary = bench.run_study("smoke", *TINY[1:], out=str(tmp_path / "s"))
+    assert len(summary) == 1
+    after = (random.getstate(), np.random.get_state()[1].tolist(), torch.get_rng_state().tolist(),
+             dict(matplotlib.rcParams), list(warnings.filters), logging.getLogger().handlers[:])
+    for name, was, now in zip(["random", "numpy", "torch", "rcParams", "warning filters", "log handlers"],
+                              before, after):
+        assert was == now, f"run_study changed the caller's {name}"
+    assert torch.get_num_threads() == 1
+    assert optuna.logging.get_verbosity() == optuna.logging.INFO
+    assert "matplotlib.pyplot" not in sys.modules or matplotlib.get_backend()  # pyplot is never imported by us
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def test_the_report_never_imports_pyplot():
+    done = subprocess.run([sys.executable, "-c", "import sys, bench.report.draw, bench.report.page; "
+                           "print('matplotlib.pyplot' in sys.modules)"], capture_output=True, text=True, cwd=ROOT)
+    assert done.stdout.strip() == "False", done.stderr
+
+
+def _slow_run(tmp_path: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "bench.run", "study=smoke", "data.synthetic.n_train=4000",
+                             "tune.trials=0", "measure.seeds=3", "cell=lstm", "packing=packed", "train.epochs=40",
+                             f"out={tmp_path / 'out'}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path, env={**os.environ, "RNNBENCH_THREADS": "1"})
+
+
+def test_sighup_stops_like_sigterm_with_a_line_and_the_page_of_what_finished(tmp_path):
+    import signal
+    proc = _slow_run(tmp_path)
+    records = tmp_path / "out" / "records.jsonl"
+    deadline = time.monotonic() + 120
+    while not (records.is_file() and records.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert records.is_file(), "no seed finished in time"
+    proc.send_signal(signal.SIGHUP)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted: finished trials and runs are kept in" in err
+    assert (tmp_path / "out" / "index.html").is_file()
+
+
+def test_a_closed_stdout_ends_quietly(tmp_path):
+    """stdout is a pipe whose reader has gone (as after `| head -1`): the first write meets a broken pipe."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-m", "bench.run", "--help"], stdout=write, stderr=subprocess.PIPE,
+                              text=True, cwd=tmp_path, timeout=60)
+    finally:
+        os.close(write)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+# ---- class 7: passwords, read as SQLAlchemy reads a URL ----------------------------------------------------------
+
+@pytest.mark.parametrize("url, shown", [
+    ("postgresql://user:hun/ter2@127.0.0.1:1/db", "postgresql+psycopg://user:***@127.0.0.1:1/db"),
+    ("postgresql://user@127.0.0.1:1/db?password=hunter2", "postgresql+psycopg://user@127.0.0.1:1/db?password=***"),
+    ("postgresql://user:a@b@127.0.0.1:1/db", "postgresql+psycopg://user:***@b@127.0.0.1:1/db"),
+])
+def test_a_password_is_never_shown_however_the_url_holds_it(url, shown, capsys):
+    said = _error([*TINY, f"storage='{url}'"], capsys)
+    assert said.startswith(f"cannot use the database at {shown}: "), said
+    assert "hunter2" not in said and "hun/ter2" not in said and "a@b@" not in said
+
+
+def test_mask_secrets_keeps_the_rest_of_a_line_as_written():
+    from bench.store import mask_secrets
+    assert mask_secrets("at postgresql://u:p/w@h:5/db: refused") == "at postgresql://u:***@h:5/db: refused"
+    assert mask_secrets("sqlite:////tmp/a b/optuna.db") == "sqlite:////tmp/a b/optuna.db"
+    assert mask_secrets("postgresql://u@h/db?sslmode=require&sslpassword=x") == \
+        "postgresql://u@h/db?sslmode=require&sslpassword=***"
+
+
+def test_workers_get_the_storage_url_from_their_environment_not_their_command_line(tmp_path, monkeypatch):
+    from bench import workers
+    seen = []
+
+    class Done:
+        returncode = 0
+
+        def __init__(self, args, env, **kwargs):
+            seen.append((args, env))
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr(workers.subprocess, "Popen", Done)
+    url = "postgresql://bob:hunter2@db.example/x"
+    import torch
+    workers.spawn(["study=smoke", f"storage={url}"], 2, torch.device("cpu"), tmp_path / "new", lambda: 0, lambda: 0)
+    assert len(seen) == 2 and (tmp_path / "new").is_dir()
+    for args, env in seen:
+        assert not any("hunter2" in a for a in args) and env[workers.STORAGE_ENV] == url
+    monkeypatch.setenv(workers.CHILD_ENV, "1")
+    monkeypatch.setenv(workers.STORAGE_ENV, url)
+    assert workers.child_words(["study=smoke"]) == ["study=smoke", f"storage={url}"]
+
+
+# ---- class 3 (storage): one line, or it works ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://", "sqlite:///file:x?mode=memory&uri=true"])
+def test_an_in_memory_storage_is_refused(url, capsys):
+    assert _error([*TINY, f"storage='{url}'"], capsys) == (
+        f"storage={url}: an in-memory database lives and dies with one process, and the storage is what coordinates "
+        "the work and keeps it: give sqlite:///FILE or postgresql://..., or drop storage= to keep everything in the "
+        "study's folder")
+
+
+def test_workers_with_a_sqlite_storage_url_into_a_new_folder_work(tmp_path):
+    from bench import store
+    out = tmp_path / "new" / "s"
+    assert run.main([*over(TINY, "measure.seeds=2"), "workers=2", f"storage=sqlite:///{tmp_path}/shared.db",
+                     f"out={out}"]) == 0
+    assert sorted(r["seed"] for r in store.load(out)) == [0, 1]
+
+
+# ---- class 9: out= is a path, never a URL fragment -----------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["a%61", "b?mode=ro", "c#d"])
+def test_a_folder_name_is_never_read_as_part_of_a_url(name, tmp_path):
+    (tmp_path / "aa").mkdir()
+    (tmp_path / "b").write_text("")  # a user's empty file a '?' must not turn into a database
+    out = tmp_path / name
+    assert run.main([*TINY, f"out='{out}'"]) == 0
+    assert (out / "optuna.db").stat().st_size > 0
+    assert list((tmp_path / "aa").iterdir()) == [] and (tmp_path / "b").read_text() == ""

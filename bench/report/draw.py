@@ -14,16 +14,18 @@ from pathlib import Path
 
 import matplotlib
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from bench import store
+from bench.report.plots import Plot
 
-from bench import store  # noqa: E402
-from bench.report.plots import Plot  # noqa: E402
-
-plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "rnnbench", "font.size": 9,
-                     "axes.titlesize": 10, "axes.grid": True, "grid.alpha": 0.3})
+# The figures' style, applied inside matplotlib.rc_context only. Figures are made as matplotlib.figure.Figure, not
+# through pyplot: no backend is chosen and no global setting changes in the caller's process (a notebook keeps its
+# own backend and rcParams after bench.run_study or bench.load).
+STYLE = {"svg.fonttype": "none", "svg.hashsalt": "rnnbench", "font.size": 9, "axes.titlesize": 10,
+         "axes.grid": True, "grid.alpha": 0.3}
 WIDTH = 7.0  # inches
 
 
@@ -185,7 +187,7 @@ def _heatmap(ax, plot: Plot) -> None:
     for (r, c), value in zip(((r, c) for r in range(table.shape[0]) for c in range(table.shape[1])), table.values.flat):
         ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7, color="white" if value < 0.6 else "black")
     ax.grid(False)
-    plt.colorbar(image, ax=ax, label="importance (share of variance)")
+    ax.figure.colorbar(image, ax=ax, label="importance (share of variance)")
 
 
 def _history(fig, plot: Plot) -> None:
@@ -203,7 +205,8 @@ DRAW = {"bars": _bars, "scatter": _scatter, "lines": _lines, "strip": _strip, "h
 
 def _drawn(plot: Plot):
     """The matplotlib figure of a Plot (the caller closes it)."""
-    fig = plt.figure(figsize=(WIDTH, 4.0))
+    fig = Figure(figsize=(WIDTH, 4.0))
+    FigureCanvasAgg(fig)  # its own canvas: pyplot's backend is never chosen
     if plot.kind == "history":
         _history(fig, plot)
     elif plot.extra.get("panels"):
@@ -222,15 +225,13 @@ def _drawn(plot: Plot):
 
 def svg(plot: Plot, png: Path | None = None) -> str:
     """The figure as SVG text; with `png`, also written there as a PNG (150 dpi, for slides and papers)."""
-    fig = _drawn(plot)
-    try:
+    with matplotlib.rc_context(STYLE):
+        fig = _drawn(plot)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
         if png is not None:
             fig.savefig(png, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
         return buffer.getvalue()
-    finally:
-        plt.close(fig)
 
 
 def data_uri(svg_text: str) -> str:

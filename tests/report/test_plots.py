@@ -128,7 +128,7 @@ def test_sweep_cost_curves_state_the_measured_growth_exponent():
         dotted = [line for line in fig.axes[0].get_lines() if line.get_linestyle() == ":"]
         assert len(dotted) == 1 and list(dotted[0].get_ydata()) == [1.0, 4.0, 16.0]
     finally:
-        draw.plt.close(fig)
+        fig.clear()
 
 
 def test_a_sweep_over_a_non_numeric_key_has_no_cost_curve():
@@ -165,11 +165,11 @@ def test_drawn_figures_keep_legends_off_the_data_labels_apart_and_the_front_draw
         front = [line for line in ax.get_lines() if line.get_label() == "Pareto front"]
         assert front and len(front[0].get_xdata()) >= 1 and front[0].get_visible()
     finally:
-        draw.plt.close(fig)
+        fig.clear()
     curves = built["learning-curves"]
     assert curves.extra["panels"] and "One panel per variant" in curves.caption
     fig = draw._drawn(curves)
     try:
         assert len([a for a in fig.axes if a.get_visible()]) == 9
     finally:
-        draw.plt.close(fig)
+        fig.clear()
