@@ -112,6 +112,10 @@ def prepare(study: Study) -> Prepared:
         study = study.at(out=str(store.fresh_folder(study.out_dir)), resume=True)
     out = study.out_dir
     store.check_writable(out)
+    if study.storage and (out / runs.DB).exists():
+        raise BenchError(f"out={out} is a study folder with its own {runs.DB}, and this run's storage is a shared "
+                         "database: its export would replace that folder's records and page; choose another "
+                         "out=FOLDER")
     if not study.storage and any((out / old).exists() for old in ("claims.json", "optuna.journal")):
         raise BenchError(f"{out} was made by an earlier rnnbench (a journal file and a claims file): add "
                          "resume=false to start over in a fresh folder, or choose another out=FOLDER")
@@ -123,8 +127,8 @@ def prepare(study: Study) -> Prepared:
         splits.info["glove"] = embeddings.coverage(splits.itos, splits.train.tokens,
                                                    1 if splits.pad_index == splits.unk_index else 2)
     key = fingerprint(study, splits.info["cache_key"] if splits else "none", str(device))
-    _same_settings(study, key, {r.get("fingerprint") for r in store.load(out, runs.FILES[_kind(study)])}
-                   if not study.storage else set())
+    if not (out / runs.DB).exists():  # with a database beside it, the database decides (runs.reconcile names the rest)
+        _same_settings(study, key, {r.get("fingerprint") for r in store.load(out, runs.FILES[_kind(study)])})
     storage = None
     if study.storage or (out / runs.DB).exists():  # a new local folder stays empty until the checks pass
         storage = runs.open_storage(study.storage, out, study.lease)
@@ -132,7 +136,8 @@ def prepare(study: Study) -> Prepared:
         if others:
             raise BenchError(f"{out} holds study '{others[0]}', not '{study.name}': choose another out=FOLDER, or "
                              "add resume=false to start over in a fresh folder")
-        _same_settings(study, key, {r.get("fingerprint") for r in runs.records(storage, study.name, _kind(study))})
+        _same_settings(study, key, {r.get("fingerprint") for r in runs.records(storage, study.name, _kind(study))}
+                       | {runs.study_doc(storage, study.name).get("fingerprint")} - {None})
     if splits:
         data.save_cache(splits, study.data)  # every check has passed: the next run need not tokenize again
     return Prepared(study, device, variants, splits, key, storage,
@@ -211,7 +216,7 @@ def _intro(prep: Prepared) -> dict:
         if shared and study.tune.trials:
             print(f"tuned together: {len(shared)} group(s) of variants that differ only in {', '.join(study.share)} "
                   "(each trial trains every member)")
-    doc = {**study.model_dump(), "command": study.command}
+    doc = {**study.model_dump(), "command": study.command, "fingerprint": prep.key}
     if prep.splits:
         classical = reference(prep.splits, study.data.cache)  # the line every recurrent model has to beat
         how = "cached" if classical["cache"] == "hit" else f"fitted in {classical['seconds']:.1f} s"
@@ -227,7 +232,9 @@ def _work(prep: Prepared, owner: bool) -> Outcome:
     doc = _intro(prep)
     if owner:  # we own the folder: a RUNNING trial is left by a killed run
         runs.fail_running(storage, study.name)
-        restored = runs.restore(storage, study.name, out, kind)
+        restored, differences = runs.reconcile(storage, study.name, out, prep.key, kind)
+        for line in differences:
+            say(line)
         if restored:
             say(f"restored {restored} finished run(s) from {out / runs.FILES[kind]} into {out / runs.DB} (it was "
                 "missing or empty): they are not run again")
@@ -371,6 +378,7 @@ def speed_jobs(work: Work, variant: Variant) -> None:
 def _jobs(work: Work, variant: Variant, jobs: list[dict], measure: Callable[[dict], dict]) -> None:
     """Run the variant's jobs nobody holds now; `sweep_up` comes back for the rest."""
     name = f"{work.prep.study.name}/{variant.name}/{_kind(work.prep.study)}"
+    jobs = [{**job, "settings": work.prep.key} for job in jobs]  # a run's identity includes its settings
     work.pending[variant.name] = (name, jobs, partial(_guarded, variant, measure))
     _run_jobs(work, *work.pending[variant.name], wait=False)
 
@@ -381,7 +389,7 @@ def _guarded(variant: Variant, measure: Callable[[dict], dict], job: dict) -> di
     except (BenchError, KeyboardInterrupt, runs.RunFailed):
         raise
     except Exception as e:  # noqa: BLE001 - one run's crash must not stop the others
-        raise runs.RunFailed(f"{variant.name} {' '.join(f'{k} {v}' for k, v in job.items())}: {_crash(e)}") from e
+        raise runs.RunFailed(f"{variant.name} {' '.join(f'{k} {v}' for k, v in job.items() if k != 'settings')}: {_crash(e)}") from e
 
 
 def _run_jobs(work: Work, name: str, jobs: list[dict], measure: Callable[[dict], dict], wait: bool) -> None:
@@ -389,7 +397,7 @@ def _run_jobs(work: Work, name: str, jobs: list[dict], measure: Callable[[dict],
 
     def done() -> None:  # the folder's export stays current, so an interrupted study's records are there
         if not study.storage:
-            runs.export(storage, study.name, study.out_dir, kind)
+            runs.export(storage, study.name, study.out_dir, kind, work.prep.key)
         work.bars.n = _done(work.prep)
         work.bars.refresh()
     work.failures.extend(runs.run_jobs(storage, name, jobs, measure, wait=wait, skipped=work.skipped, on_done=done))
@@ -536,7 +544,7 @@ def _stopped(prep: Prepared) -> Outcome:
     """Ctrl-C: what finished is kept (and rendered: the partial page says which runs are missing). Another Ctrl-C
     here stops the render (bench.cli says how to render it later); the records are already exported."""
     out = prep.study.out_dir
-    finished = runs.export(prep.storage, prep.study.name, out, _kind(prep.study))
+    finished = runs.export(prep.storage, prep.study.name, out, _kind(prep.study), prep.key)
     report = render_any(out) if finished and not workers.is_child() else ""
     return Outcome(out, finished, interrupted=True, report=report)
 
@@ -546,7 +554,7 @@ def _finish(prep: Prepared, failures: list[str]) -> Outcome:
     like any other."""
     out = prep.study.out_dir
     try:
-        finished = runs.export(prep.storage, prep.study.name, out, _kind(prep.study))
+        finished = runs.export(prep.storage, prep.study.name, out, _kind(prep.study), prep.key)
         report = render_any(out) if finished and not workers.is_child() else ""
         if report:
             refresh_index(out)

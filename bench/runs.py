@@ -162,6 +162,11 @@ def _attrs(storage, name: str, existing: list[str]) -> dict:
     return _load(storage, name).user_attrs if name in existing else {}
 
 
+def study_doc(storage, study: str) -> dict:
+    """The study's document as the last command that ran it put it (empty when none did)."""
+    return _attrs(storage, study, optuna.get_all_study_names(storage)).get("study", {})
+
+
 def names(storage, study: str, kind: str | None = None) -> list[str]:
     """The Optuna studies of bench study `study`: its variants' tuning studies, or their `kind` job studies."""
     found = [n for n in optuna.get_all_study_names(storage) if n.startswith(study + "/")]
@@ -193,8 +198,17 @@ def _key(job: dict) -> str:
     return json.dumps(job, sort_keys=True)
 
 
+def _job_of(trial: optuna.trial.FrozenTrial) -> str | None:
+    """A trial's job. A job is a run's identity: its seed (or speed point) and its settings fingerprint; a trial of an
+    older rnnbench names no settings, and is given its record's."""
+    job = trial.user_attrs.get("job")
+    if job is None or '"settings"' in job or not (trial.user_attrs.get("record") or {}).get("fingerprint"):
+        return job
+    return _key({**json.loads(job), "settings": trial.user_attrs["record"]["fingerprint"]})
+
+
 def _jobs_of(trials: Iterable[optuna.trial.FrozenTrial], states: tuple) -> set[str]:
-    return {t.user_attrs["job"] for t in trials if t.state in states and "job" in t.user_attrs}
+    return {job for t in trials if t.state in states and (job := _job_of(t)) is not None}
 
 
 def run_jobs(storage, name: str, jobs: list[dict], measure: Callable[[dict], dict], *, wait: bool,
@@ -213,7 +227,7 @@ def run_jobs(storage, name: str, jobs: list[dict], measure: Callable[[dict], dic
         trial.set_user_attr("worker", WORKER)
         earlier = [t for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING,
                                                                         TrialState.COMPLETE))
-                   if t.user_attrs.get("job") == job and t.number < trial.number]
+                   if _job_of(t) == job and t.number < trial.number]
         if earlier:  # two workers enqueued the same job at once: the lower trial number runs it
             raise Skip(f"trial {earlier[0].number} holds the same job")
         try:
@@ -261,8 +275,8 @@ def records(storage, study: str, kind: str = "seeds") -> list[dict]:
     for name in sorted(names(storage, study, kind)):
         seen = set()
         for trial in _load(storage, name).get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if "record" in trial.user_attrs and trial.user_attrs["job"] not in seen:
-                seen.add(trial.user_attrs["job"])
+            if "record" in trial.user_attrs and _job_of(trial) not in seen:
+                seen.add(_job_of(trial))
                 found.append(trial.user_attrs["record"])
     return found
 
@@ -283,18 +297,52 @@ def done_count(storage, study: str, kind: str = "seeds") -> int:
 
 def _job(record: dict, kind: str) -> str:
     """The job a record finished (what run_jobs enqueued for it)."""
-    return _key({"seed": record["seed"]} if kind == "seeds" else {
-        k: record[k] for k in ("sweep", "batch_size", "seq_len")})
+    job = {"seed": record["seed"]} if kind == "seeds" else {k: record[k] for k in ("sweep", "batch_size", "seq_len")}
+    return _key({**job, "settings": record["fingerprint"]} if record.get("fingerprint") else job)
 
 
-def restore(storage, study: str, out: Path, kind: str = "seeds") -> int:
-    """Put the folder's exported records that the storage lacks back into it as finished trials (an optuna.db
-    deleted or emptied beside its records.jsonl), and the variants' tuning summaries with them: a finished run is
-    never redone. The count restored."""
-    held = store.load(out, FILES[kind])
+def reconcile(storage, study: str, out: Path, key: str | None, kind: str = "seeds",
+              restore: bool = True) -> tuple[int, list[str]]:
+    """The folder's export against the storage, the source of truth: (runs restored, lines naming each difference).
+
+    When the storage holds no finished run of `study` (an optuna.db deleted or emptied beside its records.jsonl),
+    the folder's records of this study and these settings (`key`; None: any) go back into it as finished trials, with
+    the variants' tuning summaries: a finished run is never redone. Records of another study or other settings are
+    set aside, said. When it holds runs, each record is compared with the storage's: a run the storage never finished
+    or a field that differs is named, and the next export rewrites the file from the storage."""
+    try:
+        held, damaged = store.load(out, FILES[kind], mixed=True), None
+    except BenchError as e:
+        held, damaged = [], str(e)
+    stored = records(storage, study, kind)
+    file = out / FILES[kind]
+    if stored:
+        mine = {(r["variant"], _job(r, kind)): r for r in stored}
+        said = [f"{damaged}: it is rewritten from {DB}"] if damaged else []
+        for record in held:
+            run = f"{record['variant']} " + (f"seed {record['seed']}" if kind == "seeds" else _job(record, kind))
+            truth = mine.get((record["variant"], _job(record, kind)))
+            if truth is None:
+                said.append(f"{file} holds {run}, which {DB} never finished: set aside (the file is rewritten "
+                            f"from {DB})")
+                continue
+            differ = [k for k in sorted(set(record) | set(truth)) if k != "worker" and record.get(k) != truth.get(k)]
+            if differ:
+                shown = "; ".join(f"{k} {_short(record.get(k))} in the file, {_short(truth.get(k))} in {DB}"
+                                  for k in differ[:3]) + (f"; and {len(differ) - 3} more" if len(differ) > 3 else "")
+                said.append(f"{file}: {run} differs from {DB} ({shown}): {DB}'s is kept")
+        return 0, said
+    if not restore:
+        return 0, []
+    if damaged:
+        raise StorageError(f"{damaged.split(': the file')[0]}: it cannot be restored into an empty {DB}; move "
+                           f"{FILES[kind]} aside to start over, or mend that line")
+    keep = [r for r in held if r.get("study", study) == study and (key is None or r.get("fingerprint") in (None, key))]
+    said = [f"{file}: {len(held) - len(keep)} record(s) of another study or other settings were set aside (not "
+            "restored)"] if len(keep) < len(held) else []
     tuning = store.load_tuning(out) if kind == "seeds" and (out / store.TUNING).is_file() else {}
     restored = 0
-    for record in held:
+    for record in keep:
         name = f"{study}/{record['variant']}/{kind}"
         optuna_study = _load(storage, name)
         if _job(record, kind) in _jobs_of(optuna_study.get_trials(deepcopy=False), (TrialState.COMPLETE,)):
@@ -307,7 +355,12 @@ def restore(storage, study: str, out: Path, kind: str = "seeds") -> int:
         tuned = summary and (summary.get("optuna_study") or f"{study}/{record['variant']}")  # a group's: S/<a>+<b>
         if tuned and "tuning" not in _load(storage, tuned).user_attrs:
             put(storage, tuned, "tuning", {**summary, "restored": True})
-    return restored
+    return restored, said
+
+
+def _short(value) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def restored_tuning(storage, name: str) -> dict | None:
@@ -320,13 +373,13 @@ def restored_tuning(storage, name: str) -> dict | None:
     return attrs if attrs and attrs.get("restored") and not optuna_study.get_trials(deepcopy=False) else None
 
 
-def export(storage, study: str, out: Path, kind: str = "seeds") -> int:
-    """Write the study's records and documents into `out`, where the report reads them; the record count. A
-    record the folder held and the storage lacks (a storage damaged or replaced mid-run) is kept, never dropped."""
+def export(storage, study: str, out: Path, kind: str = "seeds", key: str | None = None) -> int:
+    """Write the study's records and documents into `out`, where the report reads them; the record count. The
+    storage is the truth (`reconcile` names what the file said otherwise); when it holds no finished run of the study
+    (damaged or replaced mid-run), the folder's records are kept, never dropped."""
     out.mkdir(parents=True, exist_ok=True)
-    found = records(storage, study, kind)
-    jobs = {(r["variant"], _job(r, kind)) for r in found}
-    found += [r for r in _held(out, kind) if (r["variant"], _job(r, kind)) not in jobs]
+    found = records(storage, study, kind) or _held(out, kind)  # a storage that lost everything: the folder's are kept
+    found = [r for r in found if key is None or r.get("fingerprint") in (None, key)]  # this command's settings only
     store.write_records(out, found, FILES[kind])
     existing = optuna.get_all_study_names(storage)
     summaries = {n: _attrs(storage, n, existing) for n in ([study] + names(storage, study))}

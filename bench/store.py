@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import re
 import statistics
@@ -19,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.errors import StorageError
+from bench.errors import StorageError, printable
 
 RECORDS = "records.jsonl"
 SPEED_RECORDS = "speed.jsonl"  # the speed study's rows
@@ -86,18 +87,48 @@ def _text(path: Path) -> str:
                            "(python -m bench.run with the same command, or bench.report storage=URL)") from None
 
 
-def _number(value) -> bool:
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+ACCURACIES = ("test_acc", "val_acc", "train_acc", "majority_acc")
+REEXPORT = "re-export the folder (python -m bench.run with the same command, or bench.report storage=URL)"
 
 
-def load(out: Path, name: str = RECORDS) -> list[dict]:
-    """All records; a torn last line (a file cut short) is skipped, any other line that is not a record is a
-    one-line error naming it."""
+def identity(record: dict) -> tuple:
+    """What one measured run is: its variant and seed (a speed row: its sweep point), and its settings fingerprint."""
+    point = (record.get("seed"),) if "seed" in record else tuple(record.get(k) for k in ("sweep", "batch_size",
+                                                                                          "seq_len"))
+    return (record.get("variant"), *point, record.get("fingerprint"))
+
+
+def _refusal(record: Any, name: str) -> str | None:
+    """Why `record` is not a record this rnnbench writes (None: it is)."""
+    if not (isinstance(record, dict) and isinstance(record.get("variant"), str)):
+        return "not a record this rnnbench writes (a JSON object with a variant)"
+    if name != RECORDS:
+        return None
+    seed = record.get("seed")
+    if not (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32):
+        return f"seed {printable(repr(seed))[:40]} is not a whole number from 0 to 2**32 - 1"
+    for key in ACCURACIES:
+        value = record.get(key)
+        if value is None:
+            continue
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                and 0 <= value <= 1):
+            return f"{key} {printable(repr(value))[:40]} is not an accuracy (a finite number from 0 to 1)"
+    return None
+
+
+def load(out: Path, name: str = RECORDS, mixed: bool = False) -> list[dict]:
+    """All records, each checked before it is believed: a torn last line (a file cut short) is skipped; a line that
+    is not a record (accuracies finite and in [0, 1], a whole seed), repeats a run, belongs to another study (the
+    folder's study.json names it) or was made with other settings than the rest is a one-line error naming its line.
+    With `mixed`, lines of other studies and settings are returned too (a restore sets them aside, said)."""
     path = out / name
     if not path.is_file():
         return []
     lines = _text(path).splitlines()
-    records = []
+    doc = load_study(out) if (out / STUDY).is_file() else {}
+    study, settings = doc.get("name"), doc.get("fingerprint")
+    records, seen = [], {}
     for number, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
@@ -105,13 +136,21 @@ def load(out: Path, name: str = RECORDS) -> list[dict]:
             if number == len(lines):
                 continue
             record = None
-        shaped = isinstance(record, dict) and isinstance(record.get("variant"), str) and (
-            name != RECORDS or (isinstance(record.get("seed"), int)
-                                and all(_number(record.get(k)) for k in ("test_acc", "val_acc", "train_acc"))))
-        if not shaped:
-            raise StorageError(f"{path}:{number}: not a record this rnnbench writes (a JSON object with a variant, "
-                               "a seed and numeric accuracies): the file is damaged; re-export the folder "
-                               "(python -m bench.run with the same command)")
+        why = _refusal(record, name)
+        if why is None and not mixed and study and record.get("study") not in (None, study):
+            why = f"a record of study {printable(repr(record.get('study')))[:60]}, and this folder holds {study!r}"
+        if why is None and not mixed:
+            settings = settings or record.get("fingerprint")
+            if record.get("fingerprint") not in (None, settings):
+                why = (f"made with other settings (fingerprint {printable(record.get('fingerprint'))[:20]}, the "
+                       f"folder's {settings})")
+        run = (identity(record) if mixed else identity(record)[:-1]) if why is None else None
+        if run in seen:
+            why = f"repeats the run of line {seen[run]} ({record['variant']}" + (
+                f" seed {record['seed']})" if "seed" in record else ")")
+        if why is not None:
+            raise StorageError(f"{path}:{number}: {why}: the file was edited or damaged; {REEXPORT}")
+        seen[run] = number
         records.append(record)
     return records
 

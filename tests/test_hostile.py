@@ -364,3 +364,138 @@ def test_a_folder_name_is_never_read_as_part_of_a_url(name, tmp_path):
     assert run.main([*TINY, f"out='{out}'"]) == 0
     assert (out / "optuna.db").stat().st_size > 0
     assert list((tmp_path / "aa").iterdir()) == [] and (tmp_path / "b").read_text() == ""
+
+
+# ---- class 4: a record is checked before it is believed ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def two_seeds(tmp_path_factory) -> Path:
+    """A finished study of two seeds: the folder every tampering below starts from (copied)."""
+    from tests.conftest import run_study
+    return run_study(tmp_path_factory, over(TINY, "measure.seeds=2"), "two")
+
+
+def _copy(folder: Path, to: Path, with_db: bool) -> Path:
+    import shutil
+    shutil.copytree(folder, to, ignore=None if with_db else shutil.ignore_patterns("optuna.db"))
+    return to
+
+
+def _lines(out: Path) -> list[dict]:
+    import json
+    return [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+
+
+def _rewrite(out: Path, lines: list[dict]) -> None:
+    import json
+    (out / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+
+
+REEXPORT = ("the file was edited or damaged; re-export the folder (python -m bench.run with the same command, or "
+            "bench.report storage=URL)")
+TAMPERED = {
+    "an accuracy of 7.5": (lambda r: [{**r[0], "test_acc": 7.5}, r[1]],
+                           "1: test_acc 7.5 is not an accuracy (a finite number from 0 to 1)"),
+    "an accuracy of -3": (lambda r: [r[0], {**r[1], "val_acc": -3}],
+                          "2: val_acc -3 is not an accuracy (a finite number from 0 to 1)"),
+    "NaN": (lambda r: [{**r[0], "test_acc": float("nan")}, r[1]],
+            "1: test_acc nan is not an accuracy (a finite number from 0 to 1)"),
+    "Infinity": (lambda r: [r[0], {**r[1], "train_acc": float("inf")}],
+                 "2: train_acc inf is not an accuracy (a finite number from 0 to 1)"),
+    "a duplicated line": (lambda r: [r[0], r[1], r[0]],
+                          "3: repeats the run of line 1 (lstm-packed-l1-true_last seed 0)"),
+    "another study's line": (lambda r: [r[0], {**r[1], "study": "cells"}],
+                             "2: a record of study 'cells', and this folder holds 'smoke'"),
+    "a line of other settings": (lambda r: [r[0], {**r[1], "fingerprint": "0123456789abcdef"}],
+                                 "2: made with other settings (fingerprint 0123456789abcdef, the folder's {key})"),
+    "a seed of 2**64": (lambda r: [r[0], {**r[1], "seed": 2**64}],
+                        "2: seed 18446744073709551616 is not a whole number from 0 to 2**32 - 1"),
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPERED))
+def test_a_tampered_records_file_is_refused_with_its_line_by_the_report(case, two_seeds, tmp_path, capsys):
+    from bench.cli import report
+    out = _copy(two_seeds, tmp_path / "s", with_db=False)
+    lines = _lines(out)
+    change, said = TAMPERED[case]
+    _rewrite(out, change(lines))
+    page = (out / "index.html").read_bytes()
+    assert report([f"out={out}"]) == 2
+    expected = f"error: {out}/records.jsonl:{said.format(key=lines[0]['fingerprint'])}: {REEXPORT}\n"
+    assert capsys.readouterr().err == expected
+    assert (out / "index.html").read_bytes() == page, "a page was written from records that were not believed"
+
+
+def test_the_database_is_the_truth_and_each_difference_is_named(two_seeds, tmp_path, capsys):
+    """A changed accuracy and a forged seed, beside the optuna.db that ran them: the re-render names both, and the
+    page and records.jsonl say what the database says."""
+    from bench import store
+    from bench.cli import report
+    out = _copy(two_seeds, tmp_path / "s", with_db=True)
+    truth = _lines(out)
+    forged = {**truth[1], "seed": 7, "test_acc": 1.0}
+    _rewrite(out, [{**truth[0], "test_acc": 0.25}, truth[1], forged])
+    assert report([f"out={out}"]) == 0
+    err = capsys.readouterr().err
+    assert (f"{out}/records.jsonl: lstm-packed-l1-true_last seed 0 differs from optuna.db (test_acc 0.25 in the file, "
+            f"{truth[0]['test_acc']} in optuna.db): optuna.db's is kept") in err
+    assert (f"{out}/records.jsonl holds lstm-packed-l1-true_last seed 7, which optuna.db never finished: set aside "
+            "(the file is rewritten from optuna.db)") in err
+    assert sorted((r["seed"], r["test_acc"]) for r in store.load(out)) == sorted((r["seed"], r["test_acc"])
+                                                                                  for r in truth)
+
+
+def test_a_rerun_restores_only_this_studys_lines_into_a_new_database(two_seeds, tmp_path, capsys):
+    """The db deleted, and a line of another study and settings added: the line is set aside, not restored."""
+    from bench import store
+    out = _copy(two_seeds, tmp_path / "s", with_db=False)
+    lines = _lines(out)
+    assert run.main([*over(TINY, "measure.seeds=2", "train.lr=0.5"), f"out={out}"]) == 2  # other settings: refused
+    assert "holds results made with other settings" in capsys.readouterr().err
+    (out / "optuna.db").write_bytes(b"")  # emptied: the restore path
+    _rewrite(out, [*lines, {**lines[1], "seed": 5, "study": "smoke", "fingerprint": "0123456789abcdef"}])
+    assert run.main([*over(TINY, "measure.seeds=2"), f"out={out}"]) == 0
+    err = capsys.readouterr().err
+    assert f"{out}/records.jsonl: 1 record(s) of another study or other settings were set aside (not restored)" in err
+    assert "restored 2 finished run(s)" in err
+    assert sorted(r["seed"] for r in store.load(out)) == [0, 1]
+
+
+# ---- class 8: one identity and one place per study ----------------------------------------------------------------
+
+def test_a_shared_storage_refuses_a_command_of_other_settings(tmp_path, capsys):
+    from bench import store
+    url = f"sqlite:///{tmp_path}/shared.db"
+    assert run.main([*TINY, "train.lr=0.01", f"storage={url}", f"out={tmp_path / 'a'}"]) == 0
+    capsys.readouterr()
+    assert _error([*TINY, "train.lr=0.05", f"storage={url}", f"out={tmp_path / 'b'}"], capsys) == (
+        "the database's study 'smoke' holds results made with other settings: add resume=false to start over in a "
+        "fresh folder, or choose another out=FOLDER (or another study name / database)")
+    assert not (tmp_path / "b").exists()
+    assert {r["hyperparameters"]["lr"] for r in store.load(tmp_path / "a")} == {0.01}
+
+
+def test_a_storage_run_never_replaces_a_local_folders_records(two_seeds, tmp_path, capsys):
+    out = _copy(two_seeds, tmp_path / "s", with_db=True)
+    before = (out / "records.jsonl").read_bytes()
+    assert _error([*TINY, f"storage=sqlite:///{tmp_path}/shared.db", f"out={out}"], capsys) == (
+        f"out={out} is a study folder with its own optuna.db, and this run's storage is a shared database: its export "
+        "would replace that folder's records and page; choose another out=FOLDER")
+    assert (out / "records.jsonl").read_bytes() == before
+
+
+def test_a_runs_identity_includes_its_settings(tmp_path):
+    """Two settings' runs of one seed in one storage are two jobs, and each export holds only its own."""
+    import optuna
+
+    from bench import runs, store
+    storage = runs.open_storage(f"sqlite:///{tmp_path}/s.db", tmp_path, 120)
+    for key, acc in (("aaaa", 0.5), ("bbbb", 0.9)):
+        record = {"study": "t", "variant": "lstm", "seed": 0, "test_acc": acc, "fingerprint": key}
+        runs._load(storage, "t/lstm/seeds").add_trial(optuna.trial.create_trial(
+            value=acc, state=optuna.trial.TrialState.COMPLETE, user_attrs={"job": runs._job(record, "seeds"),
+                                                                           "record": record}))
+    assert len(runs.records(storage, "t")) == 2
+    runs.export(storage, "t", tmp_path / "a", key="aaaa")
+    assert [r["test_acc"] for r in store.load(tmp_path / "a")] == [0.5]

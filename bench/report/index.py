@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from bench import store
-from bench.errors import BenchError
+from bench.errors import BenchError, printable
 from bench.report.html import page
 from bench.store import SWEEP
 
@@ -75,6 +76,21 @@ def _checked(out: Path) -> str:
                          "the folder (python -m bench.run with the same command)") from None
 
 
+def _against_storage(folder: Path) -> list[str]:
+    """A local folder's records against its optuna.db, the source of truth: each difference named, and the file
+    rewritten from the database when they differ (bench.runs.reconcile). Nothing when there is no database."""
+    if not (folder / "optuna.db").is_file() or (folder / SWEEP).is_file():
+        return []
+    from bench import runs
+    doc = store.load_study(folder)
+    kind = "speed" if (folder / store.SPEED_RECORDS).is_file() else "seeds"
+    storage = runs.open_storage(None, folder, lease=120)
+    _, said = runs.reconcile(storage, doc.get("name", ""), folder, doc.get("fingerprint"), kind, restore=False)
+    if said:
+        runs.export(storage, doc.get("name", ""), folder, kind, doc.get("fingerprint"))
+    return said
+
+
 def rerender(study: str | None, out: str | None, storage: str | None) -> str:
     """`python -m bench.report`: re-render from the stored records (exported from `storage` first when given),
     or every study folder under reports/ when nothing is named; what it wrote, in words."""
@@ -96,6 +112,8 @@ def rerender(study: str | None, out: str | None, storage: str | None) -> str:
     folder = Path(out) if out else REPORTS / str(study)
     if not any((folder / name).is_file() for name in (store.RECORDS, SWEEP, store.SPEED_RECORDS)):
         raise BenchError(f"no records in '{folder}': give study=NAME (reports/NAME) or out=FOLDER of a finished run")
+    for line in _against_storage(folder):
+        print(printable(line), file=sys.stderr)
     if (folder / store.RECORDS).is_file() and not store.load(folder):
         raise BenchError(f"{folder / store.RECORDS} holds no record: nothing to render (the page and tables there, if "
                          "any, are older than it); run the study again")

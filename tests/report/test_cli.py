@@ -114,16 +114,19 @@ GOOD_LINE = json.dumps(record("lstm-packed-l1", 0)).encode() + b"\n"
 DAMAGED = {
     "a record line of the wrong shape": (
         "records.jsonl", b"[1, 2, 3]\n" + GOOD_LINE,
-        "{out}/records.jsonl:1: not a record this rnnbench writes (a JSON object with a variant, a seed and numeric "
-        "accuracies): the file is damaged; re-export the folder (python -m bench.run with the same command)"),
+        "{out}/records.jsonl:1: not a record this rnnbench writes (a JSON object with a variant): the file was "
+        "edited or damaged; re-export the folder (python -m bench.run with the same command, or bench.report "
+        "storage=URL)"),
     "a non-numeric test accuracy": (
         "records.jsonl", GOOD_LINE + json.dumps(record("lstm-packed-l1", 1, test_acc="high")).encode() + b"\n",
-        "{out}/records.jsonl:2: not a record this rnnbench writes (a JSON object with a variant, a seed and numeric "
-        "accuracies): the file is damaged; re-export the folder (python -m bench.run with the same command)"),
+        "{out}/records.jsonl:2: test_acc 'high' is not an accuracy (a finite number from 0 to 1): the file was "
+        "edited or damaged; re-export the folder (python -m bench.run with the same command, or bench.report "
+        "storage=URL)"),
     "garbage records": (
         "records.jsonl", b"garbage\nmore garbage\n",
-        "{out}/records.jsonl:1: not a record this rnnbench writes (a JSON object with a variant, a seed and numeric "
-        "accuracies): the file is damaged; re-export the folder (python -m bench.run with the same command)"),
+        "{out}/records.jsonl:1: not a record this rnnbench writes (a JSON object with a variant): the file was "
+        "edited or damaged; re-export the folder (python -m bench.run with the same command, or bench.report "
+        "storage=URL)"),
     "empty records": (
         "records.jsonl", b"",
         "{out}/records.jsonl holds no record: nothing to render (the page and tables there, if any, are older than "
