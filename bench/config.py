@@ -57,8 +57,11 @@ class Section(BaseModel):
         return type(self)(**{**self.model_dump(), **changes})
 
 
+SEED_MAX = 2**32 - 1  # what numpy's and torch's generators take without a surprise
+
+
 class SyntheticConfig(Section):
-    seed: int = _key(0, "generator seed of the synthetic dataset", ge=0)
+    seed: int = _key(0, "generator seed of the synthetic dataset", ge=0, le=SEED_MAX)
     n_train: int = _key(2000, "training rows generated", ge=1)
     n_test: int = _key(500, "test rows generated", ge=1)
     n_classes: int = _key(4, "classes (one key word each)", ge=2)
@@ -95,7 +98,7 @@ class DataConfig(Section):
     max_tokens: Optional[int] = _key(None, "cap on the training tokens read (after max_len): rows are dropped, "
                                            "stratified, until they fit; null: all", ge=1)
     val_fraction: float = _key(0.1, "share of training rows held out for validation (tuning reads it)", ge=0, lt=1)
-    split_seed: int = _key(0, "seed of the shuffle and the stratified splits", ge=0)
+    split_seed: int = _key(0, "seed of the shuffle and the stratified splits", ge=0, le=SEED_MAX)
     min_freq: int = _key(1, "a word enters the vocabulary when seen this often in training", ge=1)
     max_vocab: Optional[int] = _key(None, "keep only the most frequent words; null: all", ge=1)
     max_len: Optional[int] = _key(None, "truncate every text to this many tokens; null: read all", ge=1)
@@ -145,8 +148,10 @@ class SpeedConfig(Section):
 
 
 class MeasureConfig(Section):
-    seeds: Union[Positive, Annotated[List[Annotated[int, Field(ge=0)]], Field(min_length=1)]] = _key(
-        1, "the measured seeds: a count (seeds 0..n-1) or a list", "a count >= 1, or a list of distinct seeds >= 0")
+    seeds: Union[Annotated[int, Field(ge=1, le=10_000)],
+                 Annotated[List[Annotated[int, Field(ge=0, le=SEED_MAX)]], Field(min_length=1)]] = _key(
+        1, "the measured seeds: a count (seeds 0..n-1) or a list",
+        "a count from 1 to 10000, or a list of distinct seeds from 0 to 4294967295")
     timing_steps: int = _key(30, "training steps timed per run at the study's own (untuned) sizes, so variants "
                                  "compare like with like; 0: none", ge=0)
     max_seeds: Optional[int] = _key(None, "while a pair of the question is undecided, add seeds to both sides (the "
@@ -180,7 +185,7 @@ class TuneConfig(Section):
     pruner: Literal["median", "hyperband", "none"] = _key("median", "stops hopeless trials after an epoch")
     objective: Literal["accuracy", "pareto"] = _key("accuracy", "validation accuracy, or pareto: accuracy vs time "
                                                                 "per epoch (NSGA-II)")
-    seed: int = _key(0, "the sampler's seed, and the training seed of every trial", ge=0)
+    seed: int = _key(0, "the sampler's seed, and the training seed of every trial", ge=0, le=SEED_MAX)
 
 
 # `budget=NAME` sets these in one word, as the lowest layer of a study's settings (the included files, the study file
@@ -414,10 +419,14 @@ def allowed(info: Any, short: str = "value") -> str:
     elif kind is bool:
         said = "true or false"
     elif low and high:
-        said = f"{low[1]:g} {low[0].replace('>', '<')} {short} {high[0]} {high[1]:g}"
+        said = f"{_bound(low[1])} {low[0].replace('>', '<')} {short} {high[0]} {_bound(high[1])}"
     else:
-        said = f"{'a whole number' if kind is int else 'a finite number'} {low[0]} {low[1]:g}"
+        said = f"{'a whole number' if kind is int else 'a finite number'} {low[0]} {_bound(low[1])}"
     return said + (", or null" if null else "")
+
+
+def _bound(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 def _suggest(word: str, options, otherwise: str) -> str:

@@ -14,6 +14,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import statistics
 import traceback
 from dataclasses import asdict, dataclass, field, replace
@@ -73,7 +74,7 @@ def run(study: Study) -> Outcome:
         return _one(study)
     keys, out = list(study.sweep), study.out_dir
     points = [dict(zip(keys, values)) for values in itertools.product(*study.sweep.values())]
-    slugs = ["_".join(f"{k.split('.')[-1]}-{v}" for k, v in p.items()) for p in points]
+    slugs = _slugs(points)
     outcomes = []
     for point, slug in zip(points, slugs):
         outcomes.append(_one(study.at(**point, out=str(out / slug), sweep=None)))
@@ -84,6 +85,17 @@ def run(study: Study) -> Outcome:
     report = render_sweep(out)
     refresh_index(out)
     return Outcome(out, sum(o.finished for o in outcomes), [f for o in outcomes for f in o.failures], report=report)
+
+
+def _slugs(points: list[dict]) -> list[str]:
+    """A folder name per sweep point, inside the sweep's folder whatever the values hold: letters, digits and
+    '_-.=' only, no '..', never empty, and distinct (a number is added to a name that two points would share)."""
+    names: list[str] = []
+    for point in points:
+        said = "_".join(f"{k.split('.')[-1]}-{v}" for k, v in point.items())
+        name = re.sub(r"\.{2,}", "_", re.sub(r"[^A-Za-z0-9_.=-]+", "_", said)).strip("._") or "point"
+        names.append(name if name not in names else f"{name}_{len(names)}")
+    return names
 
 
 def fingerprint(study: Study, data_key: str, device: str) -> str:
@@ -175,7 +187,10 @@ def _same_settings(study: Study, key: str, found: set) -> None:
 
 def _one(study: Study) -> Outcome:
     """One study as one worker, or as the parent of `workers` of them."""
-    prep = prepare(study)
+    try:
+        prep = prepare(study)
+    except runs.LOST as e:  # the storage cannot be read or written (a read-only or immutable optuna.db)
+        raise runs.lost(e, study.storage, study.out_dir) from None
     study = prep.study
     lock = None if (workers.is_child() or study.storage) else workers.lock_folder(study.out_dir)
     try:

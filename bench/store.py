@@ -9,6 +9,7 @@ fsynced through a temporary file and a rename: a kill leaves the old file or the
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -165,7 +166,8 @@ def write_atomic(path: Path, text: str) -> None:
             os.fsync(f.fileno())  # on disk before it replaces the old file
         os.replace(tmp, path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # on a read-only file system even the clean-up fails
+            tmp.unlink(missing_ok=True)
         raise cannot_write(path, e) from None
 
 

@@ -499,3 +499,159 @@ def test_a_runs_identity_includes_its_settings(tmp_path):
     assert len(runs.records(storage, "t")) == 2
     runs.export(storage, "t", tmp_path / "a", key="aaaa")
     assert [r["test_acc"] for r in store.load(tmp_path / "a")] == [0.5]
+
+
+# ---- classes 3, 5 and 11: data files, as they are --------------------------------------------------------------
+
+GOOD = "".join(f'{1 + i % 4},"title {i} word{i % 4}","text"\n' for i in range(40))
+
+
+def _csv_words(train: Path) -> list[str]:
+    return ["study=smoke", "tune.trials=0", "measure.seeds=1", "data.name=csv", f"data.csv.train={train}",
+            "data.csv.text_cols=[1,2]", "data.csv.label_col=0"]
+
+
+@pytest.mark.parametrize("make, what", [
+    (lambda t: Path("/dev/zero"), "a character device"),
+    (lambda t: (t / "r.csv").symlink_to("/dev/urandom") or t / "r.csv", "a character device"),
+    (lambda t: os.mkfifo(t / "f.csv") or t / "f.csv", "a named pipe (FIFO)"),
+    (lambda t: (t / "d.csv").mkdir() or t / "d.csv", "a folder"),
+])
+def test_a_data_file_that_is_not_a_regular_file_is_named_for_what_it_is(make, what, tmp_path, capsys):
+    path = make(tmp_path)
+    start = time.perf_counter()
+    assert _error([*_csv_words(path), f"out={tmp_path / 'out'}"], capsys) == (
+        f"data.csv.train='{path}': {what}, not a regular file ({path}): give a CSV or TSV file (or .gz), or set "
+        "data.root")
+    assert time.perf_counter() - start < 10 and not (tmp_path / "out").exists()
+
+
+def test_a_dataset_folder_holding_a_fifo_is_named_for_it(tmp_path, capsys):
+    os.mkfifo(tmp_path / "train.csv")
+    _write(tmp_path / "test.csv", GOOD)
+    assert _error(["study=packing", "budget=smoke", f"data.root={tmp_path}"], capsys) == (
+        f"{tmp_path}/train.csv is a named pipe (FIFO), not a regular file: put the data file itself there")
+
+
+def test_a_gzip_bomb_is_one_line_naming_the_file(tmp_path, capsys, monkeypatch):
+    import gzip
+
+    from bench.data import base
+    monkeypatch.setattr(base, "MAX_EXPANDED", 1 << 20)  # the rule at a test's size: 1 MiB, 200 x
+    folder = tmp_path / "ag"
+    folder.mkdir()
+    (folder / "train.csv.gz").write_bytes(gzip.compress(b"1,a,b\n" * (4 << 20), compresslevel=9))  # 24 MiB -> ~70 KiB
+    (folder / "test.csv.gz").write_bytes(gzip.compress(GOOD.encode()))
+    said = _error(["study=packing", "budget=smoke", f"data.root={folder}"], capsys)
+    limit = max(1 << 20, 200 * (folder / "train.csv.gz").stat().st_size) >> 20
+    assert said == (f"{folder}/train.csv.gz: expands past {limit} MiB, more than 200 times its compressed size: a "
+                    "gzip bomb, or not a text CSV; check the file")
+
+
+def test_a_byte_order_mark_inside_a_file_is_refused_with_its_line(tmp_path, capsys):
+    train = tmp_path / "two.csv"
+    train.write_bytes(b"\xef\xbb\xbf" + GOOD.encode() + b"\xef\xbb\xbf" + GOOD.encode())  # two files joined
+    assert _error(_csv_words(train), capsys) == (
+        f"{train}:41: a byte-order mark (U+FEFF) inside the file, where two files were joined: remove it (a file may "
+        "begin with one, nowhere else)")
+
+
+def test_a_data_file_that_changes_while_it_is_read_is_not_cached(tmp_path, monkeypatch, capsys):
+    from bench.data import csv_text
+    train = tmp_path / "t.csv"
+    train.write_text(GOOD)
+    real = csv_text.read
+
+    def changing(cfg):
+        raw = real(cfg)
+        train.write_text(GOOD.replace("title", "other"))  # another writer, mid-load
+        return raw
+    monkeypatch.setattr(csv_text, "read", changing)
+    assert _error(_csv_words(train), capsys) == ("the csv data files changed while they were read: run again once "
+                                                  "they are complete (nothing was cached)")
+    assert not list(Path(os.environ["RNNBENCH_CACHE"]).rglob("*.pt"))
+
+
+@pytest.mark.parametrize("word, said", [
+    ("data.val_fraction=0.999", "the training split of synthetic holds one class only ('k{k}') once "
+                                "data.val_fraction=0.999 of its 600 rows are held out: a classifier needs two or more; "
+                                "lower data.val_fraction or give more rows"),
+    ("measure.seeds=[18446744073709551616]", "measure.seeds=[18446744073709551616] is not allowed: use a count from 1 "
+                                             "to 10000, or a list of distinct seeds from 0 to 4294967295"),
+    ("tune.seed=18446744073709551616", "tune.seed=18446744073709551616 is not allowed: use 0 <= seed <= 4294967295"),
+])
+def test_degenerate_splits_and_huge_seeds_are_one_line(word, said, tmp_path, capsys):
+    got = _error([*over(TINY, word, "data.synthetic.n_train=600"), f"out={tmp_path / 'out'}"], capsys)
+    assert got in {said.format(k=k) for k in range(4)}, got
+    assert not (tmp_path / "out").exists()
+
+
+# ---- class 3: a finished folder on a read-only mount, an immutable optuna.db ---------------------------------
+
+def _mount(where: Path, options: str) -> bool:
+    where.mkdir(parents=True, exist_ok=True)
+    return os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+                                                capture_output=True).returncode == 0
+
+
+def test_bench_report_on_a_read_only_mount_is_one_line(tmp_path, capsys):
+    from bench.cli import report
+    where = tmp_path / "ro"
+    if not _mount(where, "size=20m"):
+        pytest.skip("mounting a tmpfs needs root (as CI has)")
+    try:
+        subprocess.run([sys.executable, "-m", "bench.run", *TINY, f"out={where}/s"], check=True, capture_output=True,
+                       cwd=tmp_path)  # its own process: no database left open here, so the mount can turn read-only
+        subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
+        page = (where / "s" / "index.html").read_bytes()
+        capsys.readouterr()
+        assert report([f"out={where}/s"]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert err[0].startswith(f"cannot compare {where}/s/optuna.db with records.jsonl (")
+        assert err[1] == (f"error: cannot write {where}/s/results.csv: Read-only file system; choose another "
+                          "out=FOLDER, or make this one writable (finished runs are kept: the same command resumes)")
+        assert (where / "s" / "index.html").read_bytes() == page
+    finally:
+        subprocess.run(["umount", "-l", str(where)])
+
+
+def test_an_immutable_optuna_db_is_one_line(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert run.main([*TINY, f"out={out}"]) == 0
+    if os.geteuid() != 0 or subprocess.run(["chattr", "+i", str(out / "optuna.db")],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("chattr +i needs root and a file system that has it")
+    try:
+        capsys.readouterr()
+        assert _error([*over(TINY, "measure.seeds=2"), f"out={out}"], capsys) == (
+            f"cannot write {out}/optuna.db: attempt to write a readonly database; the folder or the file is "
+            "read-only: make it writable, or choose another out=FOLDER")
+    finally:
+        subprocess.run(["chattr", "-i", str(out / "optuna.db")])
+
+
+# ---- class 10: nothing written outside out=, no live scheme on the index --------------------------------------
+
+def test_sweep_point_folders_stay_inside_out(tmp_path):
+    from bench.pipeline import _slugs
+    names = _slugs([{"description": "../../escape"}, {"description": "/etc/x"}, {"description": ".."},
+                    {"description": "a/b"}, {"description": "a_b"}])
+    assert all("/" not in n and ".." not in n and n for n in names) and len(set(names)) == 5
+    assert all((tmp_path / n).resolve().parent == tmp_path.resolve() for n in names)
+
+
+def test_a_hand_edited_sweep_json_cannot_point_outside(tmp_path, capsys):
+    from bench.cli import report
+    _write(tmp_path / "s" / "sweep.json", '{"../../x": {"train.lr": 0.1}}')
+    assert report([f"out={tmp_path / 's'}"]) == 2
+    assert "names a point folder '../../x' outside its folder" in capsys.readouterr().err
+
+
+def test_the_index_links_folders_by_relative_path_never_by_scheme(tmp_path, monkeypatch):
+    from bench.report import index
+    (tmp_path / "javascript:alert(1)").mkdir()
+    monkeypatch.setattr(index, "studies", lambda root: [{"folder": "javascript:alert(1)", "kind": "study",
+                                                         "description": "", "runs": 1, "planned": 1, "budget": "-",
+                                                         "device": "-", "partial": False, "finished": ""}])
+    html = index.write_index(tmp_path).read_text()
+    assert "href='./javascript%3Aalert%281%29/index.html'" in html and "href='javascript:" not in html

@@ -26,7 +26,7 @@ from bench.data.batching import Encoded
 from bench.data.split import stratified_take
 from bench.data.tokenizer import VERSION as TOKENIZER, basic_english
 from bench.data.vocab import build_vocab
-from bench.errors import DataError
+from bench.errors import DataError, printable
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,12 @@ def prepare(raw, cfg) -> Splits:
     if len(val_idx) == len(train_labels):
         raise DataError(f"data.val_fraction={cfg.val_fraction} leaves no training rows: use a value below 1")
     fit_idx = [i for i in range(len(train_labels)) if i not in val_idx]
+    classes = {train_labels[i] for i in fit_idx}
+    if len(classes) < 2:
+        label = raw.label_names[next(iter(classes))] if classes else "?"
+        raise DataError(f"the training split of {raw.name} holds one class only ('{printable(label)}') once "
+                        f"data.val_fraction={cfg.val_fraction} of its {len(train_labels):,} rows are held out: a "
+                        "classifier needs two or more; lower data.val_fraction or give more rows")
     vocab = build_vocab((tokens[i] for i in fit_idx), cfg.min_freq, cfg.max_vocab, cfg.shared_pad_unk)
 
     def encode(token_lists, labels, index) -> Encoded:
@@ -179,7 +185,14 @@ def load(cfg, keep: bool = True) -> Splits:
             return _with_majority(splits)
         except Exception as e:  # a stale or damaged cache file is rebuilt, not fatal
             log.warning("ignoring unreadable tensor cache %s (%s)", path, e)
-    splits = prepare(module.read(cfg), cfg)
+    try:
+        splits = prepare(module.read(cfg), cfg)
+    except MemoryError:
+        raise DataError(f"the {cfg.name} data does not fit in memory once read: cap it (data.max_train=N, "
+                        "data.max_tokens=N) or give a smaller file") from None
+    if _key(cfg) != key:  # the key must cover the bytes that were read
+        raise DataError(f"the {cfg.name} data files changed while they were read: run again once they are complete "
+                        "(nothing was cached)")
     splits.info["cache"] = "miss"
     splits.info["cache_key"] = key
     if keep:

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from bench.errors import DataError
+from bench.errors import DataError, printable
+from bench.studyfile import kind_of
 
 
 @dataclass
@@ -94,10 +95,38 @@ def download(files: dict[str, tuple[str, dict[str, str]]], dest: Path,
             dest.rmdir()
 
 
+MAX_RATIO = 200                # a text CSV gzips 3-10 x; a file that expands this much and ...
+MAX_EXPANDED = 256 << 20       # ... past this many bytes is a gzip bomb (or not text), refused before memory runs out
+
+
+class _Bounded(io.RawIOBase):
+    """A gzip file's decompressed bytes, counted: past MAX_RATIO x its compressed size (and MAX_EXPANDED) it is one
+    DataError naming the file, never a MemoryError."""
+
+    def __init__(self, path: Path):
+        self.path, self.inner, self.read_bytes = path, gzip.open(path, "rb"), 0
+        self.limit = max(MAX_EXPANDED, MAX_RATIO * path.stat().st_size)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.inner.readinto(buffer)
+        self.read_bytes += n
+        if self.read_bytes > self.limit:
+            raise DataError(f"{printable(self.path)}: expands past {self.limit >> 20:,} MiB, more than {MAX_RATIO} "
+                            "times its compressed size: a gzip bomb, or not a text CSV; check the file")
+        return n
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
+
+
 def open_text(path: Path) -> io.TextIOBase:
-    """Open a .csv or .csv.gz (any suffix + .gz) as text."""
+    """Open a .csv or .csv.gz (any suffix + .gz) as text; a .gz is read through `_Bounded`."""
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+        return io.TextIOWrapper(io.BufferedReader(_Bounded(path)), encoding="utf-8-sig", newline="")
     return open(path, encoding="utf-8-sig", newline="")  # -sig: a byte-order mark is not part of the first field
 
 
@@ -106,7 +135,7 @@ def _check_gzip(path: Path) -> None:
     if path.suffix != ".gz":
         return
     try:
-        with gzip.open(path, "rb") as f:
+        with _Bounded(path) as f:
             while f.read(1 << 20):
                 pass
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:
@@ -125,6 +154,9 @@ def read_rows(path: Path, delimiter: str = ",", n_fields: int | None = None) -> 
                     continue
                 if n_fields is None:
                     n_fields = len(row)
+                if any("\ufeff" in field for field in row):  # utf-8-sig strips only the first one
+                    raise DataError(f"{printable(path)}:{reader.line_num}: a byte-order mark (U+FEFF) inside the file, "
+                                    "where two files were joined: remove it (a file may begin with one, nowhere else)")
                 if len(row) != n_fields:
                     _check_gzip(path)  # a file cut short ends in a short row: say that, not "a row with N fields"
                     raise DataError(f"{path}:{reader.line_num}: expected {n_fields} fields, found {len(row)}: "
@@ -145,7 +177,16 @@ class Source:
 
     @staticmethod
     def find(folder: Path, split: str) -> Path | None:
-        return next((folder / n for n in (f"{split}.csv", f"{split}.csv.gz") if (folder / n).is_file()), None)
+        """`<split>.csv` or `<split>.csv.gz` in `folder`; one that exists and is not a regular file (a FIFO, a device,
+        a folder) is refused, named for what it is."""
+        for name in (f"{split}.csv", f"{split}.csv.gz"):
+            path = folder / name
+            if path.is_file():
+                return path
+            if path.exists():
+                raise DataError(f"{printable(path)} is {kind_of(path.stat().st_mode)}, not a regular file: put the "
+                                "data file itself there")
+        return None
 
     def files_in(self, folder: Path) -> dict[str, Path] | None:
         found = {split: self.find(folder, split) for split in self.splits}

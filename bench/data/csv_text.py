@@ -12,7 +12,8 @@ from pathlib import Path
 
 from bench.data.base import RawDataset, file_sha256, read_rows
 from bench.data.split import stratified_take
-from bench.errors import DataError
+from bench.errors import DataError, printable
+from bench.studyfile import kind_of
 
 
 def _path(cfg, name: str) -> Path | None:
@@ -23,7 +24,9 @@ def _path(cfg, name: str) -> Path | None:
     if not path.is_absolute() and cfg.root:
         path = Path(cfg.root).expanduser() / path
     if not path.is_file():
-        raise DataError(f"data.csv.{name}='{value}': no such file ({path}): fix the path or set data.root")
+        what = f"{kind_of(path.stat().st_mode)}, not a regular file" if path.exists() else "no such file"
+        raise DataError(f"data.csv.{name}='{printable(value)}': {what} ({printable(path)}): give a CSV or TSV file "
+                        "(or .gz), or set data.root")
     return path
 
 

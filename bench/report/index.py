@@ -84,10 +84,15 @@ def _against_storage(folder: Path) -> list[str]:
     from bench import runs
     doc = store.load_study(folder)
     kind = "speed" if (folder / store.SPEED_RECORDS).is_file() else "seeds"
-    storage = runs.open_storage(None, folder, lease=120)
-    _, said = runs.reconcile(storage, doc.get("name", ""), folder, doc.get("fingerprint"), kind, restore=False)
-    if said:
-        runs.export(storage, doc.get("name", ""), folder, kind, doc.get("fingerprint"))
+    try:
+        storage = runs.open_storage(None, folder, lease=120)
+        _, said = runs.reconcile(storage, doc.get("name", ""), folder, doc.get("fingerprint"), kind, restore=False)
+        if said:
+            runs.export(storage, doc.get("name", ""), folder, kind, doc.get("fingerprint"))
+    except (BenchError, *runs.LOST) as e:  # a read-only folder: Optuna cannot open its database there
+        reason = str(getattr(e, "orig", None) or e.__cause__ or e).strip().splitlines()[0]
+        return [f"cannot compare {folder / runs.DB} with {store.RECORDS} ({reason}): the records are taken as they "
+                "are"]
     return said
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from bench import store
+from bench.errors import BenchError, printable
 from bench.report import plots
 from bench.report.html import drawn, grid, page
 from bench.report.study import render
@@ -18,6 +20,10 @@ from bench.report.tables import scored
 def sweep_table(out: Path) -> tuple[pd.DataFrame, list[str]]:
     """Every point's summary.csv stacked, with the point's key values as columns; the swept keys."""
     points = json.loads((out / store.SWEEP).read_text())
+    for slug in points:  # a hand-edited sweep.json must not point outside its folder
+        if not isinstance(slug, str) or not re.fullmatch(r"[A-Za-z0-9_.=-]+", slug) or ".." in slug:
+            raise BenchError(f"{out / store.SWEEP} names a point folder {printable(repr(slug))[:60]} outside its "
+                             "folder: the file was edited or damaged; run the sweep again")
     keys = sorted({k.split(".")[-1] for p in points.values() for k in p})
     frames = []
     for slug, point in points.items():
