@@ -124,10 +124,6 @@ def prepare(study: Study) -> Prepared:
         study = study.at(out=str(store.fresh_folder(study.out_dir)), resume=True)
     out = study.out_dir
     store.check_writable(out)
-    if study.storage and (out / runs.DB).exists():
-        raise BenchError(f"out={out} is a study folder with its own {runs.DB}, and this run's storage is a shared "
-                         "database: its export would replace that folder's records and page; choose another "
-                         "out=FOLDER")
     if not study.storage and any((out / old).exists() for old in ("claims.json", "optuna.journal")):
         raise BenchError(f"{out} was made by an earlier rnnbench (a journal file and a claims file): add "
                          "resume=false to start over in a fresh folder, or choose another out=FOLDER")
@@ -144,6 +140,10 @@ def prepare(study: Study) -> Prepared:
     storage = None
     if study.storage or (out / runs.DB).exists():  # a new local folder stays empty until the checks pass
         storage = runs.open_storage(study.storage, out, study.lease)
+        if study.storage and (out / runs.DB).exists():
+            raise BenchError(f"out={out} is a study folder with its own {runs.DB}, and this run's storage is a shared "
+                             "database: its export would replace that folder's records and page; choose another "
+                             "out=FOLDER")
         others = [] if study.storage else runs.other_studies(storage, study.name)
         if others:
             raise BenchError(f"{out} holds study '{others[0]}', not '{study.name}': choose another out=FOLDER, or "

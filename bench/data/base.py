@@ -111,7 +111,9 @@ class _Bounded(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
-        n = self.inner.readinto(buffer)
+        data = self.inner.read1(len(buffer))  # one chunk, as GzipFile hands TextIOWrapper: a bad CRC at the end of
+        n = len(data)                         # the stream comes after the rows before it (read_rows says which)
+        buffer[:n] = data
         self.read_bytes += n
         if self.read_bytes > self.limit:
             raise DataError(f"{printable(self.path)}: expands past {self.limit >> 20:,} MiB, more than {MAX_RATIO} "

@@ -26,7 +26,7 @@ def test_stratified_validation_split_and_cap_are_seeded():
 
 
 def test_vocabulary_comes_from_training_rows_only(tmp_path):
-    root = write_ag_news(tmp_path / "ag", [(1, "alpha", "beta")] * 4, [(1, "gamma", "delta")])
+    root = write_ag_news(tmp_path / "ag", [(1, "alpha", "beta"), (2, "alpha", "beta")] * 2, [(1, "gamma", "delta")])
     splits = data.load(DataConfig(root=str(root), val_fraction=0.0))
     assert splits.itos == ["<pad>", "<unk>", "alpha", "beta"]
     assert splits.test.tokens.tolist() == [1, 1]  # unseen test words are <unk>

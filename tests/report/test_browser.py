@@ -58,7 +58,7 @@ def test_packing_page_shows_one_cause_per_effect_and_who_did_not_learn(tmp_path,
 
     records = _packing_study()
     (tmp_path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    save_study(tmp_path, {"name": "packing", "description": "Does packing change accuracy?",
+    save_study(tmp_path, {"name": "t", "description": "Does packing change accuracy?",
                           "classical": {"model": "TF-IDF (1-2 grams) + logistic regression", "test_acc": 0.867,
                                         "val_acc": 0.9, "C": 4.0, "train_rows": 9386}})
     render(tmp_path)
@@ -101,7 +101,7 @@ def test_page_layout_at_1280_px_and_at_phone_width(tmp_path, chromium):
 
     records = _packing_study()
     (tmp_path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    save_study(tmp_path, {"name": "packing", "description": "Does packing change accuracy?"})
+    save_study(tmp_path, {"name": "t", "description": "Does packing change accuracy?"})
     render(tmp_path)
     wide = chromium.probe(tmp_path / "index.html", width=1280)["layout"]
     assert wide["window"] == 1280 and wide["page"] <= wide["window"], wide

@@ -57,13 +57,13 @@ def test_reports_index_lists_every_study_and_sweep(tmp_path, monkeypatch):
         (reports / name).mkdir(parents=True)
         store.save_study(reports / name, {"name": name, "description": f"question {name}",
                                           "planned": {"variants": ["lstm-packed-l1"], "seeds": [0, 1]}})
-        store.write_records(reports / name, [*store.load(reports / name), record("lstm-packed-l1", 0)])
+        store.write_records(reports / name, [*store.load(reports / name), record("lstm-packed-l1", 0, study=name)])
     (reports / "empty").mkdir()
     monkeypatch.chdir(tmp_path)
     assert cli.report([]) == 0
     index = (reports / "index.html").read_text()
     assert [e["folder"] for e in studies(reports)] == ["alpha", "beta"]
-    assert "href='alpha/index.html'" in index and "question beta" in index and "1 / 2" in index
+    assert "href='./alpha/index.html'" in index and "question beta" in index and "1 / 2" in index
     assert (reports / "alpha" / "index.html").is_file()
 
 
@@ -75,7 +75,8 @@ def test_sweep_page_has_one_table_and_an_accuracy_curve(tmp_path):
         (out / slug).mkdir(parents=True)
         store.save_study(out / slug, {"name": "longrange", "description": "Does the RNN forget?"})
         for seed in (0, 1):
-            store.write_records(out / slug, [*store.load(out / slug), record("rnn-packed-l1", seed, test_acc=acc - seed / 100)])
+            store.write_records(out / slug, [*store.load(out / slug), record("rnn-packed-l1", seed, test_acc=acc - seed / 100,
+                                                                             study="longrange")])
     store.write_atomic(out / "sweep.json", json.dumps(points))
     assert cli.report([f"out={out}"]) == 0
     page = (out / "index.html").read_text()

@@ -16,6 +16,7 @@ def _study(out, name="t", label="lstm"):
                            "planned": {"variants": ["lstm-padded-l1-true_last", "lstm-packed-l1"], "seeds": [0, 1]}})
     for r in [record("lstm-padded-l1-true_last", 0, test_acc=0.5), record("lstm-padded-l1-true_last", 1, test_acc=0.52),
               record("lstm-packed-l1", 0, test_acc=0.8, dataset=f"{label}")]:
+        r["study"] = name
         store.write_records(out, [*store.load(out), r])
     return out
 
