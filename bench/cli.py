@@ -22,6 +22,7 @@ from typing import Any, Callable
 from bench.config import (BUDGETS, KEYS, OPEN_KEYS, ReportArgs, allowed, catalog, dotted, flat, load_study,
                           parse_overrides)
 from bench.errors import BenchError, printable
+from bench.progress import tell
 from bench.store import mask_secrets
 from bench.variants import AXES, AXIS_HELP, Variant
 from bench.variants import allowed as axis_allowed
@@ -42,7 +43,7 @@ def report(words: list[str] | None = None) -> int:
     def rerender(words: list[str]) -> int:
         args = ReportArgs(**parse_overrides(words, known=list(ReportArgs.model_fields)))
         from bench.report.index import rerender
-        print(rerender(args.study, args.out, args.storage))
+        tell(rerender(args.study, args.out, args.storage))
         return 0
     return _command(words, report_help, rerender)
 
@@ -92,26 +93,26 @@ def _run(words: list[str]) -> int:
         from bench import pipeline  # torch, Optuna, the data: only once the command line is known to be good
         outcome = pipeline.run(study)
     except KeyboardInterrupt:  # a second Ctrl-C, or one before the runs began: the records are kept as they were
-        print(f"\ninterrupted: finished trials and runs are kept in {study.out_dir}; run the same command again to "
+        tell(f"\ninterrupted: finished trials and runs are kept in {study.out_dir}; run the same command again to "
               f"resume (python -m bench.report out={study.out_dir} renders what finished)", file=sys.stderr)
         return 130
     finally:
         for stop, handler in previous.items():
             signal.signal(stop, handler)
     if outcome.interrupted:
-        print(f"\ninterrupted: finished trials and runs are kept in {outcome.out}; run the same command again to "
+        tell(f"\ninterrupted: finished trials and runs are kept in {outcome.out}; run the same command again to "
               "resume", file=sys.stderr)
         return 130
     if outcome.report:
-        print(outcome.report)
+        tell(outcome.report)
     for failure in outcome.failures:
-        print(f"FAILED {failure}")
+        tell(f"FAILED {failure}")
     if not outcome.finished:
         where = "the database" if study.storage else outcome.out
-        print(f"\nno run finished: no report written (the trials are kept in {where})")
+        tell(f"\nno run finished: no report written (the trials are kept in {where})")
         return 1
     table = "speed.csv" if study.mode == "speed" else "summary.csv" if study.sweep else "results.csv"
-    print(f"\nwrote {table}, index.html and the other tables in {outcome.out}")
+    tell(f"\nwrote {table}, index.html and the other tables in {outcome.out}")
     return 1 if outcome.failures else 0
 
 

@@ -28,3 +28,8 @@ def printable(value: object) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def printable_lines(text: object) -> str:
+    """`printable` line by line: the line breaks stay, every other control character is escaped."""
+    return "\n".join(printable(line) for line in str(text).split("\n"))

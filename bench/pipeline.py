@@ -27,7 +27,7 @@ from bench.classical import reference
 from bench.config import Params, Study
 from bench.errors import BenchError
 from bench.measure import environment, peak_memory_mb, resolve_device
-from bench.progress import bar, say
+from bench.progress import bar, say, tell
 from bench.report.effects import Criteria, next_wave
 from bench.report.index import refresh_index, render_any
 from bench.report.sweep import render_sweep
@@ -218,24 +218,24 @@ def _intro(prep: Prepared) -> dict:
     """Say what will run; the study's document (study.json) with the reference's figures."""
     study, out = prep.study, prep.study.out_dir
     for note in prep.splits.info["notes"] if prep.splits else []:
-        print(note)
+        tell(note)
     if study.mode == "speed":
-        print(f"speed study {study.name}: {len(prep.variants)} variant(s) x {len(speed.jobs(study.speed))} point(s) "
+        tell(f"speed study {study.name}: {len(prep.variants)} variant(s) x {len(speed.jobs(study.speed))} point(s) "
               f"on {prep.device} -> {out}")
     else:
         tuning = (f"{study.tune.trials} {study.tune.sampler} trial(s) of {study.tune.epochs} epoch(s) per variant, "
                   if study.tune.trials else "no tuning, ")
-        print(f"study {study.name}, budget {study.budget or 'none (the study file as written)'}: {len(prep.variants)} "
+        tell(f"study {study.name}, budget {study.budget or 'none (the study file as written)'}: {len(prep.variants)} "
               f"variant(s); {tuning}{len(study.seeds)} seed(s) of {study.train.epochs} epoch(s); {prep.device} -> {out}")
         shared = {group_name(g) for g in prep.groups.values() if len(g) > 1}
         if shared and study.tune.trials:
-            print(f"tuned together: {len(shared)} group(s) of variants that differ only in {', '.join(study.share)} "
+            tell(f"tuned together: {len(shared)} group(s) of variants that differ only in {', '.join(study.share)} "
                   "(each trial trains every member)")
     doc = {**study.model_dump(), "command": study.command, "fingerprint": prep.key}
     if prep.splits:
         classical = reference(prep.splits, study.data.cache)  # the line every recurrent model has to beat
         how = "cached" if classical["cache"] == "hit" else f"fitted in {classical['seconds']:.1f} s"
-        print(f"reference: {classical['model']}: test accuracy {classical['test_acc']:.4f} ({how})")
+        tell(f"reference: {classical['model']}: test accuracy {classical['test_acc']:.4f} ({how})")
         doc.update(data_info=prep.splits.info, classical={k: v for k, v in classical.items() if k != "cache"},
                    planned={"variants": [v.name for v in prep.variants], "seeds": study.seeds})
     return doc
@@ -256,7 +256,7 @@ def _work(prep: Prepared, owner: bool) -> Outcome:
     runs.put(storage, study.name, "study", doc)
     done = _done(prep)
     if done:
-        print(f"resuming: {done} run(s) already in {study.storage and 'the database' or out}")
+        tell(f"resuming: {done} run(s) already in {study.storage and 'the database' or out}")
     total = len(prep.variants) * (len(speed.jobs(study.speed)) if kind == "speed" else len(study.seeds))
     if study.workers > 1 and not workers.is_child():
         child = study.at(workers=1, out=str(out), resume=True)

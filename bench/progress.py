@@ -14,7 +14,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from bench.errors import printable
+from bench.errors import printable, printable_lines
 
 PLAIN_EVERY = 30.0  # seconds between two lines of one plain bar, at most (besides each 10 %)
 
@@ -87,3 +87,8 @@ def bar(total: int, desc: str, unit: str = "it", **kwargs) -> tqdm | PlainBar:
 def say(text: str) -> None:
     """A line on stderr that does not tear a terminal's bars."""
     tqdm.write("\n".join(printable(line) for line in str(text).split("\n")), file=sys.stderr)
+
+
+def tell(text: object, file=None) -> None:
+    """`print`, with every control character in the text escaped (a path or a name is shown, never obeyed)."""
+    print(printable_lines(text), file=file or sys.stdout)

@@ -107,7 +107,7 @@ def spawn(words: list[str], n: int, device, out: Path, done: Callable[[], int], 
                                       stderr=subprocess.STDOUT, preexec_fn=_die_with_parent))
         log.close()
     where = f"GPU {', '.join(gpus)}" if gpus else f"{threads} CPU thread(s) each"
-    print(f"{n} workers ({where}); their logs: {out}/worker-*.log")
+    progress.tell(f"{n} workers ({where}); their logs: {out}/worker-*.log")
     try:
         with progress.bar(total(), f"runs ({n} workers)", "run") as bar:
             while any(p.poll() is None for p in procs):

@@ -655,3 +655,11 @@ def test_the_index_links_folders_by_relative_path_never_by_scheme(tmp_path, monk
                                                          "device": "-", "partial": False, "finished": ""}])
     html = index.write_index(tmp_path).read_text()
     assert "href='./javascript%3Aalert%281%29/index.html'" in html and "href='javascript:" not in html
+
+
+def test_a_folder_name_with_control_characters_is_shown_escaped_on_the_console(tmp_path, capsys):
+    out = tmp_path / "a\x1b[2Jb"
+    assert run.main([*TINY, f"out='{out}'"]) == 0
+    said = capsys.readouterr()
+    assert "\x1b" not in said.out and "\x1b" not in said.err
+    assert f"{tmp_path}/a\\x1b[2Jb" in said.out and (out / "index.html").is_file()
