@@ -15,7 +15,7 @@ import pytest
 
 import bench.run as run
 from tests.conftest import over
-from tests.test_faults import TINY
+from tests.test_faults import TINY, _mount_tmpfs
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "AKIAIOSFODNN7EXAMPLE-s3cr3t"
@@ -588,16 +588,10 @@ def test_degenerate_splits_and_huge_seeds_are_one_line(word, said, tmp_path, cap
 
 # ---- class 3: a finished folder on a read-only mount, an immutable optuna.db ---------------------------------
 
-def _mount(where: Path, options: str) -> bool:
-    where.mkdir(parents=True, exist_ok=True)
-    return os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
-                                                capture_output=True).returncode == 0
-
-
 def test_bench_report_on_a_read_only_mount_is_one_line(tmp_path, capsys):
     from bench.cli import report
     where = tmp_path / "ro"
-    if not _mount(where, "size=20m"):
+    if not _mount_tmpfs(where, "size=20m"):
         pytest.skip("mounting a tmpfs needs root (as CI has)")
     try:
         subprocess.run([sys.executable, "-m", "bench.run", *TINY, f"out={where}/s"], check=True, capture_output=True,
