@@ -70,6 +70,13 @@ class SyntheticConfig(Section):
     max_len: int = _key(24, "longest text, in tokens", ge=1)
     distance: int = _key(0, "the key word sits this many tokens before the end", ge=0)
 
+    @model_validator(mode="after")
+    def _lengths(self) -> SyntheticConfig:
+        if self.max_len < self.min_len:
+            raise ConfigError(f"data.synthetic.max_len={self.max_len} is below min_len={self.min_len}: use "
+                              "min_len <= max_len")
+        return self
+
 
 Column = Union[int, str]
 
@@ -298,6 +305,9 @@ class Study(Section):
             for axis in getattr(self, key):
                 _require(axis in AXES, f"{key}: unknown axis {axis!r}: "
                                        f"{_suggest(str(axis), AXES, 'use some of ' + ', '.join(AXES))}")
+        _require(self.resume or not self.storage, "resume=false starts over in a fresh local folder, but storage= names "
+                                                  "a shared database whose Optuna studies would be resumed: drop "
+                                                  "storage= or use a new database")
         if self.storage and self.storage.startswith("sqlite"):
             database = self.storage.split("://", 1)[-1].lstrip("/").split("?")[0]
             _require(database not in ("", ":memory:") and "mode=memory" not in self.storage,

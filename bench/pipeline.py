@@ -117,10 +117,7 @@ def prepare(study: Study) -> Prepared:
         raise BenchError(f"train.precision={study.train.precision} runs on CUDA only (mixed precision through "
                          f"autocast), and this run is on {device}: use train.precision=fp32, or device=cuda")
     variants = study.expand()
-    if not study.resume:
-        if study.storage:
-            raise BenchError("resume=false starts over in a fresh local folder, but storage= names a shared "
-                             "database whose Optuna studies would be resumed: drop storage= or use a new database")
+    if not study.resume:  # (with storage=, the schema refused it)
         study = study.at(out=str(store.fresh_folder(study.out_dir)), resume=True)
     out = study.out_dir
     store.check_writable(out)

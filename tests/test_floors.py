@@ -35,9 +35,22 @@ def test_a_known_gpu_reads_its_data_sheet_and_the_cpu_is_measured(monkeypatch):
     floors.peak.cache_clear()
 
 
-def test_a_cell_step_is_timed_forward_and_backward():
+@pytest.mark.filterwarnings("ignore:Full backward hook is firing")  # the input needs no gradient: as timed
+def test_a_cell_step_is_timed_forward_and_backward(monkeypatch):
+    """Every one of the 9 runs (2 warm-up, 7 timed) goes forward and backward through the layer: a backward hook
+    on it counts them, so forward-only timing cannot pass."""
+    passes = {"forward": 0, "backward": 0}
+    real = floors.CELLS["gru"]
+
+    def counted(*args, **kwargs):
+        layer = real(*args, **kwargs)
+        layer.register_forward_hook(lambda *a: passes.__setitem__("forward", passes["forward"] + 1))
+        layer.register_full_backward_hook(lambda *a: passes.__setitem__("backward", passes["backward"] + 1))
+        return layer
+    monkeypatch.setitem(floors.CELLS, "gru", counted)
     ms = floors.cell_step_ms("gru", 4, 8, 8, torch.device("cpu"))
     assert 0 < ms < 50 and math.isfinite(ms)
+    assert passes == {"forward": 9, "backward": 9}
 
 
 def test_every_record_carries_its_floors_and_the_leaderboard_shows_them(tmp_path):

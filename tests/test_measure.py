@@ -29,8 +29,16 @@ def test_cpu_peak_rss_is_reset_and_grows_with_an_allocation():
 
 
 def test_environment_names_versions_and_git():
+    import subprocess
+    from pathlib import Path
     env = environment(torch.device("cpu"))
-    assert env["torch_version"] == torch.__version__ and env["git_sha"] and env["device"] == "cpu"
+    assert env["torch_version"] == torch.__version__ and env["device"] == "cpu"
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    if head.returncode != 0:
+        pytest.skip("not a git checkout: the commit cannot be checked")
+    sha = env["git_sha"].removesuffix("-dirty")
+    assert len(sha) >= 7 and head.stdout.strip().startswith(sha), env["git_sha"]
 
 
 @cuda

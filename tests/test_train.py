@@ -109,11 +109,22 @@ def test_the_harness_step_is_the_textbook_step(splits):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_compile_runs(splits):
-    """train.compile: torch.compile (graph breaks around nn.LSTM today are torch's to report: TORCH_LOGS)."""
+def test_compile_runs_and_the_model_is_compiled(splits, monkeypatch):
+    """train.compile: torch.compile. The backend is swapped for one that records the graphs Dynamo hands it and
+    runs them eagerly (cheap, and proof that something was captured and compiled; graph breaks around nn.LSTM
+    are torch's to report: TORCH_LOGS)."""
+    graphs, real = [], torch.compile
+
+    def recording(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: real(model, backend=recording))
     params = Params(epochs=1, batch_size=16, embed_dim=8, hidden_size=8, compile=True)
     result = fit(parse("lstm-padded-l1-true_last"), params, splits, 0, torch.device("cpu"))
     assert math.isfinite(result.last.train_loss) and 0 <= result.test_acc <= 1
+    assert graphs and any(node.op == "call_module" or node.op == "call_function" for g in graphs
+                          for node in g.graph.nodes), "torch.compile captured no graph"
 
 
 def test_early_stopping_keeps_and_restores_the_best_validation_epoch(splits, monkeypatch):

@@ -43,8 +43,14 @@ def test_bad_variants_say_what_is_allowed(bad, message):
         bad()
 
 
-def test_axes_are_the_dataclass_fields():
-    assert AXES == ("cell", "packing", "bidirectional", "layers", "readout", "embed_init", "batching")
+def test_every_axis_is_named_and_read_back():
+    """Each axis's every allowed value changes the variant's name and comes back from it (name and parse are
+    inverse), so an axis added to Variant without a place in the name cannot pass."""
+    from bench.variants import _ALLOWED
+    for axis in AXES:
+        for value in _ALLOWED.get(axis, (1, 2, 3)):  # layers: any whole number
+            variant = Variant(**{axis: value})
+            assert parse(variant.name) == variant, (axis, value)
 
 
 def test_bucketed_batching_is_an_axis_named_only_when_set():

@@ -11,7 +11,6 @@ from __future__ import annotations
 import random
 
 from bench.data.base import RawDataset
-from bench.errors import DataError
 
 
 def fingerprint(cfg) -> dict:
@@ -34,8 +33,6 @@ def _generate(n: int, rng: random.Random, s) -> tuple[list[str], list[int]]:
 
 def read(cfg) -> RawDataset:
     s = cfg.synthetic
-    if s.max_len < s.min_len:  # each field's own range is checked by bench.config.SyntheticConfig
-        raise DataError(f"data.synthetic.max_len={s.max_len} is below min_len={s.min_len}: use min_len <= max_len")
     rng = random.Random(s.seed)  # one stream: the test split depends on the same seed
     train_texts, train_labels = _generate(s.n_train, rng, s)
     test_texts, test_labels = _generate(s.n_test, rng, s)

@@ -54,10 +54,11 @@ def test_empty_split_is_an_error(tmp_path):
         data.load(DataConfig(root=str(root)))
 
 
-def test_unknown_dataset():
+def test_an_unknown_dataset_is_refused_by_the_schema_before_any_loading(monkeypatch):
     from bench.errors import ConfigError
-    with pytest.raises(ConfigError, match="use one of ag_news, csv, imdb, synthetic"):
-        data.load(DataConfig(name="yelp"))
+    monkeypatch.setattr(data, "load", lambda *a, **k: pytest.fail("the data stage was reached"))
+    with pytest.raises(ConfigError, match=r"data.name='yelp' is not allowed: use one of ag_news, csv, imdb, synthetic"):
+        DataConfig(name="yelp")
 
 
 @needs_shared

@@ -2,7 +2,7 @@ import pytest
 
 from bench.config import DataConfig, SyntheticConfig
 from bench.data import synthetic
-from bench.errors import ConfigError, DataError
+from bench.errors import ConfigError
 
 
 def cfg(**kw):
@@ -25,5 +25,5 @@ def test_bad_settings_are_refused():
         cfg(n_train=0)
     with pytest.raises(ConfigError, match="data.synthetic.n_classes=1 is not allowed: use a whole number >= 2"):
         cfg(n_classes=1)
-    with pytest.raises(DataError, match="max_len=4 is below min_len=8"):
-        synthetic.read(cfg(min_len=8, max_len=4))
+    with pytest.raises(ConfigError, match="max_len=4 is below min_len=8"):  # the schema's check, before any data
+        cfg(min_len=8, max_len=4)

@@ -76,11 +76,18 @@ def test_tost_is_the_one_minus_two_alpha_interval_inside_the_margin():
     assert math.isnan(tost(welch([0.8], [0.8, 0.81]), 0.01))
 
 
-def test_welch_interval_is_scipys():
+def test_welch_interval_is_the_welch_satterthwaite_formula():
+    """Worked by hand: means 0.705 and 0.80333; variances 1.6667e-4 and 6.3333e-4; standard error
+    sqrt(v_a/4 + v_b/3) = 0.015899; Satterthwaite's df = 2.9859; t(0.975, 2.9859) = 3.1873 (a t table: 3.182 at
+    df 3); so the interval is 0.098333 +- 0.050676."""
     a, b = [0.70, 0.72, 0.71, 0.69], [0.80, 0.78, 0.83]
-    interval = sp.ttest_ind(b, a, equal_var=False).confidence_interval(0.95)
     w = welch(a, b)
-    assert (w.low, w.high) == pytest.approx((interval.low, interval.high))
+    se = math.sqrt(1.6666667e-4 / 4 + 6.3333333e-4 / 3)
+    df = se ** 4 / ((1.6666667e-4 / 4) ** 2 / 3 + (6.3333333e-4 / 3) ** 2 / 2)
+    assert se == pytest.approx(0.015899, abs=1e-6) and df == pytest.approx(2.9859, abs=1e-4)
+    half = sp.t.ppf(0.975, df) * se
+    assert half == pytest.approx(0.050676, abs=1e-5)
+    assert (w.low, w.high) == pytest.approx((0.098333 - 0.050676, 0.098333 + 0.050676), abs=1e-5)
 
 
 def test_bootstrap_ci_is_bca_and_says_nothing_below_three_seeds():
