@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 
+from bench import store
 from bench.data.base import cache_dir
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,8 @@ def reference(splits, use_cache: bool = True) -> dict:
     if use_cache and key:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(json.dumps(result))
-            os.replace(tmp, path)
+            with store.atomic(path) as f:
+                f.write(json.dumps(result).encode())
         except OSError as e:  # a cache that cannot be written costs time, not the run
             log.warning("cannot cache the reference at %s (%s)", path, e)
     return {**result, "cache": "miss"}

@@ -19,7 +19,7 @@ import statistics
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Iterator
 
 from bench.errors import StorageError, printable
 
@@ -156,18 +156,30 @@ def load(out: Path, name: str = RECORDS, mixed: bool = False) -> list[dict]:
     return records
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a whole file or nothing: a temporary file, then a rename; the old file survives a failure."""
+@contextlib.contextmanager
+def atomic(path: Path) -> Iterator[BinaryIO]:
+    """The one way a whole file is written (records, pages, figures, the caches): into a temporary file of this
+    process's own beside it, flushed and fsynced, then renamed over `path`. A failure (an OSError, or whatever the
+    writer raises) removes the temporary file and leaves the old file as it was; the caller words the error."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(tmp, "wb") as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())  # on disk before it replaces the old file
         os.replace(tmp, path)
-    except OSError as e:
+    except BaseException:
         with contextlib.suppress(OSError):  # on a read-only file system even the clean-up fails
             tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """A whole text file or nothing (`atomic`); a failure is one line (`cannot_write`)."""
+    try:
+        with atomic(path) as f:
+            f.write(text.encode("utf-8"))
+    except OSError as e:
         raise cannot_write(path, e) from None
 
 

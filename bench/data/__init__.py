@@ -9,17 +9,16 @@ and every preprocessing setting, so a second load does not tokenize again.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from bench import store
 from bench.data import ag_news, csv_text, imdb, synthetic
 from bench.data.base import cache_dir
 from bench.data.batching import Encoded
@@ -204,16 +203,13 @@ def save_cache(splits: Splits, cfg) -> None:
     if not cfg.cache or splits.info.get("cache") != "miss":
         return
     path = _cache_path(cfg, splits.info["cache_key"])
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"train": splits.train.state(), "val": splits.val.state(), "test": splits.test.state(),
-                    "itos": splits.itos, "pad_index": splits.pad_index, "unk_index": splits.unk_index,
-                    "label_names": splits.label_names, "info": splits.info}, tmp)
-        os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache file
+        with store.atomic(path) as f:  # a crash never leaves a half-written cache file
+            torch.save({"train": splits.train.state(), "val": splits.val.state(), "test": splits.test.state(),
+                        "itos": splits.itos, "pad_index": splits.pad_index, "unk_index": splits.unk_index,
+                        "label_names": splits.label_names, "info": splits.info}, f)
     except (OSError, RuntimeError) as e:  # torch.save says a full disk as a RuntimeError of its stream writer
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         log.warning("cannot write the tensor cache %s (%s): the next run tokenizes again; free some space there, or "
                     "set RNNBENCH_CACHE to a writable folder", path.parent, getattr(e, "strerror", None) or e)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import io
 import math
-import os
 from pathlib import Path
+from typing import BinaryIO
 
 import matplotlib
 import pandas as pd
@@ -223,7 +223,7 @@ def _drawn(plot: Plot):
     return fig
 
 
-def svg(plot: Plot, png: Path | None = None) -> str:
+def svg(plot: Plot, png: BinaryIO | None = None) -> str:
     """The figure as SVG text; with `png`, also written there as a PNG (150 dpi, for slides and papers)."""
     with matplotlib.rc_context(STYLE):
         fig = _drawn(plot)
@@ -251,19 +251,16 @@ def export(plots: list[Plot], out: Path | None) -> dict[str, str]:
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
         for plot in plots:
-            # temporary names of this process's own: two renderers of one folder must not clash
-            png, tmp = (None, None) if folder is None else (folder / f".{plot.key}.{os.getpid()}.png.tmp",
-                                                            folder / f".{plot.key}.{os.getpid()}.svg.tmp")
-            drawn[plot.key] = svg(plot, png)
-            if folder is not None:
-                tmp.write_text(drawn[plot.key], encoding="utf-8")
-                os.replace(tmp, folder / f"{plot.key}.svg")
-                os.replace(png, folder / f"{plot.key}.png")
+            if folder is None:
+                drawn[plot.key] = svg(plot)
+                continue
+            with store.atomic(folder / f"{plot.key}.png") as png:  # store.atomic: no temporary file is left behind
+                drawn[plot.key] = svg(plot, png)
+            with store.atomic(folder / f"{plot.key}.svg") as f:
+                f.write(drawn[plot.key].encode("utf-8"))
         for old in folder.iterdir() if folder is not None else []:
             if old.suffix in (".svg", ".png") and old.stem not in drawn:
                 old.unlink(missing_ok=True)
-    except OSError as e:  # a full or read-only disk: one line, and no temporary file left behind
-        for left in folder.glob(f".*.{os.getpid()}.*.tmp") if folder is not None and folder.is_dir() else []:
-            left.unlink(missing_ok=True)
+    except OSError as e:  # a full or read-only disk: one line
         raise store.cannot_write(folder, e) from None
     return drawn
