@@ -34,6 +34,7 @@ from bench.report.sweep import render_sweep
 from bench.report.tables import summarize
 from bench.train import Diverged, fit, time_steps, trace, training
 from bench.tune import Failed, Pruned, Tuned, tune
+from bench.tune import largest as tune_largest
 from bench.variants import Variant, group_name, groups, shared_fixed
 
 log = logging.getLogger("bench")
@@ -155,9 +156,8 @@ def prepare(study: Study) -> Prepared:
 
 def _largest(study: Study, name: str) -> int:
     """The largest value of train.<name> the study may train with: its own, or the top of its nuisance range."""
-    spec = study.nuisance.get(name) if study.tune.trials else None
-    tops = [spec["high"]] if isinstance(spec, dict) else list(spec) if isinstance(spec, list) else []
-    return int(max([getattr(study.train, name), *tops]))
+    top = tune_largest(study.nuisance, name) if study.tune.trials else None
+    return int(max(getattr(study.train, name), top if top is not None else 0))
 
 
 def _fits(study: Study, splits, variants: list[Variant], device) -> None:

@@ -57,37 +57,72 @@ class Tuned:
     edges: list[str] = field(default_factory=list)         # params whose best sits on a range's edge
 
 
-def suggest(trial: optuna.Trial, space: dict[str, Any]) -> dict[str, Any]:
-    """A search space entry is {low, high[, log]} (int if both bounds are ints), a list
-    (categorical), or a plain value (fixed)."""
-    params = {}
+Distribution = optuna.distributions.BaseDistribution
+Range = (optuna.distributions.IntDistribution, optuna.distributions.FloatDistribution)
+
+
+def distributions(space: dict[str, Any]) -> dict[str, Any]:
+    """The search space (`nuisance:`, checked by the schema) read once, as Optuna's own distributions: a range
+    {low, high[, log]} is an IntDistribution when both bounds are whole numbers, else a FloatDistribution; a list is
+    a CategoricalDistribution; a plain value stays a fixed value. Every reader below takes these."""
+    read: dict[str, Any] = {}
     for name, spec in space.items():
         if isinstance(spec, dict):
             low, high, log_scale = spec["low"], spec["high"], bool(spec.get("log", False))
-            if isinstance(low, int) and isinstance(high, int):
-                params[name] = trial.suggest_int(name, low, high, log=log_scale)
-            else:
-                params[name] = trial.suggest_float(name, float(low), float(high), log=log_scale)
+            read[name] = optuna.distributions.IntDistribution(low, high, log=log_scale) if (
+                isinstance(low, int) and isinstance(high, int)) else \
+                optuna.distributions.FloatDistribution(float(low), float(high), log=log_scale)
         elif isinstance(spec, (list, tuple)):
-            params[name] = trial.suggest_categorical(name, list(spec))
+            read[name] = optuna.distributions.CategoricalDistribution(list(spec))
         else:
-            params[name] = spec
+            read[name] = spec
+    return read
+
+
+def suggest(trial: optuna.Trial, space: dict[str, Any]) -> dict[str, Any]:
+    """One trial's values of the search space (`distributions`); a fixed value is given as it is."""
+    params = {}
+    for name, d in distributions(space).items():
+        if isinstance(d, optuna.distributions.IntDistribution):
+            params[name] = trial.suggest_int(name, d.low, d.high, log=d.log)
+        elif isinstance(d, optuna.distributions.FloatDistribution):
+            params[name] = trial.suggest_float(name, d.low, d.high, log=d.log)
+        elif isinstance(d, optuna.distributions.CategoricalDistribution):
+            params[name] = trial.suggest_categorical(name, list(d.choices))
+        else:
+            params[name] = d
     return params
+
+
+def largest(space: dict[str, Any], name: str) -> Any:
+    """The largest value `name` takes in the search space: the top of its range or list, or its fixed value (None
+    when the space does not hold it, or its choices are not numbers)."""
+    d = distributions(space).get(name)
+    if isinstance(d, Range):
+        return d.high
+    if isinstance(d, (int, float)) and not isinstance(d, bool):
+        return d
+    if isinstance(d, optuna.distributions.CategoricalDistribution) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in d.choices):
+        return max(d.choices)
+    return None
 
 
 def edges(best: dict[str, Any], space: dict[str, Any]) -> list[str]:
     """Names of params whose best value sits at the edge of its range: widen that range."""
     flagged = []
-    for name, spec in space.items():
+    for name, d in distributions(space).items():
         value = best.get(name)
-        if isinstance(spec, dict) and value is not None:
-            low, high = float(spec["low"]), float(spec["high"])
-            scale = math.log if spec.get("log") else (lambda x: x)
-            where = (scale(value) - scale(low)) / ((scale(high) - scale(low)) or 1)
+        if value is None:
+            continue
+        if isinstance(d, Range):
+            scale = math.log if d.log else (lambda x: x)
+            where = (scale(value) - scale(d.low)) / ((scale(d.high) - scale(d.low)) or 1)
             if where <= EDGE or where >= 1 - EDGE:
                 flagged.append(name)
-        elif isinstance(spec, (list, tuple)) and len(spec) >= 3 and all(isinstance(v, (int, float)) for v in spec):
-            if value in (min(spec), max(spec)):
+        elif isinstance(d, optuna.distributions.CategoricalDistribution) and len(d.choices) >= 3 and all(
+                isinstance(v, (int, float)) for v in d.choices):
+            if value in (min(d.choices), max(d.choices)):
                 flagged.append(name)
     return flagged
 

@@ -251,3 +251,20 @@ def test_a_late_tuning_result_is_dropped_not_a_crash(tmp_path):
         return 0.5
     result = tune("s/late", SPACE, objective, TuneConfig(trials=2, epochs=1), storage(folder))
     assert len(calls) == 3 and [t["state"] for t in result.trials] == ["FAIL", "COMPLETE", "COMPLETE"]
+
+
+def test_the_search_space_is_read_once_as_optunas_distributions():
+    import optuna
+
+    from bench.tune import distributions, edges, largest
+    space = {"lr": {"low": 1e-4, "high": 1e-2, "log": True}, "hidden_size": [32, 64, 128],
+             "batch_size": {"low": 8, "high": 64}, "dropout": 0.1}
+    read = distributions(space)
+    assert read["lr"] == optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)
+    assert read["batch_size"] == optuna.distributions.IntDistribution(8, 64)
+    assert read["hidden_size"] == optuna.distributions.CategoricalDistribution([32, 64, 128])
+    assert read["dropout"] == 0.1
+    assert [largest(space, k) for k in ("lr", "hidden_size", "batch_size", "dropout", "clip")] == [
+        1e-2, 128, 64, 0.1, None]
+    assert edges({"lr": 1e-2, "hidden_size": 64, "batch_size": 36}, space) == ["lr"]
+    assert edges({"lr": 1e-3, "hidden_size": 128, "batch_size": 8}, space) == ["hidden_size", "batch_size"]
