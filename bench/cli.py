@@ -234,7 +234,7 @@ budgets: budget=NAME sets these in one word (budget=null: the study file's value
 keys: key = default, then the allowed values; [studies: X]: what studies/_base.yaml gives every shipped study
 {keys}
 
-study file sections (YAML; see README "What a study is"):
+study file sections (YAML; see docs/studies.md):
 {sections}
 
 re-render a report from stored records: python -m bench.report study=NAME   (python -m bench.report --help)"""

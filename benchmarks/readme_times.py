@@ -5,7 +5,7 @@
     python -m benchmarks.readme_times --only smoke,typo     # commands whose line holds one of these words
     python -m benchmarks.readme_times --busy                # beside one parallel heavy job (a torch matmul loop)
 
-The README marks each command whose time it states with a comment `# ~N s` or `# ~N min` (N a number; a
+The README and docs/*.md mark each command whose time they state with a comment `# ~N s` or `# ~N min` (N a number; a
 range `~N-M min` takes M). This reads those lines, runs each in a fresh process with a cold data cache
 (`RNNBENCH_CACHE` in a new folder) and a fresh output folder, exactly as written except for: `data.root=...`
 pointed at --ag-news / --imdb by dataset, and `out=` in a scratch folder. It prints measured vs stated and
@@ -83,7 +83,8 @@ HEAVY = "import torch\na = torch.randn(1024, 1024)\nwhile True:\n    a = torch.t
 def _run_all(args, scratch: Path, rows: list[str]) -> int:
     """Run the stated commands, a table row each; how many are outside 2x of their stated time."""
     bad = 0
-    for i, (command, stated) in enumerate(stated_commands(ROOT / "README.md")):
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]  # the quick start, then the manual
+    for i, (command, stated) in enumerate(c for page in pages for c in stated_commands(page)):
         if stated > 60 * args.max_minutes or (args.only and not any(w in command for w in args.only.split(","))):
             continue
         env = {**os.environ, "RNNBENCH_CACHE": str(scratch / f"cache-{i}"), "RNNBENCH_PROGRESS": "plain"}
