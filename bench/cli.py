@@ -94,14 +94,14 @@ def _run(words: list[str]) -> int:
         outcome = pipeline.run(study)
     except KeyboardInterrupt:  # a second Ctrl-C, or one before the runs began: the records are kept as they were
         tell(f"\ninterrupted: finished trials and runs are kept in {study.out_dir}; run the same command again to "
-              f"resume (python -m bench.report out={study.out_dir} renders what finished)", file=sys.stderr)
+             f"resume (python -m bench.report out={study.out_dir} renders what finished)", file=sys.stderr)
         return 130
     finally:
         for stop, handler in previous.items():
             signal.signal(stop, handler)
     if outcome.interrupted:
         tell(f"\ninterrupted: finished trials and runs are kept in {outcome.out}; run the same command again to "
-              "resume", file=sys.stderr)
+             "resume", file=sys.stderr)
         return 130
     if outcome.report:
         tell(outcome.report)

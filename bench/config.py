@@ -305,9 +305,9 @@ class Study(Section):
             for axis in getattr(self, key):
                 _require(axis in AXES, f"{key}: unknown axis {axis!r}: "
                                        f"{_suggest(str(axis), AXES, 'use some of ' + ', '.join(AXES))}")
-        _require(self.resume or not self.storage, "resume=false starts over in a fresh local folder, but storage= names "
-                                                  "a shared database whose Optuna studies would be resumed: drop "
-                                                  "storage= or use a new database")
+        _require(self.resume or not self.storage, "resume=false starts over in a fresh local folder, but storage= "
+                                                  "names a shared database whose Optuna studies would be resumed: "
+                                                  "drop storage= or use a new database")
         if self.storage and self.storage.startswith("sqlite"):
             database = self.storage.split("://", 1)[-1].lstrip("/").split("?")[0]
             _require(database not in ("", ":memory:") and "mode=memory" not in self.storage,
@@ -475,9 +475,8 @@ def _said(error: ValidationError, tree: dict, model: type[BaseModel]) -> str:
         return _unknown(_leaves(first["input"], ".".join([*filter(None, [key]), first["loc"][len(path)]]))[0])
     if not path:
         return first["msg"]
-    typed = _TYPED.get()
-    shown = f"={printable(repr(node))}" if typed is None or key in typed or not _has_text(node) else \
-        f" ({_echo_file(node)} from the study file, not quoted here)"
+    quoted = _quoted(node, key)
+    shown = f"={quoted}" if quoted is not None else f" ({_echo_file(node)} from the study file, not quoted here)"
     return f"{key}{shown} is not allowed: use {allowed(info, path[-1])}"
 
 
@@ -503,15 +502,14 @@ def _check_space(base: Params, name: str, spec: Any) -> None:
         ok = set(spec) <= {"low", "high", "log"} and {"low", "high"} <= set(spec) and all(
             isinstance(spec[k], (int, float)) for k in ("low", "high")) and spec["low"] < spec["high"] and (
             not spec.get("log") or spec["low"] > 0)
-        _require(ok, f"nuisance.{name}={_echo_file(spec) if _has_text(spec) else spec}: a range is {{low: A, high: B, log: true|false}} with A < B (and A > 0 "
-                     "when log)")
+        _require(ok, f"nuisance.{name}={_quoted(spec, f'nuisance.{name}') or _echo_file(spec)}: a range is {{low: A, "
+                     "high: B, log: true|false}} with A < B (and A > 0 when log)")
     _require(spec != [], f"nuisance.{name}: an empty list; give the values to choose from")
     for value in (spec["low"], spec["high"]) if isinstance(spec, dict) else spec if isinstance(spec, list) else [spec]:
         try:
             base.replace(**{name: value})
         except ConfigError:
-            typed = _TYPED.get()
-            shown = printable(repr(value)) if typed is None or not _has_text(value) else "text from the study file (not quoted here)"
+            shown = _quoted(value, f"nuisance.{name}") or "text from the study file (not quoted here)"
             raise ConfigError(f"nuisance.{name}: {shown} is not allowed: use "
                               f"{allowed(Params.model_fields[name], name)}") from None
 
@@ -524,9 +522,9 @@ SECTIONS = tuple(n for n, i in Study.model_fields.items() if isinstance(i.annota
 
 
 def catalog() -> tuple[dict[str, str], dict[str, str]]:
-    """(study name -> its one-line description, file -> why it was skipped): the shipped studies and those of
-    $RNNBENCH_STUDIES. A file that is too large, not valid YAML or not a study is skipped with its reason (--help
-    says it), so one bad file never breaks the others."""
+    """(study name -> its one-line description, file -> why it was skipped): the files of the studies folder
+    (`studies/`, or $RNNBENCH_STUDIES). A file that is too large, not valid YAML or not a study is skipped with its
+    reason (--help says it), so one bad file never breaks the others."""
     studies, skipped = {}, {}
     for path in sorted(STUDIES_DIR.glob("*.yaml")) if STUDIES_DIR.is_dir() else []:
         if path.name.startswith("_"):
@@ -576,6 +574,13 @@ def _load_yaml(path: Path, seen: tuple[Path, ...] = (), entry: bool = True) -> A
             if key in merged and sub in merged[key]:
                 del merged[key][sub]
     return OmegaConf.merge(merged, node)
+
+
+def _quoted(value: Any, key: str) -> str | None:
+    """`value` as an error line may quote it (escaped), or None when it must not: text read from a file (it may be a
+    secret, or another file's contents) is not quoted back; what the user typed (`_TYPED`) and numbers are."""
+    typed = _TYPED.get()
+    return printable(repr(value)) if typed is None or key in typed or not _has_text(value) else None
 
 
 def _echo_file(value: Any) -> str:

@@ -4,6 +4,8 @@ The CLI turns any `BenchError` into `error: <message>` on stderr and exit code 2
 else is a bug and keeps its traceback.
 """
 
+import stat
+
 
 class BenchError(Exception):
     """Bad input from the user (config, data, command line): exit 2, nothing written."""
@@ -33,3 +35,13 @@ def printable(value: object) -> str:
 def printable_lines(text: object) -> str:
     """`printable` line by line: the line breaks stay, every other control character is escaped."""
     return "\n".join(printable(line) for line in str(text).split("\n"))
+
+
+def kind_of(mode: int) -> str:
+    """What a path that is not a regular file is, in words."""
+    for test, said in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return said
+    return "not a regular file"

@@ -218,16 +218,16 @@ def _intro(prep: Prepared) -> dict:
         tell(note)
     if study.mode == "speed":
         tell(f"speed study {study.name}: {len(prep.variants)} variant(s) x {len(speed.jobs(study.speed))} point(s) "
-              f"on {prep.device} -> {out}")
+             f"on {prep.device} -> {out}")
     else:
         tuning = (f"{study.tune.trials} {study.tune.sampler} trial(s) of {study.tune.epochs} epoch(s) per variant, "
                   if study.tune.trials else "no tuning, ")
         tell(f"study {study.name}, budget {study.budget or 'none (the study file as written)'}: {len(prep.variants)} "
-              f"variant(s); {tuning}{len(study.seeds)} seed(s) of {study.train.epochs} epoch(s); {prep.device} -> {out}")
+             f"variant(s); {tuning}{len(study.seeds)} seed(s) of {study.train.epochs} epoch(s); {prep.device} -> {out}")
         shared = {group_name(g) for g in prep.groups.values() if len(g) > 1}
         if shared and study.tune.trials:
             tell(f"tuned together: {len(shared)} group(s) of variants that differ only in {', '.join(study.share)} "
-                  "(each trial trains every member)")
+                 "(each trial trains every member)")
     doc = {**study.model_dump(), "command": study.command, "fingerprint": prep.key}
     if prep.splits:
         classical = reference(prep.splits, study.data.cache)  # the line every recurrent model has to beat
@@ -401,7 +401,8 @@ def _guarded(variant: Variant, measure: Callable[[dict], dict], job: dict) -> di
     except (BenchError, KeyboardInterrupt, runs.RunFailed):
         raise
     except Exception as e:  # noqa: BLE001 - one run's crash must not stop the others
-        raise runs.RunFailed(f"{variant.name} {' '.join(f'{k} {v}' for k, v in job.items() if k != 'settings')}: {_crash(e)}") from e
+        said = " ".join(f"{k} {v}" for k, v in job.items() if k != "settings")  # the fingerprint says nothing here
+        raise runs.RunFailed(f"{variant.name} {said}: {_crash(e)}") from e
 
 
 def _run_jobs(work: Work, name: str, jobs: list[dict], measure: Callable[[dict], dict], wait: bool) -> None:

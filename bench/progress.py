@@ -86,7 +86,7 @@ def bar(total: int, desc: str, unit: str = "it", **kwargs) -> tqdm | PlainBar:
 
 def say(text: str) -> None:
     """A line on stderr that does not tear a terminal's bars."""
-    tqdm.write("\n".join(printable(line) for line in str(text).split("\n")), file=sys.stderr)
+    tqdm.write(printable_lines(text), file=sys.stderr)
 
 
 def tell(text: object, file=None) -> None:

@@ -110,7 +110,8 @@ def _refusal(record: Any, name: str) -> str | None:
         return f"seed {printable(repr(seed))[:40]} is not a whole number from 0 to 2**32 - 1"
     for key in ACCURACIES:
         value = record.get(key)
-        if value is None or (key == "val_acc" and record.get("val_rows") == 0 and value != value):
+        if value is None or (key == "val_acc" and record.get("val_rows") == 0 and isinstance(value, float)
+                             and math.isnan(value)):
             continue  # no validation split (data.val_fraction=0): its accuracy is NaN by design
         if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
                 and 0 <= value <= 1):

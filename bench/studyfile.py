@@ -21,22 +21,12 @@ from typing import Any
 
 import yaml
 
-from bench.errors import ConfigError, printable
+from bench.errors import ConfigError, kind_of, printable
 
 MAX_BYTES = 1 << 20     # a study file is a page of settings; 1 MiB is already generous
 MAX_NODES = 100_000     # scalars, lists and mappings, aliases expanded
 MAX_DEPTH = 32          # lists and mappings inside each other
 SUFFIXES = (".yaml", ".yml")
-
-
-def kind_of(mode: int) -> str:
-    """What a path that is not a regular file is, in words."""
-    for test, said in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return said
-    return "not a regular file"
 
 
 def read_bytes(path: Path, limit: int, what: str) -> bytes:

@@ -57,7 +57,6 @@ class Tuned:
     edges: list[str] = field(default_factory=list)         # params whose best sits on a range's edge
 
 
-Distribution = optuna.distributions.BaseDistribution
 Range = (optuna.distributions.IntDistribution, optuna.distributions.FloatDistribution)
 
 

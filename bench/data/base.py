@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from bench.errors import DataError, printable
-from bench.studyfile import kind_of
+from bench.errors import DataError, kind_of, printable
 
 
 @dataclass

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from bench.data.base import RawDataset, file_sha256, read_rows
 from bench.data.split import stratified_take
-from bench.errors import DataError, printable
-from bench.studyfile import kind_of
+from bench.errors import DataError, kind_of, printable
 
 
 def _path(cfg, name: str) -> Path | None:

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from bench import store
-from bench.errors import BenchError, printable
+from bench.errors import BenchError
+from bench.progress import tell
 from bench.report.html import page
 from bench.store import SWEEP
 
@@ -79,9 +80,9 @@ def _checked(out: Path) -> str:
 def _against_storage(folder: Path) -> list[str]:
     """A local folder's records against its optuna.db, the source of truth: each difference named, and the file
     rewritten from the database when they differ (bench.runs.reconcile). Nothing when there is no database."""
-    if not (folder / "optuna.db").is_file() or (folder / SWEEP).is_file():
-        return []
     from bench import runs
+    if not (folder / runs.DB).is_file() or (folder / SWEEP).is_file():
+        return []
     doc = store.load_study(folder)
     kind = "speed" if (folder / store.SPEED_RECORDS).is_file() else "seeds"
     try:
@@ -118,7 +119,7 @@ def rerender(study: str | None, out: str | None, storage: str | None) -> str:
     if not any((folder / name).is_file() for name in (store.RECORDS, SWEEP, store.SPEED_RECORDS)):
         raise BenchError(f"no records in '{folder}': give study=NAME (reports/NAME) or out=FOLDER of a finished run")
     for line in _against_storage(folder):
-        print(printable(line), file=sys.stderr)
+        tell(line, file=sys.stderr)
     if (folder / store.RECORDS).is_file() and not store.load(folder):
         raise BenchError(f"{folder / store.RECORDS} holds no record: nothing to render (the page and tables there, if "
                          "any, are older than it); run the study again")
