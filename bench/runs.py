@@ -12,7 +12,8 @@ A measured run is a *job*: a trial enqueued with the job in its user attributes.
 asking for a trial (Optuna hands each WAITING trial to exactly one worker); finishing it is telling it
 COMPLETE with the run's record as a user attribute. A worker that dies is found by Optuna's own
 heartbeat (RDBStorage's `heartbeat_interval`, lease / 3, and `grace_period`, the lease): the next worker
-fails its stale trial (`optuna.storages.fail_stale_trials`) and enqueues the job again. A worker that
+fails its stale trial (`fail_stale`: Optuna's `fail_stale_trials`, plus a trial whose worker died before its
+first heartbeat, which Optuna never finds stale) and enqueues the job again. A worker that
 comes back after its trial was failed cannot tell it (Optuna refuses to finish a finished trial): its late
 result is dropped. A job failed for a reason (e.g. a diverging loss) is not retried by the worker that
 saw it fail; the next command retries it.
@@ -28,6 +29,7 @@ fails every RUNNING trial at its start (`fail_running`): nobody else can be runn
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import logging
@@ -224,7 +226,7 @@ def run_jobs(storage, name: str, jobs: list[dict], measure: Callable[[dict], dic
         job = trial.user_attrs.get("job")
         if job is None:
             raise Skip("nothing was waiting (another worker took the last job)")
-        trial.set_user_attr("worker", WORKER)
+        claim(trial, storage)
         earlier = [t for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING,
                                                                         TrialState.COMPLETE))
                    if _job_of(t) == job and t.number < trial.number]
@@ -241,7 +243,7 @@ def run_jobs(storage, name: str, jobs: list[dict], measure: Callable[[dict], dic
         return float(record.get("test_acc") or 0.0)
 
     while True:
-        optuna.storages.fail_stale_trials(study)  # a dead worker's job comes back
+        fail_stale(study, storage)  # a dead worker's job comes back
         trials = study.get_trials(deepcopy=False)
         held = _jobs_of(trials, (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE))
         for job in sorted(wanted - held - {job for where, job in skipped if where == name}):
@@ -254,6 +256,25 @@ def run_jobs(storage, name: str, jobs: list[dict], measure: Callable[[dict], dic
             continue
         optimize_once(study, objective, (Skip, RunFailed))
         on_done()
+
+
+def claim(trial: optuna.Trial, storage: optuna.storages.RDBStorage) -> None:
+    """A worker's first act in a trial: a heartbeat, then its name. Optuna's heartbeat thread starts beside the
+    objective, and a trial that never had a heartbeat is never stale to Optuna; so a trial that names its worker has
+    had one, and one that does not was orphaned before it began (`fail_stale`)."""
+    study_id = storage.get_study_id_from_name(trial.study.study_name)
+    storage.record_heartbeat(storage.get_trial_id_from_study_id_trial_number(study_id, trial.number))
+    trial.set_user_attr("worker", WORKER)
+
+
+def fail_stale(study: optuna.Study, storage: optuna.storages.RDBStorage) -> None:
+    """Optuna's `fail_stale_trials`, and a RUNNING trial that never reached `claim` within twice the grace period:
+    its worker died between asking for it and its first heartbeat, a window Optuna's own check cannot see."""
+    optuna.storages.fail_stale_trials(study)
+    orphaned = datetime.datetime.now() - datetime.timedelta(seconds=2 * (storage.grace_period or 0))
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if "worker" not in trial.user_attrs and trial.datetime_start and trial.datetime_start < orphaned:
+            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
 
 
 def optimize_once(study: optuna.Study, objective: Callable, catch: tuple) -> None:

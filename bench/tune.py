@@ -12,7 +12,7 @@ with a reason (e.g. CUDA out of memory, with the sizes). All three spend budget.
 
 Several workers (processes, machines) may tune the same study at once, through one Optuna storage
 (bench.runs): the budget is shared exactly. Each trial runs under Optuna's heartbeat; a trial whose
-worker died goes stale and is failed by the next worker (`fail_stale_trials`), which does not spend
+worker died goes stale and is failed by the next worker (`runs.fail_stale`), which does not spend
 budget, so it is run again by someone. Budget counts spent trials plus live running ones in trial-number
 order: a worker whose new trial falls past the budget drops it ("not needed"), so exactly `trials`
 trials are spent. A worker that has nothing left to ask waits for the running trials of others before
@@ -31,7 +31,7 @@ import optuna
 from optuna.trial import TrialState
 
 from bench.config import TuneConfig
-from bench.runs import POLL_S, WORKER, optimize_once
+from bench.runs import POLL_S, claim, fail_stale, optimize_once
 
 log = logging.getLogger(__name__)
 
@@ -169,14 +169,14 @@ def tune(name: str, space: dict[str, Any], objective: Callable[[dict, Callable[[
     start = time.monotonic()
 
     def run(trial: optuna.Trial):
-        trial.set_user_attr("worker", WORKER)  # who ran it
+        claim(trial, store)  # who ran it
         if _past_budget(study, trial.number, settings.trials):
             trial.set_user_attr("reason", "not needed: other workers took the last trials of the budget")
             raise _NotNeeded()
         return _run_trial(trial, space, objective, settings, pareto)
 
     while True:
-        optuna.storages.fail_stale_trials(study)
+        fail_stale(study, store)
         trials = study.get_trials(deepcopy=False)
         spent, live = sum(_spent(t) for t in trials), sum(t.state == TrialState.RUNNING for t in trials)
         if spent >= settings.trials or (spent + live >= settings.trials):

@@ -89,21 +89,42 @@ def test_a_late_result_of_a_run_taken_over_is_dropped(tmp_path):
     assert [r["test_acc"] for r in runs.records(storage, "s")] == [0.5], "the late result was dropped"
 
 
+def claimed(storage, name: str) -> bool:
+    """Whether a worker has begun a trial of `name` (named itself, after its first heartbeat)."""
+    return name in optuna.get_all_study_names(storage) and any(
+        "worker" in t.user_attrs for t in optuna.load_study(study_name=name, storage=storage).get_trials(
+            deepcopy=False, states=(TrialState.RUNNING,)))
+
+
 def test_a_killed_workers_run_is_taken_over_after_its_heartbeat_stops(tmp_path):
     script = ("import sys, time; from pathlib import Path; from bench import runs\n"
               "s = runs.open_storage(None, Path(sys.argv[1]), lease=3)\n"
               "runs.run_jobs(s, 's/v/seeds', [{'seed': 0}], lambda j: time.sleep(600), wait=True, skipped=set())\n")
     victim = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT)
     storage = runs.open_storage(None, tmp_path, lease=3)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and states(storage, "s/v/seeds")["RUNNING"] == 0 \
-            if "s/v/seeds" in optuna.get_all_study_names(storage) else time.monotonic() < deadline:
+    deadline = time.monotonic() + 120
+    while not claimed(storage, "s/v/seeds"):
+        assert time.monotonic() < deadline and victim.poll() is None, "the victim never began its run"
         time.sleep(0.1)
     victim.send_signal(signal.SIGKILL)
     assert victim.wait() == -signal.SIGKILL
     started = time.monotonic()
     runs.run_jobs(storage, "s/v/seeds", [{"seed": 0}], record, wait=True, skipped=set())
     assert time.monotonic() - started < 30
+    assert len(runs.records(storage, "s")) == 1 and states(storage, "s/v/seeds") == Counter(
+        {"FAIL": 1, "COMPLETE": 1})
+
+
+def test_a_run_orphaned_before_its_first_heartbeat_is_taken_over(tmp_path):
+    """A worker killed between asking for a trial and its heartbeat thread's first beat leaves a RUNNING trial
+    Optuna never finds stale (it has no heartbeat): the next worker fails it after twice the grace period."""
+    storage = runs.open_storage(None, tmp_path, lease=1)  # grace period 2 s
+    study = optuna.create_study(study_name="s/v/seeds", storage=storage)
+    study.enqueue_trial({}, user_attrs={"job": json.dumps({"seed": 0})})
+    study.ask()  # the dead worker's trial: RUNNING, no heartbeat, no worker named
+    started = time.monotonic()
+    runs.run_jobs(storage, "s/v/seeds", [{"seed": 0}], record, wait=True, skipped=set())
+    assert 4 <= time.monotonic() - started < 30, "taken over after twice the grace period, not before"
     assert len(runs.records(storage, "s")) == 1 and states(storage, "s/v/seeds") == Counter(
         {"FAIL": 1, "COMPLETE": 1})
 
