@@ -518,7 +518,7 @@ def _measure(work: Work, variant: Variant, settled: Settled, seed: int) -> dict:
     return store.make_record(study=study.name, variant=variant, seed=seed, params=params, fit=result,
                              data_info=prep.splits.info, env=work.env, fingerprint=prep.key, budget=study.budget,
                              tuned=settled.tuned, timing=timing, load=load.facts, floors=floor,
-                             settings_from=settled.source, shared_with=list(settled.members))
+                             settings_from=settled.source, shared_with=list(settled.members)).row()
 
 
 def _bar(prep: Prepared, desc: str, epochs: int):

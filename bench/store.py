@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import math
 import os
 import re
 import statistics
@@ -21,7 +20,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
+from pydantic import ValidationError
+
 from bench.errors import StorageError, printable
+from bench.record import Record, refusal
 
 RECORDS = "records.jsonl"
 SPEED_RECORDS = "speed.jsonl"  # the speed study's rows
@@ -88,7 +90,6 @@ def _text(path: Path) -> str:
                            "(python -m bench.run with the same command, or bench.report storage=URL)") from None
 
 
-ACCURACIES = ("test_acc", "val_acc", "train_acc", "majority_acc")
 REEXPORT = "re-export the folder (python -m bench.run with the same command, or bench.report storage=URL)"
 
 
@@ -99,24 +100,17 @@ def identity(record: dict) -> tuple:
     return (record.get("variant"), *point, record.get("fingerprint"))
 
 
-def _refusal(record: Any, name: str) -> str | None:
-    """Why `record` is not a record this rnnbench writes (None: it is)."""
+def _checked(record: Any, name: str) -> tuple[dict | None, str | None]:
+    """(the record as stored, every field present; None) when `record` is one this rnnbench writes (a measured run
+    through bench.record.Record, a speed row as it is), else (None, why not)."""
     if not (isinstance(record, dict) and isinstance(record.get("variant"), str)):
-        return "not a record this rnnbench writes (a JSON object with a variant)"
+        return None, "not a record this rnnbench writes (a JSON object with a variant)"
     if name != RECORDS:
-        return None
-    seed = record.get("seed")
-    if not (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32):
-        return f"seed {printable(repr(seed))[:40]} is not a whole number from 0 to 2**32 - 1"
-    for key in ACCURACIES:
-        value = record.get(key)
-        if value is None or (key == "val_acc" and record.get("val_rows") == 0 and isinstance(value, float)
-                             and math.isnan(value)):
-            continue  # no validation split (data.val_fraction=0): its accuracy is NaN by design
-        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-                and 0 <= value <= 1):
-            return f"{key} {printable(repr(value))[:40]} is not an accuracy (a finite number from 0 to 1)"
-    return None
+        return record, None
+    try:
+        return Record.model_validate(record).row(), None
+    except ValidationError as e:
+        return None, refusal(e)
 
 
 def load(out: Path, name: str = RECORDS, mixed: bool = False) -> list[dict]:
@@ -138,7 +132,7 @@ def load(out: Path, name: str = RECORDS, mixed: bool = False) -> list[dict]:
             if number == len(lines):
                 continue
             record = None
-        why = _refusal(record, name)
+        record, why = _checked(record, name)
         if why is None and not mixed and study and record.get("study") not in (None, study):
             why = f"a record of study {printable(repr(record.get('study')))[:60]}, and this folder holds {study!r}"
         if why is None and not mixed:
@@ -262,7 +256,7 @@ def load_tuning(out: Path) -> dict:
 def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict, env: dict,
                 fingerprint: str, budget: str | None = None, tuned=None, timing: dict | None = None,
                 load: dict | None = None, floors: dict | None = None, settings_from: str | None = None,
-                shared_with: list[str] | None = None) -> dict[str, Any]:
+                shared_with: list[str] | None = None) -> Record:
     """A flat record of one measured run (see the module docstring); `tuned` is the variant's
     bench.tune.Tuned when its hyperparameters were tuned, `timing` bench.train.time_steps' pass at the
     study's shared sizes, `load` what else ran on the machine while it trained (bench.measure.Load), `floors`
@@ -275,7 +269,7 @@ def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict,
     real = statistics.median(e.real_tokens for e in fit.epochs)
     padded = statistics.median(e.padded_tokens for e in fit.epochs)
     kept = fit.kept
-    return {
+    return Record.model_validate({
         "study": study, "variant": variant.name, **variant.axes(), "seed": seed, "params": fit.params,
         "train_acc": kept.running_acc, "val_acc": kept.val_acc, "test_acc": fit.test_acc,
         "train_loss": kept.train_loss, "epochs": len(fit.epochs), "best_epoch": fit.best_epoch,
@@ -295,7 +289,7 @@ def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict,
         "edge_params": tuned.edges if tuned else [], "settings_from": settings_from,
         "shared_with": shared_with or [variant.name],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    })
 
 
 def fresh_folder(out: Path) -> Path:

@@ -22,22 +22,9 @@ from bench.data import Splits
 from bench.data.batching import Encoded, batches
 from bench.measure import WARMUP_EVAL_BATCHES, Load, clock, peak_memory_mb, reset_peak_memory, time_each
 from bench.models import Shape, build, count_parameters, stream, to_device
+from bench.record import Epoch
 from bench.optim import clip_grad_norm, optimizers
 from bench.variants import Variant
-
-
-@dataclass
-class Epoch:
-    epoch: int
-    train_loss: float          # mean cross-entropy per sample
-    running_acc: float         # correct / seen during the epoch, the model still learning (the lesson's figure)
-    val_acc: float             # nan when there is no validation split
-    test_acc: float            # nan when not evaluated (tuning never reads test)
-    time_s: float              # wall time of the training pass, synchronized
-    samples: int
-    real_tokens: int
-    padded_tokens: int
-    widths: int = 0            # the sum of the batches' longest texts: dependent steps per layer and direction
 
 
 @dataclass

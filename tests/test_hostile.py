@@ -16,6 +16,7 @@ import pytest
 import bench.run as run
 from tests.conftest import over
 from tests.test_faults import TINY, _mount_tmpfs
+from tests.report.conftest import record as full_record
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "AKIAIOSFODNN7EXAMPLE-s3cr3t"
@@ -492,7 +493,7 @@ def test_a_runs_identity_includes_its_settings(tmp_path):
     from bench import runs, store
     storage = runs.open_storage(f"sqlite:///{tmp_path}/s.db", tmp_path, 120)
     for key, acc in (("aaaa", 0.5), ("bbbb", 0.9)):
-        record = {"study": "t", "variant": "lstm", "seed": 0, "test_acc": acc, "fingerprint": key}
+        record = {**full_record("lstm-packed-l1", 0, test_acc=acc, fingerprint=key), "variant": "lstm"}
         runs._load(storage, "t/lstm/seeds").add_trial(optuna.trial.create_trial(
             value=acc, state=optuna.trial.TrialState.COMPLETE, user_attrs={"job": runs._job(record, "seeds"),
                                                                            "record": record}))

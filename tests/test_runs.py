@@ -18,13 +18,15 @@ from optuna.trial import TrialState
 
 from bench import runs, store
 from bench.errors import BenchError, StorageError
+from tests.report.conftest import record as full_record
 
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = [{"seed": s} for s in (0, 1, 2)]
 
 
 def record(job: dict) -> dict:
-    return {"variant": "v", "seed": job["seed"], "test_acc": 0.5}
+    """A measured run's record (as bench.store.make_record writes it) for the job."""
+    return {**full_record("lstm-packed-l1", job["seed"], study="s", test_acc=0.5, fingerprint=None), "variant": "v"}
 
 
 def states(storage, name: str) -> Counter:

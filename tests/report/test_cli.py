@@ -144,10 +144,10 @@ DAMAGED = {
         "study.json", b"[1, 2]",
         "{out}/study.json is damaged (not a JSON object): re-export the folder (python -m bench.run with the same "
         "command)"),
-    "a record without its history": (
-        "records.jsonl", json.dumps({k: v for k, v in record("lstm-packed-l1", 0).items() if k != "history"}).encode(),
-        "{out}: its records lack what this rnnbench writes (KeyError: 'history'); re-export the folder (python -m "
-        "bench.run with the same command)"),
+    "a record without its parameter count": (
+        "records.jsonl", json.dumps({k: v for k, v in record("lstm-packed-l1", 0).items() if k != "params"}).encode(),
+        "{out}/records.jsonl:1: params: field required: the file was edited or damaged; re-export the folder (python "
+        "-m bench.run with the same command, or bench.report storage=URL)"),
 }
 
 
