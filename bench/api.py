@@ -80,11 +80,11 @@ def load(folder: str | Path):
     """A finished (or partly finished) study folder's tables as DataFrames, computed from its records: the same
     tables its page shows and its CSV files hold (bench.report.study.Tables: summary, results, effects, epochs,
     curves, leaderboard, study). A study name is read as reports/NAME."""
-    from bench.report.study import compute
+    from bench.report.study import compute, read
     out = Path(folder)
     if not out.exists() and not out.is_absolute() and len(out.parts) == 1:
         out = Path("reports") / out
-    tables = compute(out) if out.is_dir() else None
+    tables = compute(*read(out)) if out.is_dir() else None
     if tables is None:
         raise BenchError(f"no records in '{out}': give a study folder (reports/NAME) of a run that finished at "
                          "least one seed")
@@ -92,9 +92,10 @@ def load(folder: str | Path):
 
 
 def load_sweep(folder: str | Path) -> pd.DataFrame:
-    """A sweep folder's table: every point's summary stacked, with the swept keys as columns."""
-    from bench.report.sweep import sweep_table
-    frame, _ = sweep_table(Path(folder))
+    """A sweep folder's table: every point's summary stacked, with the swept keys as columns (read: writes nothing)."""
+    from bench.report.sweep import sweep_table, sweep_tables
+    computed, points = sweep_tables(Path(folder))
+    frame, _ = sweep_table(points, computed)
     if frame.empty:
         raise BenchError(f"no records under '{folder}' yet")
     return frame

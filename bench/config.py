@@ -358,6 +358,11 @@ class Study(Section):
         from bench.store import mask_secrets
         return " ".join(["python -m bench.run", *(shlex.quote(mask_secrets(w)) for w in self.words)])
 
+    @property
+    def data_named(self) -> str | None:
+        """The dataset the command line chose (`data.name=...`), when it did: the page says what the run read."""
+        return self.data.name if any(w.startswith("data.name=") for w in self.words) else None
+
     def at(self, **changes: Any) -> Study:
         """This study with dotted keys changed (a sweep point, a worker's folder): checked again, and its words
         changed too, so its page says the command that reproduces it."""

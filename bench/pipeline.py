@@ -28,6 +28,7 @@ from bench.config import Params, Study
 from bench.errors import BenchError
 from bench.measure import environment, peak_memory_mb, resolve_device
 from bench.progress import bar, say, tell
+from bench.record import DataInfo, StudyDoc
 from bench.report.effects import Criteria, next_wave
 from bench.report.index import refresh_index, render_any
 from bench.report.sweep import render_sweep
@@ -83,7 +84,7 @@ def run(study: Study) -> Outcome:
             return outcomes[-1]
     out.mkdir(parents=True, exist_ok=True)
     store.write_atomic(out / store.SWEEP, json.dumps(dict(zip(slugs, points)), indent=2))
-    report = render_sweep(out)
+    report = render_sweep(out, points_written=True)  # each point's run wrote its own page
     refresh_index(out)
     return Outcome(out, sum(o.finished for o in outcomes), [f for o in outcomes for f in o.failures], report=report)
 
@@ -214,8 +215,8 @@ def _done(prep: Prepared, asked: bool = False) -> int:
 def _intro(prep: Prepared) -> dict:
     """Say what will run; the study's document (study.json) with the reference's figures."""
     study, out = prep.study, prep.study.out_dir
-    for note in prep.splits.info["notes"] if prep.splits else []:
-        tell(note)
+    for note in DataInfo.model_validate(prep.splits.info).notes if prep.splits else []:
+        tell(note.text)
     if study.mode == "speed":
         tell(f"speed study {study.name}: {len(prep.variants)} variant(s) x {len(speed.jobs(study.speed))} point(s) "
              f"on {prep.device} -> {out}")
@@ -228,7 +229,7 @@ def _intro(prep: Prepared) -> dict:
         if shared and study.tune.trials:
             tell(f"tuned together: {len(shared)} group(s) of variants that differ only in {', '.join(study.share)} "
                  "(each trial trains every member)")
-    doc = {**study.model_dump(), "command": study.command, "fingerprint": prep.key}
+    doc = {**study.model_dump(), "command": study.command, "fingerprint": prep.key, "data_named": study.data_named}
     if prep.splits:
         classical = reference(prep.splits, study.data.cache)  # the line every recurrent model has to beat
         how = "cached" if classical["cache"] == "hit" else f"fitted in {classical['seconds']:.1f} s"
@@ -360,7 +361,7 @@ def more_seeds(work: Work) -> None:
     finished records, so every worker adds the same one; its runs are trials like the first wave's."""
     study, storage = work.prep.study, work.prep.storage
     by_name = {v.name: v for v in work.prep.variants}
-    criteria = Criteria.of(study.model_dump())
+    criteria = Criteria.of(StudyDoc.model_validate(study.model_dump()))
     seen = -1
     schedule = set(study.seeds_for(criteria.cap))
     while criteria.cap > criteria.first:

@@ -14,6 +14,7 @@ guesses with `.get`: `row()` holds every field.
 from __future__ import annotations
 
 import math
+import shlex
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -253,12 +254,28 @@ class StudyDoc(_Model):
     data_info: DataInfo = DataInfo()
     planned: Planned | None = None
     classical: dict[str, Any] | None = None      # the TF-IDF + LR reference (bench.classical)
-    reference: dict[str, dict[str, float]] | None = None  # a published figure per variant (the lesson's)
+    reference: dict[str, dict[str, Any]] | None = None  # a published figure per variant (the lesson's)
+    data_named: str | None = None                # the dataset the command line chose (data.name=...), if it did
     tune: dict[str, Any] = {}
     train: dict[str, Any] = {}
     measure: dict[str, Any] = {}
     data: dict[str, Any] = {}
     question: list[str] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older(cls, data: Any) -> Any:
+        """A document of an older rnnbench named the chosen dataset only in its command."""
+        if isinstance(data, dict) and "data_named" not in data and isinstance(data.get("command"), str):
+            named = [w.split("=", 1)[1] for w in shlex.split(data["command"]) if w.startswith("data.name=")]
+            data = {**data, "data_named": named[-1] if named else None}
+        return data
+
+    @property
+    def seed_schedule(self) -> list[int]:
+        """The seeds the study may run: its first wave, then the sequential waves' (bench.config.schedule_seeds)."""
+        from bench.config import schedule_seeds
+        return schedule_seeds(self.planned.seeds if self.planned else [], self.measure.get("max_seeds"))
 
     @property
     def total(self) -> int | None:

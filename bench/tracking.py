@@ -16,6 +16,7 @@ from collections import defaultdict
 from typing import Any
 
 from bench import store
+from bench.report.board import TRACKED
 from bench.report.stats import mean_ci
 from bench.variants import AXES
 
@@ -118,7 +119,7 @@ def _spread(client, parent, runs: list[dict]) -> None:
     from mlflow.entities import Metric
 
     now, step, metrics = int(time.time() * 1000), len(runs), [("seeds", len(runs))]
-    for column in ("test_acc", "val_acc", "epoch_time_s"):
+    for column in TRACKED:  # the leaderboard's declared columns that MLflow carries (bench.report.board)
         values = [float(r[column]) for r in runs if _finite(r.get(column))]
         if values:
             mean, half = mean_ci(values)

@@ -55,7 +55,8 @@ def test_a_cell_step_is_timed_forward_and_backward(monkeypatch):
 
 def test_every_record_carries_its_floors_and_the_leaderboard_shows_them(tmp_path):
     from bench import run
-    from bench.report.tables import leaderboard, summarize
+    from bench.report.board import leaderboard
+    from bench.report.tables import summarize
     from bench.store import load
     assert run.main(["study=smoke", "cell=[gru]", "packing=[padded]", "data.synthetic.n_train=120",
                      "data.synthetic.n_test=40", "tune.trials=0", "measure.seeds=1", "train.epochs=1",

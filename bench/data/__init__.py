@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from bench import store
+from bench.record import Note
 from bench.data import ag_news, csv_text, imdb, synthetic
 from bench.data.base import cache_dir
 from bench.data.batching import Encoded
@@ -76,25 +77,28 @@ def _tokenize(texts: list[str], where: str) -> list[list[str]]:
     return [t or ["<unk>"] for t in tokens]
 
 
-def _caps(lengths: list[int], cfg, notes: list[str]) -> int | None:
+def _caps(lengths: list[int], cfg, notes: list[Note]) -> int | None:
     """The training rows to keep: data.max_train, and fewer when the texts, once cut to data.max_len, hold more
     than data.max_tokens tokens (measured here, from the texts). Says on the page what was cut and why."""
     n, cap = len(lengths), cfg.max_len
     p90 = sorted(lengths)[int(0.9 * (n - 1))]
     cut = sum(length > cap for length in lengths) if cap else 0
     if cut:
-        notes.append(f"texts cut to {cap:,} tokens (data.max_len, keeping the {cfg.truncate}): {cut:,} of the {n:,} "
-                     f"training texts read were longer (their p90 is {p90:,} tokens)")
+        notes.append(Note(kind="cut", text=
+            f"texts cut to {cap:,} tokens (data.max_len, keeping the {cfg.truncate}): {cut:,} of the {n:,} "
+            f"training texts read were longer (their p90 is {p90:,} tokens)"))
     tokens = sum(min(length, cap or length) for length in lengths)
     rows = cfg.max_train if cfg.max_train is not None and cfg.max_train < n else None
     if cfg.max_tokens is not None and tokens * (rows or n) / n > cfg.max_tokens:
         rows = max(1, int(cfg.max_tokens * n / tokens))
-        notes.append(f"training rows capped at {rows:,} of {n:,} (data.max_tokens={cfg.max_tokens:,}: the texts "
-                     f"read hold {tokens:,} tokens{' once cut' if cut else ''}; stratified): figures are for this "
-                     "subset")
+        notes.append(Note(kind="capped", text=
+            f"training rows capped at {rows:,} of {n:,} (data.max_tokens={cfg.max_tokens:,}: the texts "
+            f"read hold {tokens:,} tokens{' once cut' if cut else ''}; stratified): figures are for this "
+            "subset"))
     elif rows:
-        notes.append(f"training rows capped at {rows:,} of {n:,} (data.max_train, stratified): figures are for "
-                     "this subset")
+        notes.append(Note(kind="capped", text=
+            f"training rows capped at {rows:,} of {n:,} (data.max_train, stratified): figures are for "
+            "this subset"))
     return rows
 
 
@@ -141,10 +145,12 @@ def prepare(raw, cfg) -> Splits:
                    for t in _tokenize(raw.test_texts, f"the test split of {raw.name}")]
     overlap = _overlap(tokens, test_tokens)
     if overlap >= OVERLAP:
-        notes.append(f"TEST OVERLAPS TRAINING: {overlap:.0%} of the test texts are also training texts: the test "
-                     "accuracy then measures memory, not generalisation; check that the test file is not the "
-                     "training file (data.csv.test)")
-    info = {"dataset": raw.name, "rows_read": rows_read, "partial": raw.partial, "notes": notes,
+        notes.append(Note(kind="overlap", text=
+            f"TEST OVERLAPS TRAINING: {overlap:.0%} of the test texts are also training texts: the test "
+            "accuracy then measures memory, not generalisation; check that the test file is not the "
+            "training file (data.csv.test)"))
+    info = {"dataset": raw.name, "rows_read": rows_read, "partial": raw.partial,
+            "notes": [n.model_dump() for n in notes],
             "test_in_train": overlap,
             "rows": {"train": len(fit_idx), "val": len(val_idx), "test": len(test_tokens)}}
     return Splits(encode(tokens, train_labels, fit_idx), encode(tokens, train_labels, sorted(val_idx)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bench.record import Note
 from bench.data.base import RawDataset, Source, download, file_sha256, read_rows
 from bench.errors import DataError
 
@@ -66,8 +67,9 @@ def read(cfg) -> RawDataset:
     test_texts, test_labels = _read_split(files["test"])
     counts = {"train": len(train_texts), "test": len(test_texts)}
     partial = counts != FULL_ROWS
-    notes = [f"AG News rows: train {counts['train']:,}, test {counts['test']:,}"]
+    notes = [Note(kind="rows", text=f"AG News rows: train {counts['train']:,}, test {counts['test']:,}")]
     if partial:
-        notes.append(f"PARTIAL split: the canonical AG News has train {FULL_ROWS['train']:,} / test "
-                     f"{FULL_ROWS['test']:,} rows; figures are not comparable with published results")
+        notes.append(Note(kind="partial", text=
+            f"PARTIAL split: the canonical AG News has train {FULL_ROWS['train']:,} / test "
+            f"{FULL_ROWS['test']:,} rows; figures are not comparable with published results"))
     return RawDataset("ag_news", train_texts, train_labels, test_texts, test_labels, LABELS, partial, notes)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from bench.record import Note
 from bench.errors import DataError, kind_of, printable
 
 
@@ -33,7 +34,7 @@ class RawDataset:
     test_labels: list[int]
     label_names: list[str]
     partial: bool = False  # fewer rows than the canonical split: figures are not comparable
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)  # what reading found, each of a kind (bench.record.Note)
 
 
 def cache_dir() -> Path:

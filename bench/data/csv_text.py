@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from bench.record import Note
 from bench.data.base import RawDataset, file_sha256, read_rows
 from bench.data.split import stratified_take
 from bench.errors import DataError, kind_of, printable
@@ -120,9 +121,11 @@ def read(cfg) -> RawDataset:
         raise DataError(f"{files['test']}: labels {unseen[:5]} never occur in the training file: "
                         "remove those rows or add training examples")
     once = sorted(y for y in names if train_raw.count(y) == 1)
-    notes = [f"CSV {files['train'].name}: {len(train_texts):,} train / {len(test_texts):,} test rows"]
+    notes = [Note(kind="rows", text=
+        f"CSV {files['train'].name}: {len(train_texts):,} train / {len(test_texts):,} test rows")]
     if once:
-        notes.append(f"LABELS SEEN ONCE in training: {', '.join(map(repr, once[:5]))}{' …' if len(once) > 5 else ''}: "
-                     "a class with one example cannot be learned or validated; check data.csv.label_col and the file")
+        notes.append(Note(kind="labels", text=
+            f"LABELS SEEN ONCE in training: {', '.join(map(repr, once[:5]))}{' …' if len(once) > 5 else ''}: "
+            "a class with one example cannot be learned or validated; check data.csv.label_col and the file"))
     return RawDataset("csv", train_texts, [index[y] for y in train_raw],
                       test_texts, [index[y] for y in test_raw], names, notes=notes)

@@ -20,6 +20,7 @@ import re
 import tarfile
 from pathlib import Path
 
+from bench.record import Note
 from bench.data.base import RawDataset, Source, download, file_sha256, read_rows
 from bench.errors import DataError
 
@@ -90,9 +91,10 @@ def read(cfg) -> RawDataset:
     train_texts, train_labels = _read_split(files["train"], cfg.split_seed)
     test_texts, test_labels = _read_split(files["test"], cfg.split_seed)
     counts = {"train": len(train_texts), "test": len(test_texts)}
-    notes = [f"IMDB rows: train {counts['train']:,}, test {counts['test']:,}"]
+    notes = [Note(kind="rows", text=f"IMDB rows: train {counts['train']:,}, test {counts['test']:,}")]
     partial = counts != FULL_ROWS
     if partial:
-        notes.append(f"PARTIAL split: the canonical IMDB has train {FULL_ROWS['train']:,} / test "
-                     f"{FULL_ROWS['test']:,} rows; figures are not comparable with published results")
+        notes.append(Note(kind="partial", text=
+            f"PARTIAL split: the canonical IMDB has train {FULL_ROWS['train']:,} / test "
+            f"{FULL_ROWS['test']:,} rows; figures are not comparable with published results"))
     return RawDataset("imdb", train_texts, train_labels, test_texts, test_labels, LABELS, partial, notes)

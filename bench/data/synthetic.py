@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 
+from bench.record import Note
 from bench.data.base import RawDataset
 
 
@@ -38,4 +39,5 @@ def read(cfg) -> RawDataset:
     test_texts, test_labels = _generate(s.n_test, rng, s)
     return RawDataset("synthetic", train_texts, train_labels, test_texts, test_labels,
                       [f"k{i}" for i in range(s.n_classes)],
-                      notes=[f"synthetic: key {s.distance} tokens before the end, length {s.min_len}-{s.max_len}"])
+                      notes=[Note(kind="rows", text=
+                          f"synthetic: key {s.distance} tokens before the end, length {s.min_len}-{s.max_len}")])

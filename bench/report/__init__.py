@@ -14,8 +14,9 @@ only lays them out (.page).
 import importlib
 
 # Imported on first use (PEP 562), so `python -m bench.report --help` or a mistyped key answers at once.
-_WHERE = {"render_any": "index", "rerender": "index", "write_index": "index", "render_speed": "speed", "banner": "study",
-          "caveats": "study", "facts": "study", "render": "study", "render_sweep": "sweep"}
+_WHERE = {"render_any": "index", "rerender": "index", "write_index": "index", "render_speed": "speed",
+          "warnings": "study", "facts": "study", "compute": "study", "read": "study", "write": "study",
+          "render": "study", "render_sweep": "sweep"}
 __all__ = sorted(_WHERE)
 
 

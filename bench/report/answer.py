@@ -116,7 +116,7 @@ def _axis_sentence(axis: str, rows: pd.DataFrame) -> str:
     times = rows.dropna(subset=["time_ratio"])
     if not times.empty:
         basis = str(times["time_basis"].iloc[0])
-        parts.append(f"time per step {_ratios(times)} at {basis}" if "no timing" not in basis
+        parts.append(f"time per step {_ratios(times)} at {basis}" if times["timed"].iloc[0]
                      else f"time per epoch {_ratios(times)} at each variant's tuned sizes (not like for like)")
     return f"{AXIS_WORDS.get(axis, axis).capitalize()} ({change}): " + "; ".join(parts) + "."
 

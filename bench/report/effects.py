@@ -53,6 +53,7 @@ from dataclasses import dataclass
 
 from bench.report.stats import (ALPHA, MARGIN, TAU, aso, bootstrap_ci, correlation, holm, paired, paired_bootstrap_ci,
                                 posterior, ratio_ci, seeds_needed, spending_levels, tost, welch)
+from bench.record import StudyDoc
 from bench.report.tables import scored
 from bench.variants import AXES, BATCHINGS, CELLS, EMBED_INITS, NOT_APPLICABLE, PACKINGS, READOUTS
 
@@ -61,7 +62,7 @@ COLUMNS = ["axis", "baseline", "value", "context", "variant_baseline", "variant"
            "metric", "design", "seeds_paired", "rho", "settings_differ", "acc_baseline", "acc", "delta", "ci_low",
            "ci_high", "p_value", "p_holm", "p_tost", "p_tost_holm", "level", "question", "verdict", "seeds_needed",
            "boot_low", "boot_high", "aso_better", "aso_worse", "p_below", "p_within", "p_above", "lenses",
-           "lenses_agree", "time_ratio", "time_low", "time_high", "time_basis", "memory_ratio", "memory_kind",
+           "lenses_agree", "time_ratio", "time_low", "time_high", "timed", "time_basis", "memory_ratio", "memory_kind",
            "comparable"]
 DESIGNS = ("paired", "unpaired")
 VERDICTS = ("better", "worse", "equivalent", "undecided", "not comparable")
@@ -99,14 +100,14 @@ class Criteria:
         return reached[-1] if reached else self.levels[0]
 
     @classmethod
-    def of(cls, study: dict) -> "Criteria":
-        """The criteria a study document (study.json, or a Study as a dict) sets."""
-        measure = study.get("measure") or {}
+    def of(cls, doc: StudyDoc) -> "Criteria":
+        """The criteria a study's document sets: the one place both the run (its sequential waves) and the report
+        read them from."""
+        measure = doc.measure
         seeds = measure.get("seeds", 1)
         first = seeds if isinstance(seeds, int) else len(seeds)
-        question = study.get("question")
         return cls(alpha=float(measure.get("alpha", ALPHA)), margin=float(measure.get("margin", MARGIN)),
-                   question=tuple(question) if question else None, first=first,
+                   question=tuple(doc.question) if doc.question else None, first=first,
                    cap=max(first, measure.get("max_seeds") or first))
 
     def describe(self, family: int) -> str:
@@ -234,7 +235,7 @@ def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Cri
                     "time_ratio": _ratio(summary, time_col, base, variant),
                     **dict(zip(("time_low", "time_high"), ratio_ci(_times(by_variant[base], timed),
                                                                   _times(by_variant[variant], timed)))),
-                    "time_basis": _basis(summary, base, variant) if timed else "tuned sizes (no timing pass)",
+                    "timed": timed, "time_basis": _basis(summary, base, variant) if timed else "tuned sizes (no timing pass)",
                     "memory_ratio": _ratio(summary, mem_col, base, variant) if same_memory else math.nan,
                     "memory_kind": summary.loc[variant, kind_col] if same_memory else "mixed",
                     "comparable": all(x != False for x in learned),  # noqa: E712 - None: not known
@@ -357,24 +358,23 @@ def next_wave(records: list[dict], summary: pd.DataFrame, criteria: Criteria) ->
 
 
 def seed_stops(summary: pd.DataFrame, table: pd.DataFrame, criteria: Criteria) -> dict[str, str]:
-    """Why each variant has the seeds it has: 'decided' (its pairs of the question are decided or not comparable),
-    'cap reached' (a pair is still undecided at measure.max_seeds), 'unfinished' (undecided below the cap: the
-    same command adds the next wave), or 'first wave' (in no pair of the question)."""
+    """Why each variant has the seeds it has, as a kind (bench.report.board.stop_words says it): 'decided' (its
+    pairs of the question are decided), 'cap' (a pair is still undecided at measure.max_seeds), 'unfinished'
+    (undecided below the cap: the same command adds the next wave), 'no_sequential' (undecided, and no sequential
+    seeds were asked for), 'not_comparable' (a side of each pair did not learn) or 'no_pair' (in no pair of the
+    question)."""
     stops = {}
     asked = table[table["question"]] if not table.empty else table
     for variant in summary.index:
         mine = asked[(asked["variant"] == variant) | (asked["variant_baseline"] == variant)] if not asked.empty \
             else asked
-        n = int(summary.loc[variant, "seeds"])
         if mine.empty:
-            stops[variant] = "first wave (in no pair of the question)"
+            stops[variant] = "no_pair"
         elif (mine["verdict"] == "not comparable").all():
-            stops[variant] = "first wave (its pairs are not comparable: a side did not learn)"
+            stops[variant] = "not_comparable"
         elif (mine["verdict"] == "undecided").any():
-            stops[variant] = (
-                "undecided (no sequential seeds: measure.max_seeds adds seeds while a pair is undecided)"
-                if criteria.cap <= criteria.first else "cap reached, still undecided" if n >= criteria.cap else
-                "unfinished: a pair is undecided below measure.max_seeds (run the same command to add seeds)")
+            stops[variant] = ("no_sequential" if criteria.cap <= criteria.first else
+                              "cap" if int(summary.loc[variant, "seeds"]) >= criteria.cap else "unfinished")
         else:
-            stops[variant] = "decided" + (f" after {n} seeds" if n > criteria.first else " at the first wave")
+            stops[variant] = "decided"
     return stops

@@ -9,6 +9,7 @@ from pathlib import Path
 from bench import store
 from bench.errors import BenchError
 from bench.progress import tell
+from bench.record import StudyDoc
 from bench.report.html import page
 from bench.store import SWEEP
 
@@ -19,8 +20,8 @@ def studies(root: Path) -> list[dict]:
     for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
         sweep = (folder / SWEEP).is_file()
         if (folder / store.SPEED_RECORDS).is_file():
-            study = store.load_study(folder)
-            entries.append({"folder": folder.name, "kind": "speed", "description": study.get("description", ""),
+            study = StudyDoc.model_validate(store.load_study(folder))
+            entries.append({"folder": folder.name, "kind": "speed", "description": study.description,
                             "runs": len((folder / store.SPEED_RECORDS).read_text().splitlines()), "planned": None,
                             "budget": "-", "device": "-", "partial": False, "finished": ""})
             continue
@@ -32,14 +33,14 @@ def studies(root: Path) -> list[dict]:
             study, records = store.load_study(first), [r for s in points for r in store.load(folder / s)]
         else:
             study, records = store.load_study(folder), store.load(folder)
-        planned = study.get("planned")
-        total = len(planned["variants"]) * len(planned["seeds"]) * (len(points) if sweep else 1) if planned else None
+        doc = StudyDoc.model_validate(study)
+        total = doc.total * (len(points) if sweep else 1) if doc.total else None
         entries.append({"folder": folder.name, "kind": "sweep" if sweep else "study",
-                        "description": study.get("description", ""), "runs": len(records), "planned": total,
-                        "budget": ", ".join(sorted({str(r.get("budget")) for r in records})) or "-",
-                        "device": ", ".join(sorted({str(r.get("device_name")) for r in records})) or "-",
-                        "partial": any(r.get("partial_data") for r in records),
-                        "finished": max((r.get("finished_at", "") for r in records), default="")})
+                        "description": doc.description, "runs": len(records), "planned": total,
+                        "budget": ", ".join(sorted({str(r["budget"]) for r in records})) or "-",
+                        "device": ", ".join(sorted({str(r["device_name"]) for r in records})) or "-",
+                        "partial": any(r["partial_data"] for r in records),
+                        "finished": max((r["finished_at"] or "" for r in records), default="")})
     return entries
 
 
@@ -83,13 +84,13 @@ def _against_storage(folder: Path) -> list[str]:
     from bench import runs
     if not (folder / runs.DB).is_file() or (folder / SWEEP).is_file():
         return []
-    doc = store.load_study(folder)
+    doc = StudyDoc.model_validate(store.load_study(folder))
     kind = "speed" if (folder / store.SPEED_RECORDS).is_file() else "seeds"
     try:
         storage = runs.open_storage(None, folder, lease=120)
-        _, said = runs.reconcile(storage, doc.get("name", ""), folder, doc.get("fingerprint"), kind, restore=False)
+        _, said = runs.reconcile(storage, doc.name, folder, doc.fingerprint, kind, restore=False)
         if said:
-            runs.export(storage, doc.get("name", ""), folder, kind, doc.get("fingerprint"))
+            runs.export(storage, doc.name, folder, kind, doc.fingerprint)
     except (BenchError, *runs.LOST) as e:  # a read-only folder: Optuna cannot open its database there
         reason = str(getattr(e, "orig", None) or e.__cause__ or e).strip().splitlines()[0]
         return [f"cannot compare {folder / runs.DB} with {store.RECORDS} ({reason}): the records are taken as they "

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +16,8 @@ from bench.report.effects import Criteria, schedule, verdict
 from bench.report import html
 from bench.report.html import drawn, grid
 from bench.report.plots import Plot
-from bench.report.tables import CI_NOTE, Leaderboard, key_view
+from bench.record import StudyDoc
+from bench.report.board import NOTE, Leaderboard, key_view
 
 # What the effects table shows first; the rest (axis, other axes, p before correction, sizes timed, seeds) folds out
 EFFECT_KEY_COLUMNS = ("reading", "Δ acc", "95% CI", "p (Holm)", "design", "seeds", "time ×", "memory ×")
@@ -27,7 +27,7 @@ EFFECT_KEY_COLUMNS = ("reading", "Δ acc", "95% CI", "p (Holm)", "design", "seed
 class Page:
     """What one study page shows; bench.report.render fills it from the stored records."""
 
-    study: dict
+    study: StudyDoc
     facts: list[tuple[str, str]]      # header: label -> text
     warnings: list[str]
     board: Leaderboard
@@ -43,13 +43,11 @@ class Page:
     together: list = field(default_factory=list)  # the groups of variants tuned together (tables.tuned_together)
 
 
-def question(study: dict) -> str:
+def question(doc: StudyDoc) -> str:
     """The study file's question, and, when the command line named another dataset than the file's words may
     suggest (`study=smoke data.name=csv`), the data it was run on: the page never calls a CSV synthetic."""
-    said = str(study.get("description", ""))
-    words = shlex.split(str(study.get("command", "")))
-    named = [w.split("=", 1)[1] for w in words if w.startswith("data.name=")]
-    return f"{said} (Run here on {named[-1]} data: data.name was given on the command line.)" if named else said
+    return (f"{doc.description} (Run here on {doc.data_named} data: data.name was given on the command line.)"
+            if doc.data_named else doc.description)
 
 
 def _fmt(value: float, spec: str) -> str:
@@ -135,16 +133,16 @@ def html_page(page: Page) -> str:
         if found.get(kind) else None
         for kind, label in (("operators", "operator (own CPU time)"), ("kernels", "kernel (own device time)"))}}
         for variant, found in page.profiles.items()]
-    return html.page("study.html", f"rnnbench: {page.study.get('name', 'study')}", question(page.study),
+    return html.page("study.html", f"rnnbench: {page.study.name}", question(page.study),
                 page.warnings, page.facts, answer=page.answer,
-                board=grid(key.text, key.best, key.hover, caption=LEADERBOARD_NOTE + memory_note,
+                board=grid(key.text, key.best, key.hover, caption=NOTE + memory_note,
                            table_id="leaderboard-table"),
                 board_all=grid(page.board.text, page.board.best, page.board.hover, text_columns=("hyperparameters",),
                                table_id="leaderboard-all"),
                 seeds=grid(page.seeds.map(lambda v: _fmt(v, ".4f"))), drawn=drawn(page.plots, page.out),
                 tuning=None if page.tuning.empty else grid(page.tuning.map(str), text_columns=(
                     "best_params", "importance")), together=page.together,
-                config=json.dumps(page.study, indent=2, sort_keys=True, default=str), files=page.files, **parts)
+                config=json.dumps(page.study.model_dump(), indent=2, sort_keys=True, default=str), files=page.files, **parts)
 
 
 EFFECTS_NOTE = ("Δ acc = mean {metric} accuracy of the changed variant minus the baseline's, over seeds; 95% CI and "
@@ -158,10 +156,3 @@ EFFECTS_NOTE = ("Δ acc = mean {metric} accuracy of the changed variant minus th
                 "sides (memory: same kind only); [95% percentile bootstrap interval of the time ratio over the "
                 "steps], 'same' when it spans 1: no difference in time this run can tell from noise. A packed "
                 "variant reads each true end, so it pairs with padded true_last, not padded last.")
-
-LEADERBOARD_NOTE = (f"Sorted by test accuracy, variants that did not learn last and unranked; ★ marks each column's "
-                    f"best. {CI_NOTE} learned: above the majority-class rate by more than the noise. epochs kept/run: "
-                    "the epoch whose weights were kept (best validation accuracy) / epochs run, ⚠ = kept the cap's "
-                    "last epoch. s/epoch: median [IQR] of the training pass at the tuned sizes, synchronized; "
-                    "ms/step (shared sizes): every variant timed at the study's own sizes. train acc (running) is the "
-                    "lesson's figure: accuracy while learning, not a held-out score. Hyperparameters: the values the seeds used; ! = on the edge of its range.")

@@ -12,6 +12,8 @@ from bench.report.answer import time_reading
 from bench.report.html import drawn, grid, page
 from bench.report.plots import Plot
 from bench.report.stats import ratio_ci
+from bench.record import StudyDoc
+from bench.report.board import Column
 from bench.report.tables import busy
 
 SHOWN = ["sweep", "batch_size", "seq_len", "train_ms", "train_ms_q1", "train_ms_q3", "infer_ms",
@@ -94,11 +96,22 @@ def _settings(frame: pd.DataFrame) -> tuple[str, list[str]]:
     return text or "defaults (records from before the settings were stored)", []
 
 
+# The key table's columns (what fits 1280 px; every column folds out below it and is in speed.csv), declared as the
+# study page's are (bench.report.board.Column), over a row of display text
+KEY = (Column("sweep", lambda r: r["sweep"]), Column("batch", lambda r: r["batch_size"]),
+       Column("length", lambda r: r["seq_len"]),
+       Column("train ms (q1-q3)", lambda r: f"{r['train_ms']} ({r['train_ms_q1']}-{r['train_ms_q3']})"),
+       Column("infer ms", lambda r: r["infer_ms"]), Column("real tokens/s", lambda r: r["real_tokens_per_s"]),
+       Column("pads", lambda r: r["pad_fraction"]), Column("train GFLOP/s", lambda r: r["train_gflops_per_s"]),
+       Column("peak MiB", lambda r: r["peak_mem_mb"]), Column("latency floor ms", lambda r: r["latency_floor_ms"]),
+       Column("× latency floor", lambda r: r["x_latency_floor"]))
+
+
 def render_speed(out: Path) -> str:
     frame = load(out)
     if frame.empty:
         return f"no speed records in {out} yet"
-    study = store.load_study(out)
+    study = StudyDoc.model_validate(store.load_study(out))
     speeds = frame.reindex(columns=["variant", *SHOWN]).sort_values(["sweep", "variant", "batch_size", "seq_len"])
     store.write_atomic(out / "speed.csv", speeds.to_csv(index=False))
     cross = crossover(frame)
@@ -106,13 +119,8 @@ def render_speed(out: Path) -> str:
     verdict = _packing_verdict(cross)
     shown = speeds.set_index("variant").drop(columns=["memory_kind"]).map(
         lambda v: "-" if pd.isna(v) else f"{v:,.3g}" if isinstance(v, float) else str(v))
-    key = pd.DataFrame({  # the columns that fit 1280 px; every column folds out below it (and is in speed.csv)
-        "sweep": shown["sweep"], "batch": shown["batch_size"], "length": shown["seq_len"],
-        "train ms (q1-q3)": shown["train_ms"] + " (" + shown["train_ms_q1"] + "-" + shown["train_ms_q3"] + ")",
-        "infer ms": shown["infer_ms"], "real tokens/s": shown["real_tokens_per_s"], "pads": shown["pad_fraction"],
-        "train GFLOP/s": shown["train_gflops_per_s"], "peak MiB": shown["peak_mem_mb"],
-        "latency floor ms": shown["latency_floor_ms"], "× latency floor": shown["x_latency_floor"]},
-        index=shown.index)
+    rows = [r for _, r in shown.iterrows()]
+    key = pd.DataFrame({c.label: [c.text(r) for r in rows] for c in KEY}, index=shown.index)
     figures = [p for p in (scaling(frame, "batch"), scaling(frame, "length")) if p is not None]
     env = frame.iloc[0]
     settings, notes = _settings(frame)
@@ -121,9 +129,9 @@ def render_speed(out: Path) -> str:
     notes = [loaded, *notes] if loaded else notes
     facts = [("device", f"{env.get('device_name')} ({env.get('device')}), torch {env.get('torch_version')}, CUDA "
                         f"{env.get('cuda_version') or '-'}, cuDNN {env.get('cudnn_version') or '-'}"),
-             ("reproduce", str(study.get("command", ""))), ("settings", settings), ("packing", verdict)]
+             ("reproduce", study.command or ""), ("settings", settings), ("packing", verdict)]
     store.write_atomic(out / "index.html", page(
-        "speed.html", f"rnnbench speed: {study.get('name', out.name)}", str(study.get("description", "")), notes, facts,
+        "speed.html", f"rnnbench speed: {study.name}", study.description, notes, facts,
         steps_all=grid(shown, table_id="speed-all"),
         steps=grid(key, table_id="speed-table",
                    caption="Median of every timed step (q1-q3 beside it), synchronized, after warm-up; tokens/s "

@@ -51,7 +51,8 @@ def test_a_label_seen_once_in_training_is_said_and_header_false_reads_the_first_
         csv_text.read(DataConfig(name="csv", csv=CsvConfig(**spec)))  # not said: refused as a likely header
     raw = csv_text.read(DataConfig(name="csv", csv=CsvConfig(**spec, header=False)))  # said: it is data
     assert raw.label_names == ["a", "b", "odd"] and any(
-        n.startswith("LABELS SEEN ONCE in training: 'odd': a class with one example") for n in raw.notes)
+        n.kind == "labels" and n.text.startswith("LABELS SEEN ONCE in training: 'odd': a class with one example")
+        for n in raw.notes)
 
 
 def _long_csv(tmp_path, rows: int, words: int) -> None:
@@ -75,7 +76,7 @@ def test_budgets_bound_a_long_text_csv_measured_from_its_texts(tmp_path, budget,
     assert splits.info["rows_read"]["train"] == 2000
     assert splits.info["rows"]["train"] + splits.info["rows"]["val"] == rows  # max_tokens / max_len rows
     assert int(splits.train.lengths.max()) == max_len
-    notes = " ".join(splits.info["notes"])
+    notes = " ".join(n["text"] for n in splits.info["notes"] if n["kind"] in ("cut", "capped"))
     assert f"texts cut to {max_len} tokens" in notes and "2,000 of the 2,000 training texts read" in notes
     assert f"training rows capped at {rows:,} of 2,000 (data.max_tokens=" in notes
 
@@ -88,9 +89,9 @@ def test_short_texts_are_not_capped_and_the_command_line_lifts_a_cap(tmp_path):
              f"data.csv.test={tmp_path}/test.csv", "data.csv.header=false", "data.cache=false"]
     splits = load(load_study(words).data)
     assert splits.info["rows"]["train"] + splits.info["rows"]["val"] == 300
-    assert not [n for n in splits.info["notes"] if "cut" in n or "capped" in n]
+    assert not [n for n in splits.info["notes"] if n["kind"] in ("cut", "capped")]
     _long_csv(tmp_path, rows=300, words=1000)
     splits = load(load_study([*words, "data.max_len=null", "data.max_tokens=null"]).data)
     assert splits.info["rows"]["train"] + splits.info["rows"]["val"] == 300
-    assert not [n for n in splits.info["notes"] if "cut" in n or "capped" in n]
+    assert not [n for n in splits.info["notes"] if n["kind"] in ("cut", "capped")]
     assert int(splits.train.lengths.max()) == 1000

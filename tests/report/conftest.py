@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import json
 import re
 import shutil
@@ -116,8 +117,10 @@ def chromium(tmp_path_factory) -> Chromium:
                 "check")
 
 
-def record(variant: str, seed: int, **fields) -> dict:
-    """A stored record as bench.store.make_record writes it, with made-up figures to override."""
+def record(variant: str, seed: int, raw: bool = False, **fields) -> dict:
+    """A stored record as bench.store.make_record writes it and bench.store.load reads it back (bench.record.Record:
+    checked, every field present), with made-up figures to override; `raw`: as given, unchecked (a damaged line)."""
+    from bench.record import Record
     from bench.variants import parse
     axes = parse(variant).axes()
     base = {"study": "t", "variant": variant, **axes, "seed": seed, "params": 1000, "train_acc": 0.5,
@@ -133,6 +136,6 @@ def record(variant: str, seed: int, **fields) -> dict:
             "curve": [[1, 45, 0.4], [1, 90, 0.5], [2, 45, 0.55], [2, 90, 0.6]]}
     base.update(fields)
     base.setdefault("history", [{"epoch": e, "train_loss": 1.0, "running_acc": 0.5, "val_acc": base["val_acc"] - 0.1 * (2 - e),
-                                 "test_acc": base["test_acc"], "time_s": 1.0, "samples": 90, "real_tokens": 900,
+                                 "test_acc": math.nan if base["test_acc"] is None else base["test_acc"], "time_s": 1.0, "samples": 90, "real_tokens": 900,
                                  "padded_tokens": 1800} for e in (1, 2)])
-    return base
+    return base if raw else Record.model_validate(base).row()

@@ -1,6 +1,8 @@
 """The answer in words: only what the tables support, short, with the caveats as a list."""
 
-from bench.report import banner, effects as fx
+from bench.record import StudyDoc
+from bench.report import effects as fx
+from bench.report.study import banner, warnings
 from bench.report.answer import answer
 from bench.report.tables import summarize
 
@@ -64,7 +66,7 @@ def test_when_nothing_learned_the_answer_and_the_banner_say_so_first():
                for s in range(2)]
     text = _say(records).text()
     assert "No variant learned: every test accuracy is within noise of the majority-class rate (0.250)" in text
-    lines = banner(records, {"planned": None}, [], summarize(records))
+    lines = banner(warnings(records, StudyDoc(), [], summarize(records)))
     assert lines[0].startswith("NOTHING LEARNED: no variant's accuracy is above the majority-class rate (0.250)")
 
 

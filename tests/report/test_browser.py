@@ -6,7 +6,7 @@ import os
 import shutil
 
 from bench.report import render
-from bench.report.tables import REFERENCE_ROW
+from bench.report.board import REFERENCE_ROW
 from bench.store import load
 
 from .conftest import copy_study

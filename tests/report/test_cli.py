@@ -119,7 +119,7 @@ DAMAGED = {
         "edited or damaged; re-export the folder (python -m bench.run with the same command, or bench.report "
         "storage=URL)"),
     "a non-numeric test accuracy": (
-        "records.jsonl", GOOD_LINE + json.dumps(record("lstm-packed-l1", 1, test_acc="high")).encode() + b"\n",
+        "records.jsonl", GOOD_LINE + json.dumps(record("lstm-packed-l1", 1, raw=True, test_acc="high")).encode() + b"\n",
         "{out}/records.jsonl:2: test_acc 'high' is not an accuracy (a finite number from 0 to 1): the file was "
         "edited or damaged; re-export the folder (python -m bench.run with the same command, or bench.report "
         "storage=URL)"),

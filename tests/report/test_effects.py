@@ -1,8 +1,10 @@
 import math
 
+import pandas as pd
 import pytest
 
 from bench.report import effects as fx
+from bench.report.board import leaderboard, stop_words
 from bench.report.tables import summarize
 
 from .conftest import record
@@ -191,14 +193,18 @@ def test_seed_stops_say_why_each_variant_has_its_seeds():
     summary = summarize(records)
     criteria = fx.Criteria(first=3, cap=8, question=("packing", "readout"))  # the packing study's question
     stops = fx.seed_stops(summary, fx.effects(records, summary, criteria), criteria)
-    assert stops["lstm-padded-l1"] == "first wave (its pairs are not comparable: a side did not learn)"
-    assert stops["lstm-packed-l1"] == "decided at the first wave"  # packing: equivalent
+    assert stops["lstm-padded-l1"] == "not_comparable"  # a kind; the page's words come from bench.report.board
+    assert stop_words(stops["lstm-padded-l1"], 3, 3) == "first wave (its pairs are not comparable: a side did not learn)"
+    assert stops["lstm-packed-l1"] == "decided" and stop_words("decided", 3, 3) == "decided at the first wave"
+    assert stop_words("decided", 6, 3) == "decided after 6 seeds"
     grid = _grid()
     summary = summarize(grid)
     stops = fx.seed_stops(summary, fx.effects(grid, summary, criteria), criteria)
-    assert stops["gru-packed-l1"].startswith("unfinished")  # undecided at 3 seeds, cap 8: the next run adds a wave
+    assert stops["gru-packed-l1"] == "unfinished"  # undecided at 3 seeds, cap 8: the next run adds a wave
     at_cap = fx.Criteria(first=3, cap=3)
-    assert fx.seed_stops(summary, fx.effects(grid, summary, at_cap), at_cap)["gru-packed-l1"].startswith("undecided")
+    assert fx.seed_stops(summary, fx.effects(grid, summary, at_cap), at_cap)["gru-packed-l1"] == "no_sequential"
+    board = leaderboard(summary.assign(seeds_stop=pd.Series(stops)), criteria=criteria)
+    assert board.text.loc["gru-packed-l1", "seeds stopped"].startswith("unfinished: a pair is undecided below")
 
 
 # --- paired verdicts: sides that share settings and seeds are decided on per-seed differences ------------------

@@ -55,13 +55,14 @@ def test_a_password_in_a_storage_url_is_not_stored(tmp_path):
 
 def test_banner_names_every_setting_that_changes_the_maths_or_the_speed():
     """Sparse Adam, torch.compile and mixed devices each get a warning line; plain runs get none."""
-    from bench.report import banner
-    study = {"planned": {"variants": ["lstm-padded"], "seeds": [0, 1]}}
+    from bench.record import StudyDoc
+    from bench.report.study import banner, warnings
+    study = StudyDoc(planned={"variants": ["lstm-padded"], "seeds": [0, 1]})
     plain = [record("lstm-padded", s, budget=None) for s in (0, 1)]
-    assert banner(plain, study, []) == []
+    assert banner(warnings(plain, study)) == []
     lazy = [record("lstm-padded", 0, budget=None, hyperparameters={"sparse_embedding": True}),
             record("lstm-padded", 1, budget=None, device_name="NVIDIA H100", hyperparameters={"compile": True})]
-    lines = banner(lazy, study, [])
+    lines = banner(warnings(lazy, study))
     assert [line.split(":")[0] for line in lines] == ["TORCH.COMPILE", "SPARSE ADAM", "MIXED DEVICES"]
     assert "1 of 2 run(s) ran under torch.compile" in lines[0] and "TORCH_LOGS=graph_breaks" in lines[0]
     assert "1 of 2 run(s) trained with train.sparse_embedding=true: torch.optim.SparseAdam" in lines[1]
@@ -70,7 +71,11 @@ def test_banner_names_every_setting_that_changes_the_maths_or_the_speed():
 def test_the_question_says_the_data_a_command_line_chose():
     """study=smoke data.name=csv: the page must not call the CSV synthetic on the study file's word (issue 24)."""
     from bench.report.page import question
+    from bench.record import StudyDoc
     smoke = {"description": "Does the whole pipeline run? Synthetic data, tiny models.", "command":
              "python -m bench.run study=smoke data.name=csv data.csv.train=x.csv"}
-    assert question(smoke).endswith("(Run here on csv data: data.name was given on the command line.)")
-    assert question({**smoke, "command": "python -m bench.run study=smoke"}) == smoke["description"]
+    said = "(Run here on csv data: data.name was given on the command line.)"
+    assert question(StudyDoc(**smoke, data_named="csv")).endswith(said)  # the flag the run stores
+    assert question(StudyDoc.model_validate(smoke)).endswith(said)  # an older study.json: read from its command
+    plain = StudyDoc.model_validate({**smoke, "command": "python -m bench.run study=smoke"})
+    assert question(plain) == smoke["description"]

@@ -3,6 +3,8 @@ import math
 
 import pytest
 
+from bench.record import Planned
+from bench.report import board as board_
 from bench.report import tables
 
 from .conftest import record
@@ -29,7 +31,7 @@ def test_summary_sorts_by_test_accuracy_with_ci_iqr_and_seed_values():
 
 
 def test_leaderboard_marks_best_values_and_shows_each_seed_on_hover():
-    board = tables.leaderboard(tables.summarize(_records()))
+    board = board_.leaderboard(tables.summarize(_records()))
     assert board.text.loc["lstm-packed-l1", "test acc"].startswith("0.8100 ± ")
     assert board.best.loc["lstm-packed-l1", "test acc"] and not board.best.loc["lstm-padded-l1", "test acc"]
     assert board.best.loc["lstm-padded-l1", "s/epoch"] and board.best.loc["lstm-padded-l1", "real tok/s"]
@@ -44,7 +46,7 @@ def test_tuned_hyperparameters_are_shown_with_edges_flagged():
     records = [record("gru-packed-l1", 0, tuned=True, edge_params=["dropout"],
                       hyperparameters={"lr": 0.0035, "dropout": 0.01, "batch_size": 64, "epochs": 2})]
     tuning = {"gru-packed-l1": {"best": {"lr": 0.0035, "dropout": 0.01, "batch_size": 64}}}
-    board = tables.leaderboard(tables.summarize(records, tuning=tuning))
+    board = board_.leaderboard(tables.summarize(records, tuning=tuning))
     assert board.text.loc["gru-packed-l1", "hyperparameters"] == "batch_size=64, dropout=0.01!, lr=0.0035"
     assert "edge" in board.hover.loc["gru-packed-l1", "hyperparameters"]
     assert not board.best.any().any(), "one variant: nothing to mark as best"
@@ -53,19 +55,19 @@ def test_tuned_hyperparameters_are_shown_with_edges_flagged():
 def test_memory_of_different_kinds_is_not_ranked():
     records = _records()
     records[0]["memory_kind"] = "cuda_allocator"
-    board = tables.leaderboard(tables.summarize(records))
+    board = board_.leaderboard(tables.summarize(records))
     assert not board.best["peak MiB"].any()
 
 
 def test_markdown_leaderboard_bolds_the_best():
-    md = tables.markdown(tables.leaderboard(tables.summarize(_records())))
+    md = board_.markdown(board_.leaderboard(tables.summarize(_records())))
     lines = md.splitlines()
     assert lines[0].startswith("| variant | seeds | test acc |") and lines[1].startswith("|---|")
     assert "| lstm-packed-l1 | 2 | **0.8100 ± " in lines[2] and len(lines) == 4
 
 
 def test_missing_runs_lists_planned_pairs_without_a_record():
-    planned = {"variants": ["lstm-padded-l1", "lstm-packed-l1", "gru-packed-l1"], "seeds": [0, 1]}
+    planned = Planned(variants=["lstm-padded-l1", "lstm-packed-l1", "gru-packed-l1"], seeds=[0, 1])
     assert tables.missing_runs(_records()[:3], planned) == [("lstm-packed-l1", 1), ("gru-packed-l1", 0),
                                                             ("gru-packed-l1", 1)]
     assert tables.missing_runs(_records(), None) == []
@@ -81,8 +83,8 @@ def test_epochs_and_curves_frames_flatten_history():
 
 
 def test_a_variant_without_test_accuracy_sorts_on_validation():
-    records = [record("rnn-packed-l1", 0, test_acc=math.nan, val_acc=0.3),
-               record("gru-packed-l1", 0, test_acc=math.nan, val_acc=0.9)]
+    records = [record("rnn-packed-l1", 0, test_acc=None, val_acc=0.3),
+               record("gru-packed-l1", 0, test_acc=None, val_acc=0.9)]
     assert list(tables.summarize(records).index) == ["gru-packed-l1", "rnn-packed-l1"]
 
 
@@ -103,7 +105,7 @@ def test_a_variant_that_did_not_learn_is_marked_ranked_last_and_never_starred():
     summary = tables.summarize(records)
     assert list(summary.index) == ["gru-packed-l1", "lstm-packed-l1", "gru-padded-l1"]
     assert summary.loc["gru-padded-l1", "learned"] == False and summary.loc["gru-packed-l1", "learned"] == True  # noqa: E712
-    board = tables.leaderboard(summary)
+    board = board_.leaderboard(summary)
     assert board.text.loc["gru-padded-l1", "learned"] == "NO" and board.text.loc["gru-packed-l1", "learned"] == "yes"
     assert not board.best.loc["gru-padded-l1"].any()  # fastest, but it learned nothing: no star
     assert board.best.loc["lstm-packed-l1", "s/epoch"] and board.best.loc["gru-packed-l1", "test acc"]
@@ -115,7 +117,7 @@ def test_epochs_kept_and_run_are_shown_with_a_flag_at_the_cap():
     summary = tables.summarize(records)
     row = summary.loc["lstm-packed-l1"]
     assert (row["epochs_kept"], row["epochs_run"], row["epoch_cap"], row["kept_at_cap"]) == (5.5, 6.5, 8, 1)
-    board = tables.leaderboard(summary)
+    board = board_.leaderboard(summary)
     assert board.text.loc["lstm-packed-l1", "epochs kept/run"] == "5.5/6.5 ⚠"
     assert "per seed 3/5 8/8; cap 8" in board.hover.loc["lstm-packed-l1", "epochs kept/run"]
 
@@ -123,12 +125,12 @@ def test_epochs_kept_and_run_are_shown_with_a_flag_at_the_cap():
 def test_the_classical_reference_is_an_unranked_last_row():
     classical = {"model": "TF-IDF (1-2 grams) + logistic regression", "test_acc": 0.867, "val_acc": 0.9, "C": 4.0,
                  "train_rows": 9386}
-    board = tables.leaderboard(tables.summarize(_records()), classical)
-    assert list(board.text.index)[-1] == tables.REFERENCE_ROW
-    assert board.text.loc[tables.REFERENCE_ROW, "test acc"] == "0.8670"
-    assert not board.best.loc[tables.REFERENCE_ROW].any()
-    assert "C=4.0 chosen on validation" in board.hover.loc[tables.REFERENCE_ROW, "test acc"]
-    assert "| reference: TF-IDF + LR | - | 0.8670 |" in tables.markdown(board)
+    board = board_.leaderboard(tables.summarize(_records()), classical)
+    assert list(board.text.index)[-1] == board_.REFERENCE_ROW
+    assert board.text.loc[board_.REFERENCE_ROW, "test acc"] == "0.8670"
+    assert not board.best.loc[board_.REFERENCE_ROW].any()
+    assert "C=4.0 chosen on validation" in board.hover.loc[board_.REFERENCE_ROW, "test acc"]
+    assert "| reference: TF-IDF + LR | - | 0.8670 |" in board_.markdown(board)
 
 
 def test_results_and_summary_have_one_column_per_hyperparameter():
