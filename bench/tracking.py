@@ -48,7 +48,7 @@ def export(study, storage, records: list[dict]) -> int:
     names = set(optuna.get_all_study_names(storage)) if storage is not None else set()
     by_variant: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for record in records:
-        by_variant[(record["variant"], record.get("fingerprint", ""))].append(record)
+        by_variant[(record["variant"], record["fingerprint"] or "")].append(record)
     logged = 0
     for (variant, fingerprint), runs in by_variant.items():
         parent = have.get(f"variant {fingerprint} {variant}")
@@ -61,12 +61,12 @@ def export(study, storage, records: list[dict]) -> int:
         for r in runs:
             key = f"seed {fingerprint} {variant} {r['seed']}"
             if key not in have:
-                metrics = [(k, e[k], e["epoch"]) for e in r.get("history", []) for k in EPOCH if k in e]
-                metrics += [(name, r[k], 0) for k, name in SEED.items() if r.get(k) is not None]
-                _run(client, experiment, key, f"seed {r['seed']}", parent_id, r.get("hyperparameters") or {},
+                metrics = [(k, e[k], e["epoch"]) for e in r["history"] for k in EPOCH if k in e]
+                metrics += [(name, r[k], 0) for k, name in SEED.items() if r[k] is not None]
+                _run(client, experiment, key, f"seed {r['seed']}", parent_id, r["hyperparameters"],
                      {"rnnbench.kind": "seed"}, metrics, "FINISHED")
                 logged += 1
-        source = runs[0].get("settings_from") or ""  # a group tuned together: its trials trained this variant too
+        source = runs[0]["settings_from"] or ""  # a group tuned together: its trials trained this variant too
         name = source if source.startswith(f"{study.name}/") else f"{study.name}/{variant}"
         for t in optuna.load_study(study_name=name, storage=storage).trials if name in names else []:
             key = f"trial {fingerprint} {variant} {t.number}"
@@ -120,7 +120,7 @@ def _spread(client, parent, runs: list[dict]) -> None:
 
     now, step, metrics = int(time.time() * 1000), len(runs), [("seeds", len(runs))]
     for column in TRACKED:  # the leaderboard's declared columns that MLflow carries (bench.report.board)
-        values = [float(r[column]) for r in runs if _finite(r.get(column))]
+        values = [float(r[column]) for r in runs if _finite(r[column])]
         if values:
             mean, half = mean_ci(values)
             metrics += [(f"{column}_mean", mean), (f"{column}_ci95", half)]

@@ -151,22 +151,23 @@ def trace(variant: Variant, params: Params, splits: Splits, device: torch.device
     """A torch.profiler trace (Chrome / Perfetto JSON) of `steps` training steps after `warmup`, at `path`; what
     ran longest: the top operators by their own CPU time (aten ops: which RNN path ran) and, on CUDA, the top
     kernels by their own device time (cuDNN's), each with calls, ms per step and share of the total."""
-    from torch.profiler import ProfilerActivity, profile, record_function
+    from torch.profiler import ProfilerActivity, profile, record_function, schedule
 
     seed_everything(0)
     _, step, _ = trainer(variant, params, shape_of(splits), device, seed=0)
     order = _endless(variant, params, splits, seed=0)
-    for _ in range(warmup):
-        step(next(order))
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    with profile(activities=activities, record_shapes=True) as prof:
-        for i in range(steps):
-            with record_function(f"train_step_{i}"):
+    # torch's own schedule: `warmup` steps traced and dropped (first-call costs, cuDNN's choices), then `steps` kept
+    window = schedule(wait=0, warmup=warmup, active=steps, repeat=1)  # one window: its figures stay readable after
+    with profile(activities=activities, record_shapes=True, schedule=window,
+                 on_trace_ready=lambda done: done.export_chrome_trace(str(path))) as prof:
+        for i in range(warmup + steps):
+            with record_function(f"train_step_{i - warmup}" if i >= warmup else "warm_up"):  # in the trace: 0..steps-1
                 step(next(order))
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-    prof.export_chrome_trace(str(path))
-    events = [e for e in prof.key_averages() if not e.key.startswith("train_step_")]
+            if device.type == "cuda" and i == warmup + steps - 1:
+                torch.cuda.synchronize(device)  # the last step's kernels inside the window
+            prof.step()
+    events = [e for e in prof.key_averages() if not e.key.startswith(("train_step_", "warm_up", "ProfilerStep#"))]
 
     def top(time_of) -> list[dict]:
         total = sum(time_of(e) for e in events) or 1.0

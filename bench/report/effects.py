@@ -154,7 +154,7 @@ def design(base: pd.DataFrame, other: pd.DataFrame) -> str:
     (`settings_from`: the one tuning study that chose them for both, or 'train' when nothing was tuned) and the
     same hyperparameters; else 'unpaired'. Decided from how the runs were made, never from their scores."""
     def source(runs: pd.DataFrame):
-        values = {str(v) for v in runs.get("settings_from", pd.Series(dtype=object)).dropna()}
+        values = {str(v) for v in runs["settings_from"].dropna()}
         return values.pop() if len(values) == 1 else None
     a, b = source(base), source(other)
     if a is None or a != b:
@@ -266,8 +266,8 @@ def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Cri
 def _times(runs: pd.DataFrame, timed: bool) -> list[float]:
     """A variant's time samples: every step of its timing passes, else every epoch of its seeds."""
     if timed:
-        return [ms for t in runs["timing"] if isinstance(t, dict) for ms in t.get("step_ms") or []]
-    return [s for times in runs.get("epoch_times_s", []) if isinstance(times, list) for s in times]
+        return [ms for t in runs["timing"] if t for ms in t["step_ms"]]
+    return [s for times in runs["epoch_times_s"] for s in times]
 
 
 def _basis(summary: pd.DataFrame, base: str, variant: str) -> str:

@@ -66,7 +66,7 @@ def warnings(records: list[dict], doc: StudyDoc, missing: list[tuple[str, int]] 
                              f"({listed}); run the same command again to finish them (finished runs are kept)",
                              f"{len(missing)} planned run(s) missing"))
     found += [Caution("overlap", text) for text in doc.data_info.kinds("overlap")]
-    loaded = tables.busy([r["load"] for r in records] + [(r["timing"] or {}).get("load") for r in records],
+    loaded = tables.busy([r["load"] for r in records] + [r["timing"]["load"] for r in records if r["timing"]],
                          "training runs and timing passes")
     found += [Caution("busy", loaded)] if loaded else []
     settings = [r["hyperparameters"] for r in records]

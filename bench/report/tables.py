@@ -41,7 +41,7 @@ def results_frame(records: list[dict]) -> pd.DataFrame:
     """One row per run; nested fields become JSON text so the CSV stays flat, and each hyperparameter also gets
     a column of its own (hp.NAME)."""
     rows = [{**{k: json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v
-                for k, v in r.items() if k not in LIST_COLUMNS}, **_hp_columns(r.get("hyperparameters"))}
+                for k, v in r.items() if k not in LIST_COLUMNS}, **_hp_columns(r["hyperparameters"])}
             for r in records]
     return pd.DataFrame(rows)
 
@@ -85,13 +85,13 @@ BUSY = 0.25  # other processes took more than this share of the machine's CPUs w
 def busy(loads: list[dict | None], what: str) -> str:
     """The page's box when times were taken on a busy machine (bench.measure.Load's facts, one per timed block);
     '' when the machine was quiet or nothing was recorded."""
-    seen = [f for f in loads if isinstance(f, dict) and f.get("others_cpu") is not None]
+    seen = [f for f in loads if f is not None and f["others_cpu"] is not None]
     hit = [f for f in seen if f["others_cpu"] > BUSY]
     if not hit:
         return ""
     return (f"BUSY MACHINE: while {len(hit)} of {len(seen)} {what} ran, other processes used up to "
-            f"{max(f['others_cpu'] for f in hit):.0%} of the machine's {hit[0].get('cpus') or '?'} CPUs (1-minute load "
-            f"average up to {max(f.get('load_1min') or 0 for f in hit):.1f}): those times and the time ratios built on "
+            f"{max(f['others_cpu'] for f in hit):.0%} of the machine's {hit[0]['cpus'] or '?'} CPUs (1-minute load "
+            f"average up to {max(f['load_1min'] or 0 for f in hit):.1f}): those times and the time ratios built on "
             "them are inflated by waiting for cores, not made by the models; time again on a quiet machine (or limit "
             "torch's threads: RNNBENCH_THREADS)")
 
@@ -99,17 +99,17 @@ def busy(loads: list[dict | None], what: str) -> str:
 def _floors(runs: pd.DataFrame, epoch_s: float) -> dict:
     """The two floors under an epoch (bench.floors; medians over seeds) and how far the epoch time is above the
     latency floor; nan for a variant without them (bag, transformer, older records)."""
-    found = [f for f in runs.get("floors", pd.Series(dtype=object)) if isinstance(f, dict) and f.get("latency_s")]
+    found = [f for f in runs["floors"] if f]  # {}: a variant without a recurrence, or an older record
     if not found:
         return {"latency_floor_s": math.nan, "arith_floor_s": math.nan, "x_latency_floor": math.nan}
     latency = statistics.median(f["latency_s"] for f in found)
     return {"latency_floor_s": latency, "arith_floor_s": statistics.median(f["arith_s"] for f in found),
-            "x_latency_floor": epoch_s / latency, "peak_source": found[0].get("peak_source")}
+            "x_latency_floor": epoch_s / latency, "peak_source": found[0]["peak_source"]}
 
 
 def _timing(runs: pd.DataFrame) -> dict:
     """The timing passes at the study's shared sizes (bench.train.time_steps), over every seed."""
-    passes = [t for t in runs.get("timing", pd.Series(dtype=object)) if isinstance(t, dict) and t.get("step_ms")]
+    passes = [t for t in runs["timing"] if t and t["step_ms"]]  # None: measure.timing_steps=0, or an older record
     if not passes:
         return {"timing_step_ms": math.nan, "timing_step_q1": math.nan, "timing_step_q3": math.nan,
                 "timing_peak_mem_mb": math.nan, "timing_memory_kind": None, "timing_sizes": None}
@@ -146,7 +146,7 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
         ran = runs["epochs"].astype(int).tolist()
         known = runs["best_epoch"].tolist() if "best_epoch" in runs else [None] * len(ran)  # older records: none
         kept = [int(k) if k is not None and pd.notna(k) else r for k, r in zip(known, ran)]
-        cap = runs["hyperparameters"].iloc[0].get("epochs")
+        cap = runs["hyperparameters"].iloc[0].get("epochs")  # the settings, a dict of whatever the study tuned
         row.update({"epochs_kept": statistics.median(kept), "epochs_run": statistics.median(ran),
                     "epoch_cap": cap if cap is not None else max(ran),
                     "epochs_by_seed": " ".join(f"{k}/{r}" for k, r in zip(kept, ran)),
@@ -158,12 +158,12 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
         row.update(aggregates.loc[variant].to_dict())
         row.update(_floors(runs, row["epoch_time_s"]))
         first = runs.iloc[0]
-        tuned_names = sorted((tuning or {}).get(variant, {}).get("best", {})) if first.get("tuned") else []
+        tuned_names = sorted((tuning or {}).get(variant, {}).get("best", {})) if first["tuned"] else []
         row.update({"memory_kind": first["memory_kind"],
-                    "params": int(first["params"]), "epochs": int(max(ran)), "budget": first.get("budget"),
-                    "tuned": bool(first.get("tuned")), "tuned_names": " ".join(tuned_names),
+                    "params": int(first["params"]), "epochs": int(max(ran)), "budget": first["budget"],
+                    "tuned": bool(first["tuned"]), "tuned_names": " ".join(tuned_names),
                     "hyperparameters": json.dumps(first["hyperparameters"], sort_keys=True),
-                    "edge_params": " ".join(first.get("edge_params") or []),
+                    "edge_params": " ".join(first["edge_params"]),
                     "partial_data": bool(runs["partial_data"].any()), **_hp_columns(first["hyperparameters"])})
         for metric, value in ((reference or {}).get(variant) or {}).items():
             row[f"reference_{metric}"] = value
