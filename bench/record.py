@@ -18,7 +18,7 @@ import shlex
 from dataclasses import dataclass, fields
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, create_model, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, computed_field, create_model, field_validator, model_validator
 
 from bench.errors import printable
 from bench.variants import Variant
@@ -45,6 +45,7 @@ class Epoch:
     real_tokens: int
     padded_tokens: int
     widths: int = 0            # the sum of the batches' longest texts: dependent steps per layer and direction
+    steps: int = 0             # optimizer steps (one per batch); 0: a record from before they were counted
 
 
 class Load(_Model):
@@ -153,6 +154,13 @@ class Record(_Axes):
     shared_with: list[str] = []
     finished_at: str | None = None
     worker: str | None = None                    # who ran it (bench.runs)
+
+    @computed_field
+    @property
+    def steps_to_kept(self) -> int | None:
+        """Optimizer steps up to the end of the epoch kept: what reaching this accuracy took (None: not counted)."""
+        kept = self.history[:self.best_epoch or self.epochs]
+        return sum(e.steps for e in kept) if kept and all(e.steps for e in kept) else None
 
     @model_validator(mode="before")
     @classmethod

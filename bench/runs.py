@@ -43,10 +43,12 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import optuna
+import pydantic
 import sqlalchemy
 from optuna.trial import TrialState
 
 from bench import store
+from bench.record import Record, refusal
 from bench.errors import BenchError, StorageError
 
 log = logging.getLogger(__name__)
@@ -291,15 +293,25 @@ def optimize_once(study: optuna.Study, objective: Callable, catch: tuple) -> Non
 
 
 def records(storage, study: str, kind: str = "seeds") -> list[dict]:
-    """The finished runs' records, one per job (the lowest trial number, should a race have made two)."""
+    """The finished runs' records, one per job (the lowest trial number, should a race have made two); a measured
+    run's checked through bench.record.Record, as the folder's file is (every field present)."""
     found = []
     for name in sorted(names(storage, study, kind)):
         seen = set()
         for trial in _load(storage, name).get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             if "record" in trial.user_attrs and _job_of(trial) not in seen:
                 seen.add(_job_of(trial))
-                found.append(trial.user_attrs["record"])
+                found.append(_checked(trial.user_attrs["record"], name, trial.number) if kind == "seeds" else
+                             trial.user_attrs["record"])
     return found
+
+
+def _checked(record: dict, name: str, number: int) -> dict:
+    try:
+        return Record.model_validate(record).row()
+    except pydantic.ValidationError as e:
+        raise StorageError(f"the database's run {name} #{number} is not a record this rnnbench writes ({refusal(e)}): "
+                           "it was edited; start a new database (resume=false, or another storage=)") from None
 
 
 def job_count(storage, study: str, kind: str = "seeds", wanted: Callable[[dict], bool] = lambda job: True,

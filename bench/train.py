@@ -253,7 +253,7 @@ def training(variant: Variant, params: Params, splits: Splits, seed: int, device
         test_acc = (evaluate(model, splits.test, splits.pad_index, params.eval_batch_size, device,
                              latencies if last else None) if evaluate_test and not has_val else math.nan)
         stats = Epoch(epoch, train_loss, correct.item() / seen, val_acc, test_acc, elapsed, seen, real, padded,
-                      widths)
+                      widths, steps=len(order))
         history.append(stats)
         if not stopping or val_acc > best_val:  # without early stopping the last epoch is kept
             best_epoch, best_val = epoch, val_acc

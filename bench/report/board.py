@@ -138,6 +138,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("arithmetic floor s/epoch", lambda r: _num(r["arith_floor_s"], "{:.2g}"), when=_floors,
            hover=lambda r: f"analytic training FLOPs of an epoch ÷ peak ({r['peak_source']})"
            if isinstance(r.get("peak_source"), str) else ""),
+    Column("steps to kept", lambda r: _num(r["steps_to_kept"]), source="steps_to_kept", field="steps_to_kept",
+           agg="median", tracked=True, when=lambda s: bool(s["steps_to_kept"].notna().any()),
+           hover="median over seeds of the optimizer steps (one per batch) up to the end "
+                                             "of the epoch kept: what reaching this accuracy took",
+           note="steps to kept: median optimizer steps to the end of the kept epoch."),
     Column("samples/s", lambda r: _num(r["samples_per_s"]), source="samples_per_s", field="samples_per_s",
            agg="median", best="max"),
     Column("real tok/s", lambda r: _num(r["tokens_per_s"]), source="tokens_per_s", field="tokens_per_s",

@@ -3,6 +3,7 @@ import math
 import pandas as pd
 import pytest
 
+from bench.record import Record
 from bench.report import effects as fx
 from bench.report.board import leaderboard, stop_words
 from bench.report.tables import summarize
@@ -244,7 +245,8 @@ def test_the_same_score_at_every_seed_is_equivalent_not_nan():
 
 def test_the_design_comes_from_how_the_runs_were_made_never_from_their_scores():
     # an old folder (no settings_from), other settings, or another tuning study: unpaired, whatever the correlation
-    old = [{k: v for k, v in r.items() if k != "settings_from"} for r in _pair(SEEDS[:3], SEEDS[:3])]
+    old = [Record.model_validate({k: v for k, v in r.items() if k != "settings_from"}).row()  # as store.load reads it
+           for r in _pair(SEEDS[:3], SEEDS[:3])]
     differ = _pair(SEEDS[:3], SEEDS[:3], settings_b={"lr": 0.005, "batch_size": 64})
     for records in (old, differ, _pair(SEEDS[:3], SEEDS[:3], source_b="s/lstm")):
         row = fx.effects(records, summarize(records)).iloc[0]

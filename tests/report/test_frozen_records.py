@@ -26,7 +26,8 @@ def rendered(tmp_path_factory) -> Path:
 
 
 # What changed on purpose since 444c0b3, and nothing else: flags, not prose, between the stages (issue 32)
-ADDED = {"effects.csv": {"timed"}}                # whether the pair had a timing pass (was read from time_basis's words)
+ADDED = {"effects.csv": {"timed"},  # whether the pair had a timing pass (was read from time_basis's words)
+         "results.csv": {"steps_to_kept"}, "summary.csv": {"steps_to_kept"}}  # a quantity added since: empty here
 KINDS = {"summary.csv": {"seeds_stop": {"decided", "cap", "unfinished", "no_sequential", "not_comparable",
                                         "no_pair"}}}  # why a variant's seeds stopped, a kind (was its words)
 
