@@ -42,6 +42,13 @@ def report(words: list[str] | None = None) -> int:
     """`python -m bench.report`: re-render from the stored records (bench.report.index.rerender)."""
     def rerender(words: list[str]) -> int:
         args = ReportArgs(**parse_overrides(words, known=list(ReportArgs.model_fields)))
+        if args.compare is not None:
+            from bench.report.compare import run
+            text, code = run(args.compare, args.out, args.fail_on)
+            tell(text)
+            return code
+        if args.fail_on:
+            raise BenchError("fail_on= needs compare=[A,B]: it gates a comparison")
         from bench.report.index import rerender
         tell(rerender(args.study, args.out, args.storage))
         return 0

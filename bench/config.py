@@ -396,6 +396,10 @@ class ReportArgs(Section):
     out: Optional[str] = _key(None, "re-render this study folder (or the one storage= exports to)", "a folder, or null")
     storage: Optional[str] = _key(None, "export study= from this database into out= first, then render",
                                   "postgresql://... or sqlite:///FILE, or null")
+    compare: Optional[List[str]] = _key(None, "compare two study folders: does B reproduce A? (a page and compare.csv "
+                                        "in out=, default reports/compare-A-B)", "[FOLDER_A,FOLDER_B], or null")
+    fail_on: Optional[Literal["regression"]] = _key(None, "with compare=: exit 1 when a variant is worse in accuracy "
+                                                    "on B, or slower beyond noise", "regression, or null")
 
 
 # ---- the one hook that words every mistake ----------------------------------------------------------------

@@ -25,6 +25,12 @@ def studies(root: Path) -> list[dict]:
                             "runs": len((folder / store.SPEED_RECORDS).read_text().splitlines()), "planned": None,
                             "budget": "-", "device": "-", "partial": False, "finished": ""})
             continue
+        if (folder / "compare.csv").is_file() and not (folder / store.RECORDS).is_file():  # bench.report.compare
+            rows = max(0, len((folder / "compare.csv").read_text().splitlines()) - 1)
+            entries.append({"folder": folder.name, "kind": "comparison", "description": "does one run reproduce "
+                            "another? (compare=[A,B])", "runs": rows, "planned": None, "budget": "-", "device": "-",
+                            "partial": False, "finished": ""})
+            continue
         if not sweep and not (folder / store.RECORDS).is_file():
             continue
         if sweep:
