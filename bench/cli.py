@@ -90,7 +90,13 @@ def _run(words: list[str]) -> int:
     if hasattr(sys.stdout, "reconfigure"):  # a log file gets each line when it is said, in order with stderr's
         sys.stdout.reconfigure(line_buffering=True)
     from bench import workers
-    study = load_study(workers.child_words(words))
+    again = None
+    if any(w.startswith(("reproduce=", "reproduce.")) for w in words):  # a stored study, not a study file
+        from bench import reproduce
+        folder, tune, out = reproduce.parse(words)
+        study, again = reproduce.study_of(folder, tune, out), (folder, tune)
+    else:
+        study = load_study(workers.child_words(words))
     # SIGTERM stops like Ctrl-C: runs kept, workers stopped, a page. A workers=N child keeps the default (it dies at
     # once: its finished runs are in the storage already, and its parent exports and renders them).
     # SIGHUP (the terminal was closed) is the same request to stop.
@@ -98,6 +104,9 @@ def _run(words: list[str]) -> int:
     previous = {s: signal.signal(s, signal.SIG_DFL if workers.is_child() else _stop) for s in stops}
     try:
         from bench import pipeline  # torch, Optuna, the data: only once the command line is known to be good
+        if again and not again[1]:
+            from bench import reproduce
+            reproduce.hand_over_tuning(again[0], study)
         outcome = pipeline.run(study)
     except KeyboardInterrupt:  # a second Ctrl-C, or one before the runs began: the records are kept as they were
         tell(f"\ninterrupted: finished trials and runs are kept in {study.out_dir}; run the same command again to "
@@ -120,6 +129,12 @@ def _run(words: list[str]) -> int:
         return 1
     table = "speed.csv" if study.mode == "speed" else "summary.csv" if study.sweep else "results.csv"
     tell(f"\nwrote {table}, index.html and the other tables in {outcome.out}")
+    if again:
+        from bench.report import compare
+        how = ("reproduce.tune=true: tuned again, then trained at the first wave's seeds" if again[1] else
+               "reproduce.tune=false: B re-trained A's stored tuned settings at A's seeds")
+        beside = outcome.out.parent / f"compare-{again[0].name}-{outcome.out.name}"
+        tell("\n" + compare.run([str(again[0]), str(outcome.out)], str(beside), None, how)[0])
     return 1 if outcome.failures else 0
 
 

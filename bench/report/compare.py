@@ -42,6 +42,7 @@ class Comparison:
     only: list[str]                        # variants one side lacks, with the reason
     boxes: list[str]                       # what makes the accuracy comparisons not like for like
     margin: float
+    how: str = ""                          # how B was made, when bench.run reproduce= made it
 
     def regressions(self) -> list[str]:
         """Variants worse in accuracy on B, or slower beyond noise (fail_on=regression)."""
@@ -219,7 +220,8 @@ def write(c: Comparison, out: Path) -> str:
         pd.DataFrame()
     store.write_atomic(out / "index.html", page(
         "compare.html", f"rnnbench compare: {c.a.name} vs {c.b.name}",
-        f"Does {c.b} reproduce {c.a}?", c.boxes, [("A", str(c.a)), ("B", str(c.b))], answer=said,
+        f"Does {c.b} reproduce {c.a}?", c.boxes, [("A", str(c.a)), ("B", str(c.b)), *([("how B was made", c.how)] if c.how else [])],
+        answer=said,
         variants=grid(shown, caption=f"reproduced: B's accuracy within ±{c.margin:g} of A's (TOST, Holm over the "
                                      "variants); differs: a difference shown; paired where both ran the same seeds at "
                                      "the same settings. Times: B / A of the training step at the shared sizes, 95% "
@@ -230,12 +232,13 @@ def write(c: Comparison, out: Path) -> str:
     return "\n".join([*c.boxes, *said, f"wrote {out / 'index.html'} and {out / 'compare.csv'}"])
 
 
-def run(folders: list[str], out: str | None, fail_on: str | None) -> tuple[str, int]:
+def run(folders: list[str], out: str | None, fail_on: str | None, how: str = "") -> tuple[str, int]:
     """`python -m bench.report compare=[A,B]`: (the console's text, the exit code: 1 on a regression when asked)."""
     if len(folders) != 2:
         raise BenchError(f"compare= takes two study folders, got {len(folders)}: compare=[reports/A,reports/B]")
     a, b = (Path(f) for f in folders)
     c = compare(a, b)
+    c.how = how
     target = Path(out) if out else Path("reports") / f"compare-{a.name}-{b.name}"
     text = write(c, target)
     regressions = c.regressions() if fail_on == "regression" else []

@@ -68,3 +68,24 @@ def test_a_missing_folder_or_a_bad_list_is_one_line(tmp_path, capsys):
     assert "compare= takes two study folders, got 1" in capsys.readouterr().err
     assert cli.report(["fail_on=regression"]) == 2
     assert not (Path("reports") / "compare-a-nope").exists()
+
+
+def test_reproduce_reruns_a_folders_stored_study_at_its_tuned_settings_and_compares(tmp_path, capsys):
+    """bench.run reproduce=FOLDER: the stored settings and seeds (not its command line), the stored tuned settings
+    re-trained (reproduce.tune=false), then the comparison beside the new folder."""
+    from bench import run
+    first = tmp_path / "smoke"
+    assert run.main(["study=smoke", "cell=[gru]", "data.synthetic.n_train=200", "data.synthetic.n_test=40",
+                     "tune.trials=1", "measure.seeds=2", "train.epochs=1", f"out={first}"]) == 0
+    assert run.main([f"reproduce={first}"]) == 0
+    again = tmp_path / "smoke-reproduced"
+    assert json.loads((again / "study.json").read_text())["command"].startswith(
+        f"python -m bench.run reproduce={first}")
+    rows = pd.read_csv(tmp_path / "compare-smoke-smoke-reproduced" / "compare.csv")
+    assert len(rows) == 2 and set(rows["design"]) == {"paired"}, rows
+    a, b = (pd.read_csv(f / "results.csv") for f in (first, again))
+    assert a["hp.lr"].tolist() == b["hp.lr"].tolist(), "the stored tuned settings were re-trained, not re-tuned"
+    page = (tmp_path / "compare-smoke-smoke-reproduced" / "index.html").read_text()
+    assert "reproduce.tune=false: B re-trained A" in page
+    assert run.main([f"reproduce={tmp_path / 'nope'}"]) == 2
+    assert "not a finished study folder" in capsys.readouterr().err
