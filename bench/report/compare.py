@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import store
+from bench.config import flat
 from bench.errors import BenchError
 from bench.record import ENVIRONMENT
 from bench.report import effects as fx
@@ -46,11 +47,9 @@ class Comparison:
 
     def regressions(self) -> list[str]:
         """Variants worse in accuracy on B, or slower beyond noise (fail_on=regression)."""
-        rows = self.variants
-        worse = rows[(rows["verdict"] == "differs") & (rows["delta"] < 0)]["variant"].tolist()
-        slower = rows[rows["time_low"] > 1]["variant"].tolist()
-        return [f"{v} accuracy {d:+.4f}" for v, d in zip(worse, rows.set_index("variant").loc[worse, "delta"])] + [
-            f"{v} {r:.2f}x slower" for v, r in zip(slower, rows.set_index("variant").loc[slower, "time_ratio"])]
+        rows = [r for _, r in self.variants.iterrows()]
+        return [f"{r['variant']} accuracy {r['delta']:+.4f}" for r in rows if r["verdict"] == "differs" and
+                r["delta"] < 0] + [f"{r['variant']} {r['time_ratio']:.2f}x slower" for r in rows if r["time_low"] > 1]
 
     def sentences(self) -> list[str]:
         """The answer in words, one sentence per kind of result."""
@@ -83,7 +82,7 @@ class Comparison:
         return said
 
 
-def _sides(path: Path) -> Tables:
+def _tables(path: Path) -> Tables:
     if not (path / store.RECORDS).is_file():
         raise BenchError(f"compare: '{path}' holds no records.jsonl: give two study folders of finished runs "
                          "(compare=[reports/A,reports/B])")
@@ -97,21 +96,11 @@ def _ratio(a: pd.DataFrame, b: pd.DataFrame, sa: pd.Series, sb: pd.Series) -> di
     """B / A of the step time at the shared sizes (else the epoch time), with its bootstrap interval."""
     timed = pd.notna(sa["timing_step_ms"]) and pd.notna(sb["timing_step_ms"])
     column = "timing_step_ms" if timed else "epoch_time_s"
-    low, high = ratio_ci(fx._times(a, timed), fx._times(b, timed))
+    low, high = ratio_ci(fx.times(a, timed), fx.times(b, timed))
     same_memory = sa["memory_kind"] == sb["memory_kind"]
     return {"timed": bool(timed), "time_ratio": sb[column] / sa[column], "time_low": low, "time_high": high,
             "epoch_time_ratio": sb["epoch_time_s"] / sa["epoch_time_s"],
             "memory_ratio": sb["peak_mem_mb"] / sa["peak_mem_mb"] if same_memory else math.nan}
-
-
-def _flat(doc: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in doc.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 SETTINGS = ("train", "tune", "data", "measure", "nuisance", "budget")  # the study document's parts that set a run
@@ -125,8 +114,7 @@ def _differences(ta: Tables, tb: Tables) -> list[tuple[str, str, str]]:
         b = sorted({str(r[key]) for r in tb.records})
         if a != b:
             found.append((key, ", ".join(a), ", ".join(b)))
-    da, db = (_flat({k: getattr(t.study, k, None) or (t.study.model_extra or {}).get(k) for k in SETTINGS})
-              for t in (ta, tb))
+    da, db = (flat({k: getattr(t.study, k, None) for k in SETTINGS}) for t in (ta, tb))
     for key in sorted(set(da) | set(db)):
         if key not in NOT_SETTINGS and da.get(key) != db.get(key):
             found.append((key, json.dumps(da.get(key), default=str), json.dumps(db.get(key), default=str)))
@@ -135,18 +123,19 @@ def _differences(ta: Tables, tb: Tables) -> list[tuple[str, str, str]]:
 
 def compare(a: Path, b: Path) -> Comparison:
     """Compare study folder B with A (see the module docstring); writes nothing."""
-    ta, tb = _sides(a), _sides(b)
+    ta, tb = _tables(a), _tables(b)
     criteria = fx.Criteria.of(ta.study)
     fa, fb = pd.DataFrame(ta.records), pd.DataFrame(tb.records)
-    warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)  # scipy on identical seeds: tested as such
     metric = scored(fa)
     common = [v for v in ta.summary.index if v in tb.summary.index]
     rows = []
     for v in common:
         ra, rb = fa[fa["variant"] == v], fb[fb["variant"] == v]
         how = fx.design(ra, rb)
-        x, y = fx._sides(ra, rb, metric, how == "paired")
-        test = paired(x, y) if how == "paired" else welch(x, y)
+        x, y = fx.sides(ra, rb, metric, how == "paired")
+        with warnings.catch_warnings():  # scipy on identical seeds (a copy): tested as such, not a problem
+            warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+            test = paired(x, y) if how == "paired" else welch(x, y)
         sa, sb = ta.summary.loc[v], tb.summary.loc[v]
         rows.append({"variant": v, "acc_a": sa[f"{metric}_mean"], "acc_a_ci": sa[f"{metric}_ci"],
                      "acc_b": sb[f"{metric}_mean"], "acc_b_ci": sb[f"{metric}_ci"], "delta": test.delta,

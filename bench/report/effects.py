@@ -179,7 +179,7 @@ def _short(value) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
-def _sides(base: pd.DataFrame, other: pd.DataFrame, metric: str, paired_design: bool) -> tuple[list, list]:
+def sides(base: pd.DataFrame, other: pd.DataFrame, metric: str, paired_design: bool) -> tuple[list, list]:
     """The two sides' scores: every seed of each (unpaired), or the seeds both ran, in seed order (paired)."""
     a = base.set_index("seed")[metric].astype(float).dropna()
     b = other.set_index("seed")[metric].astype(float).dropna()
@@ -207,7 +207,7 @@ def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Cri
                 if axes_of[axis] == base_value or not _others_match(axis, base_axes, axes_of):
                     continue
                 how = design(by_variant[base], by_variant[variant])
-                a, b = _sides(by_variant[base], by_variant[variant], metric, how == "paired")
+                a, b = sides(by_variant[base], by_variant[variant], metric, how == "paired")
                 test = paired(a, b) if how == "paired" else welch(a, b)
                 timed = all(pd.notna(summary.loc[v, "timing_step_ms"]) for v in (base, variant)) \
                     if "timing_step_ms" in summary else False
@@ -215,7 +215,7 @@ def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Cri
                                                else ("epoch_time_s", "peak_mem_mb", "memory_kind"))
                 same_memory = summary.loc[base, kind_col] == summary.loc[variant, kind_col]
                 learned = [summary.loc[v, "learned"] if "learned" in summary else None for v in (base, variant)]
-                every_a, every_b = _sides(by_variant[base], by_variant[variant], metric, False)
+                every_a, every_b = sides(by_variant[base], by_variant[variant], metric, False)
                 rows.append({
                     "axis": axis, "baseline": by_variant[base][axis].iloc[0], "value": by_variant[variant][axis].iloc[0],
                     "context": ", ".join(f"{k}={v}" for k, v in base_axes.items()
@@ -233,8 +233,8 @@ def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Cri
                     "level": criteria.level_at(min(len(a), len(b))),
                     "question": criteria.question is None or axis in criteria.question,
                     "time_ratio": _ratio(summary, time_col, base, variant),
-                    **dict(zip(("time_low", "time_high"), ratio_ci(_times(by_variant[base], timed),
-                                                                  _times(by_variant[variant], timed)))),
+                    **dict(zip(("time_low", "time_high"), ratio_ci(times(by_variant[base], timed),
+                                                                  times(by_variant[variant], timed)))),
                     "timed": timed, "time_basis": _basis(summary, base, variant) if timed else "tuned sizes (no timing pass)",
                     "memory_ratio": _ratio(summary, mem_col, base, variant) if same_memory else math.nan,
                     "memory_kind": summary.loc[variant, kind_col] if same_memory else "mixed",
@@ -253,7 +253,7 @@ def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Cri
     # an undecided pair: the seeds a side that would decide it at Holm's strictest step (the cap's level / family)
     strictest = criteria.levels[-1] / max(1, int(family.sum()))
     table["seeds_needed"] = [
-        seeds_needed(*_sides(by_variant[row["variant_baseline"]], by_variant[row["variant"]], metric,
+        seeds_needed(*sides(by_variant[row["variant_baseline"]], by_variant[row["variant"]], metric,
                              row["design"] == "paired"), strictest, criteria.margin,
                      is_paired=row["design"] == "paired")
         if row["verdict"] == "undecided" else math.nan for _, row in table.iterrows()]
@@ -263,7 +263,7 @@ def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Cri
     return table
 
 
-def _times(runs: pd.DataFrame, timed: bool) -> list[float]:
+def times(runs: pd.DataFrame, timed: bool) -> list[float]:
     """A variant's time samples: every step of its timing passes, else every epoch of its seeds."""
     if timed:
         return [ms for t in runs["timing"] if t for ms in t["step_ms"]]
