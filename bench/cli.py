@@ -44,7 +44,7 @@ def report(words: list[str] | None = None) -> int:
         args = ReportArgs(**parse_overrides(words, known=list(ReportArgs.model_fields)))
         if args.compare is not None:
             from bench.report.compare import run
-            text, code = run(args.compare, args.out, args.fail_on)
+            text, code = run(args.compare, args.out, args.fail_on, study=args.study)
             tell(text)
             return code
         if args.fail_on:

@@ -397,7 +397,8 @@ class ReportArgs(Section):
     storage: Optional[str] = _key(None, "export study= from this database into out= first, then render",
                                   "postgresql://... or sqlite:///FILE, or null")
     compare: Optional[List[str]] = _key(None, "compare two study folders: does B reproduce A? (a page and compare.csv "
-                                        "in out=, default reports/compare-A-B)", "[FOLDER_A,FOLDER_B], or null")
+                                        "in out=, default reports/compare-A-B); a side may be a database URL, read "
+                                        "for study=", "[FOLDER_A,FOLDER_B] (or [FOLDER,URL]), or null")
     fail_on: Optional[Literal["regression"]] = _key(None, "with compare=: exit 1 when a variant is worse in accuracy "
                                                     "on B, or slower beyond noise", "regression, or null")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,16 +222,39 @@ def write(c: Comparison, out: Path) -> str:
     return "\n".join([*c.boxes, *said, f"wrote {out / 'index.html'} and {out / 'compare.csv'}"])
 
 
-def run(folders: list[str], out: str | None, fail_on: str | None, how: str = "") -> tuple[str, int]:
-    """`python -m bench.report compare=[A,B]`: (the console's text, the exit code: 1 on a regression when asked)."""
+def run(folders: list[str], out: str | None, fail_on: str | None, how: str = "",
+        study: str | None = None) -> tuple[str, int]:
+    """`python -m bench.report compare=[A,B]`: (the console's text, the exit code: 1 on a regression when asked).
+    A side given as a database URL (postgresql://..., sqlite:///FILE) is study= exported from it first, into
+    `<out>/A-<study>` or `<out>/B-<study>`, which the page then reads like any folder."""
     if len(folders) != 2:
         raise BenchError(f"compare= takes two study folders, got {len(folders)}: compare=[reports/A,reports/B]")
-    a, b = (Path(f) for f in folders)
-    c = compare(a, b)
+    urls = [f for f in folders if "://" in f]
+    if urls and not study:
+        raise BenchError("a compare= side given as a database URL needs study=NAME: the database can hold several "
+                         "studies")
+    names = [study if "://" in f else Path(f).name for f in folders]
+    target = Path(out) if out else Path("reports") / f"compare-{names[0]}-{names[1]}"
+    made = not target.exists()
+    try:
+        a, b = (_exported(f, study, target / f"{label}-{study}") if "://" in f else Path(f)
+                for label, f in zip("AB", folders))
+        c = compare(a, b)
+    except BenchError:
+        if made and target.exists():  # nothing half-written: what an export put there goes with the error
+            shutil.rmtree(target, ignore_errors=True)
+        raise
     c.how = how
-    target = Path(out) if out else Path("reports") / f"compare-{a.name}-{b.name}"
     text = write(c, target)
     regressions = c.regressions() if fail_on == "regression" else []
     if regressions:
         return text + "\nREGRESSION: " + "; ".join(regressions), 1
     return text, 0
+
+
+def _exported(url: str, study: str, folder: Path) -> Path:
+    """study= from the database at `url`, exported into `folder` (records, study.json, tuning.json)."""
+    from bench import runs
+    if not runs.export(runs.open_storage(url, folder, lease=120), study, folder):
+        raise BenchError(f"the database at {store.mask_secrets(url)} holds no finished run of study '{study}'")
+    return folder

@@ -89,3 +89,15 @@ def test_reproduce_reruns_a_folders_stored_study_at_its_tuned_settings_and_compa
     assert "reproduce.tune=false: B re-trained A" in page
     assert run.main([f"reproduce={tmp_path / 'nope'}"]) == 2
     assert "not a finished study folder" in capsys.readouterr().err
+
+    # a side given as a database URL: study= exported from it, then compared like a folder
+    url = f"sqlite:///{first / 'optuna.db'}"
+    assert cli.report([f"compare=[{again},{url}]", "study=smoke", f"out={tmp_path / 'db'}"]) == 0
+    assert pd.read_csv(tmp_path / "db" / "compare.csv")["design"].tolist() == ["paired"] * 2
+    assert len((tmp_path / "db" / "B-smoke" / "records.jsonl").read_text().splitlines()) == 4
+    capsys.readouterr()
+    assert cli.report([f"compare=[{again},{url}]", f"out={tmp_path / 'none'}"]) == 2
+    assert "needs study=NAME" in capsys.readouterr().err
+    assert cli.report([f"compare=[{again},{url}]", "study=other", f"out={tmp_path / 'none'}"]) == 2
+    assert "holds no finished run of study 'other'" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists(), "nothing half-written"
