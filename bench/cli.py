@@ -29,6 +29,19 @@ from bench.variants import allowed as axis_allowed
 
 WIDTH = 100
 # Sections of a study file: written in YAML, rarely on the command line
+# The environment variables rnnbench reads (--help lists them; tests/test_help.py checks that bench/ reads no other
+# RNNBENCH_ one, except a workers=N child's two, which its parent sets)
+ENVIRONMENT = (
+    ("RNNBENCH_STUDIES", "folder(s) of your own study files (name.yaml), ':'-separated, looked in before the shipped "
+                         "studies (which stay available)"),
+    ("RNNBENCH_CACHE", "the data cache (default $XDG_CACHE_HOME/rnnbench, else ~/.cache/rnnbench)"),
+    ("RNNBENCH_AG_NEWS", "a folder holding AG News's train.csv and test.csv (used when data.root is not given)"),
+    ("RNNBENCH_AG_NEWS_URL", "where AG News is downloaded from when no folder has it"),
+    ("RNNBENCH_IMDB", "a folder holding IMDB's train.csv and test.csv"),
+    ("RNNBENCH_IMDB_URL", "where IMDB's archive is downloaded from when no folder has it"),
+    ("RNNBENCH_THREADS", "torch's CPU threads for the runs (default: torch's own choice)"),
+    ("RNNBENCH_PROGRESS", "bar or plain: the progress display (default: a bar on a terminal, lines otherwise)"),
+)
 FILE_ONLY = ("name", "description", "scientific", "fixed", "exclude", "variants", "reference", "nuisance", "sweep",
              "question")
 
@@ -244,7 +257,7 @@ Tune every variant of a study with Optuna (same budget each), re-train the winne
 timing them, and write reports/NAME/ (index.html, results.csv, summary.csv, ...). Arguments are Hydra
 overrides: key=value, lists as key=[a,b], null for none. Re-running a command resumes it.
 
-studies (studies/NAME.yaml; the first line of each is its question):
+studies (shipped, and $RNNBENCH_STUDIES's; or study=path/to/mine.yaml; the first line of each is its question):
 {studies}
 
 variant axes: name one to replace the study's values for it (a list compares them: cell=[lstm,gru])
@@ -259,7 +272,15 @@ keys: key = default, then the allowed values; [studies: X]: what studies/_base.y
 study file sections (YAML; see docs/studies.md):
 {sections}
 
+environment variables:
+{_environment()}
+
 re-render a report from stored records: python -m bench.report study=NAME   (python -m bench.report --help)"""
+
+
+def _environment() -> str:
+    return "\n".join(textwrap.fill(f"{name:<21} {meaning}", WIDTH, initial_indent="  ", subsequent_indent=" " * 24)
+                     for name, meaning in ENVIRONMENT)
 
 
 def report_help() -> str:
@@ -271,4 +292,7 @@ summary.csv, effects.csv, leaderboard.md, figures/, index.html. With no key: eve
 reports/, and reports/index.html.
 
 keys:
-{keys}"""
+{keys}
+
+environment variables:
+{_environment()}"""

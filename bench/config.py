@@ -32,7 +32,20 @@ SPEED_SETTINGS = ("precision", "cudnn_benchmark", "compile", "sparse_embedding")
 DATASETS = ("ag_news", "csv", "imdb", "synthetic")  # bench.data's loaders (tests/data keeps the two lists equal)
 # Hyperparameters a study's `nuisance:` may tune (fields of Params: the sizes and the optimizer's settings).
 TUNABLE = ("lr", "batch_size", "weight_decay", "clip", "embed_dim", "hidden_size", "dropout")
-STUDIES_DIR = Path(os.environ.get("RNNBENCH_STUDIES", Path(__file__).resolve().parent.parent / "studies"))
+# The shipped studies: bench/studies/ in an installed wheel (the repository's top-level studies/, carried as package
+# data: pyproject's package-dir), the checkout's studies/ beside bench/ otherwise (an editable install, PYTHONPATH).
+_HERE = Path(__file__).resolve().parent
+STUDIES_DIR = next((d for d in (_HERE / "studies", _HERE.parent / "studies") if d.is_dir()), _HERE.parent / "studies")
+
+
+def study_dirs() -> list[Path]:
+    """Where a study name is looked for, first match wins: the folders of $RNNBENCH_STUDIES (the user's own studies;
+    several separated by ':'), then the shipped ones. A named folder that does not exist is one line."""
+    extra = [Path(p) for p in os.environ.get("RNNBENCH_STUDIES", "").split(os.pathsep) if p]
+    for d in extra:
+        _require(d.is_dir(), f"RNNBENCH_STUDIES={printable(os.environ['RNNBENCH_STUDIES'])}: {printable(d)} is not a "
+                             "folder: point it at a folder of your own study files (name.yaml), or unset it")
+    return list(dict.fromkeys([*extra, STUDIES_DIR]))
 
 
 def _key(default: Any, meaning: str, allowed: str | None = None, **bounds: Any) -> Any:
@@ -354,9 +367,20 @@ class Study(Section):
 
     @property
     def command(self) -> str:
-        """The command that reproduces this study, for the page; a password in a URL is masked."""
+        """The command that reproduces this study, for the page; a password in a URL is masked, and a relative path
+        (a study file, data.root, a CSV, out=) is made absolute, so the line works from any folder."""
         from bench.store import mask_secrets
-        return " ".join(["python -m bench.run", *(shlex.quote(mask_secrets(w)) for w in self.words)])
+        return " ".join(["python -m bench.run", *(shlex.quote(mask_secrets(_absolute(w))) for w in self.words)])
+
+    @property
+    def study_file(self) -> dict[str, str] | None:
+        """{path, text} of the study file study= named by path (study.json keeps it: the file may be gone or
+        changed when somebody reproduces the page); None for a study found by name."""
+        value = dict(w.split("=", 1) for w in self.words if "=" in w).get("study", "")
+        path = Path(value).expanduser()
+        if not (value.endswith(studyfile.SUFFIXES) and path.is_file()):
+            return None
+        return {"path": str(path.resolve()), "text": path.read_text(errors="replace")}
 
     @property
     def data_named(self) -> str | None:
@@ -532,12 +556,13 @@ SECTIONS = tuple(n for n, i in Study.model_fields.items() if isinstance(i.annota
 
 
 def catalog() -> tuple[dict[str, str], dict[str, str]]:
-    """(study name -> its one-line description, file -> why it was skipped): the files of the studies folder
-    (`studies/`, or $RNNBENCH_STUDIES). A file that is too large, not valid YAML or not a study is skipped with its
-    reason (--help says it), so one bad file never breaks the others."""
+    """(study name -> its one-line description, file -> why it was skipped): the files of the study folders
+    (`study_dirs`: $RNNBENCH_STUDIES's, then the shipped `studies/`; a name found earlier wins). A file that is too
+    large, not valid YAML or not a study is skipped with its reason (--help says it), so one bad file never breaks the
+    others."""
     studies, skipped = {}, {}
-    for path in sorted(STUDIES_DIR.glob("*.yaml")) if STUDIES_DIR.is_dir() else []:
-        if path.name.startswith("_"):
+    for path in [p for d in study_dirs() if d.is_dir() for p in sorted(d.glob("*.yaml"))]:
+        if path.name.startswith("_") or path.stem in studies:
             continue
         try:
             tree = studyfile.load(path)
@@ -573,7 +598,7 @@ def _load_yaml(path: Path, seen: tuple[Path, ...] = (), entry: bool = True) -> A
     for name in [includes] if isinstance(includes, str) else includes:
         _require(isinstance(name, str) and name, f"{printable(path)}: include: give file names (a.yaml or [a.yaml, "
                                                  "b.yaml])")
-        places = list(dict.fromkeys([path.parent / name, STUDIES_DIR / name]))
+        places = list(dict.fromkeys([path.parent / name, *(d / name for d in study_dirs())]))
         found = next((p for p in places if p.exists() or p.is_symlink()), places[0])
         _require(found.exists() or found.is_symlink(),
                  f"{printable(path)}: include {printable(name)!r} not found (looked in "
@@ -614,14 +639,27 @@ def _has_text(value: Any) -> bool:
 def _study_path(name: str) -> Path:
     if name.endswith(studyfile.SUFFIXES) and ("/" in name or Path(name).exists()):
         return Path(name)
-    path = STUDIES_DIR / f"{name}.yaml"
-    _require(STUDIES_DIR.is_dir(), f"RNNBENCH_STUDIES={printable(STUDIES_DIR)} is not a folder: point it at a folder "
-                                   "of study files (name.yaml), or unset it for the studies that come with rnnbench")
+    places = [d / f"{name}.yaml" for d in study_dirs()]
+    path = next((p for p in places if p.exists() or p.is_symlink()), places[-1])
     _require(not name.startswith("_") and (path.exists() or path.is_symlink()),
              f"unknown study '{printable(name)}': " + _suggest(name, list_studies(),
                                                              f"choose one of {', '.join(list_studies())} "
-                                                             f"(or add studies/{printable(name)}.yaml)"))
+                                                             f"(or give study=path/to/{printable(name)}.yaml, or add "
+                                                             f"{printable(name)}.yaml to a folder named by "
+                                                             "RNNBENCH_STUDIES)"))
     return path
+
+
+PATH_WORDS = ("data.root", "data.csv.train", "data.csv.test", "out", "reproduce")
+
+
+def _absolute(word: str) -> str:
+    """key=value with a relative path value made absolute (for a path-valued key, or study=FILE.yaml)."""
+    key, _, value = word.partition("=")
+    path = key in PATH_WORDS or (key == "study" and value.endswith(studyfile.SUFFIXES))
+    if not path or value in ("", "null") or "://" in value or Path(value).expanduser().is_absolute():
+        return word
+    return f"{key}={Path(value).expanduser().resolve()}"
 
 
 def _one_line(e: Exception) -> str:

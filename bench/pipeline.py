@@ -229,7 +229,8 @@ def _intro(prep: Prepared) -> dict:
         if shared and study.tune.trials:
             tell(f"tuned together: {len(shared)} group(s) of variants that differ only in {', '.join(study.share)} "
                  "(each trial trains every member)")
-    doc = {**study.model_dump(), "command": study.command, "fingerprint": prep.key, "data_named": study.data_named}
+    doc = {**study.model_dump(), "command": study.command, "fingerprint": prep.key, "data_named": study.data_named,
+           "study_file": study.study_file}
     if prep.splits:
         classical = reference(prep.splits, study.data.cache)  # the line every recurrent model has to beat
         how = "cached" if classical["cache"] == "hit" else f"fitted in {classical['seconds']:.1f} s"

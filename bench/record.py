@@ -264,6 +264,7 @@ class StudyDoc(_Model):
     classical: dict[str, Any] | None = None      # the TF-IDF + LR reference (bench.classical)
     reference: dict[str, dict[str, Any]] | None = None  # a published figure per variant (the lesson's)
     data_named: str | None = None                # the dataset the command line chose (data.name=...), if it did
+    study_file: dict[str, str] | None = None     # {path, text} of a study file named by path (study=PATH.yaml)
     tune: dict[str, Any] = {}
     train: dict[str, Any] = {}
     measure: dict[str, Any] = {}

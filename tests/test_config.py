@@ -89,3 +89,32 @@ def test_a_study_is_frozen_keeps_its_words_and_derives_its_points_from_them():
     assert point.command == "python -m bench.run study=packing cell=gru train.lr=0.01 out=/tmp/p workers=1"
     with pytest.raises(ConfigError, match="train.lr=-1.0 is not allowed: use a finite number > 0"):
         study.at(**{"train.lr": -1.0})
+
+
+def test_rnnbench_studies_adds_the_users_folder_to_the_shipped_studies(tmp_path, monkeypatch):
+    import bench.config as config
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "tiny.yaml").write_text("description: mine\ninclude: _base.yaml\nscientific: {cell: [gru]}\n")
+    monkeypatch.setenv("RNNBENCH_STUDIES", str(mine))
+    found = config.list_studies()
+    assert found["tiny"] == "mine" and {"smoke", "packing", "lesson"} <= set(found), "added, not replaced"
+    assert load_study(["study=tiny"]).scientific == {"cell": ["gru"]}  # its include: _base.yaml is the shipped one
+    assert load_study(["study=smoke"]).name == "smoke"
+    assert load_study([f"study={mine / 'tiny.yaml'}"]).scientific == {"cell": ["gru"]}  # a path works too
+    monkeypatch.setenv("RNNBENCH_STUDIES", str(tmp_path / "nowhere"))
+    with pytest.raises(ConfigError, match=r"RNNBENCH_STUDIES=.*nowhere is not a folder"):
+        load_study(["study=smoke"])
+
+
+def test_the_reproduce_line_has_absolute_paths_and_keeps_the_study_files_text(tmp_path, monkeypatch):
+    (tmp_path / "mine.yaml").write_text("description: mine\ninclude: _base.yaml\nscientific: {cell: [gru]}\n")
+    monkeypatch.chdir(tmp_path)
+    study = load_study(["study=mine.yaml", "data.root=../data", "out=runs/x", "data.name=csv",
+                        "data.csv.train=t.csv", "storage=sqlite:///rel.db"])
+    words = study.command.split()
+    assert f"study={tmp_path / 'mine.yaml'}" in words and f"data.root={tmp_path.parent / 'data'}" in words
+    assert f"out={tmp_path / 'runs' / 'x'}" in words and f"data.csv.train={tmp_path / 't.csv'}" in words
+    assert "storage=sqlite:///rel.db" in words, "a URL is left as typed"
+    assert study.study_file == {"path": str(tmp_path / "mine.yaml"), "text": (tmp_path / "mine.yaml").read_text()}
+    assert load_study(["study=smoke"]).study_file is None

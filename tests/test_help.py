@@ -95,3 +95,13 @@ def test_a_dry_run_says_what_would_run_and_writes_nothing_nor_imports_torch(tmp_
     assert "# 12 seed run(s) planned (2 seed(s) each; up to 8 while a pair is undecided), after 4 tuning trial(s)" \
         in proc.stdout and f"# 0 of them already in {out}; 12 to run" in proc.stdout
     assert "  lr: 0.002" in proc.stdout and not out.exists()
+
+
+def test_help_lists_every_environment_variable_rnnbench_reads():
+    import re
+    read = {m for p in (ROOT / "bench").rglob("*.py") for m in re.findall(r"RNNBENCH_[A-Z_]*[A-Z]", p.read_text())}
+    internal = {"RNNBENCH_WORKER_OF", "RNNBENCH_WORKER_STORAGE"}  # set by a workers=N parent on its children
+    listed = {name for name, _ in cli.ENVIRONMENT}
+    assert read - internal == listed, (read - internal) ^ listed
+    for text in (cli.run_help(), cli.report_help()):
+        assert all(f"  {name} " in text for name in listed)
