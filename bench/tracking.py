@@ -2,9 +2,10 @@
 
 Optuna's storage stays the one record of the work. The tracker gets a copy when a run finishes
 (bench.pipeline._finish), so nothing is sent from inside a timed loop and workers never race to send it.
-In MLflow, a study is an experiment; each variant (at one settings fingerprint) is a parent run carrying the
-mean and 95 % CI over its seeds (step = the number of seeds, so the history shows how it settled); under it, a
-child run per tuning trial and per seed holds its parameters, per-epoch metrics (step = epoch), time and memory.
+In MLflow, a study is an experiment; each variant (at one settings fingerprint) is a parent run carrying its
+summary.csv figures under summary.csv's names (test_acc_mean, test_acc_ci, the median epoch_time_s...; step = the
+number of seeds, so the history shows how it settled); under it, a child run per tuning trial and per seed holds its
+parameters, its figures under results.csv's names, per-epoch metrics as `history.<name>` (step = epoch), time, memory.
 Every run is tagged with its key, so running the command again logs only what is new.
 """
 
@@ -15,17 +16,17 @@ import time
 from collections import defaultdict
 from typing import Any
 
+import pandas as pd
+
 from bench import store
 from bench.report.board import TRACKED
-from bench.report.stats import mean_ci
+from bench.report.tables import summarize
 from bench.variants import AXES
 
 KEY = "rnnbench.key"
 EPOCH = ("train_loss", "running_acc", "val_acc", "test_acc", "time_s", "peak_mem_mb")
-# a seed run's own figures (the kept epoch's accuracies under their own names: the per-epoch ones are a history)
-SEED = {"test_acc": "kept_test_acc", "val_acc": "kept_val_acc", "train_acc": "kept_train_acc",
-        "epoch_time_s": "epoch_time_s", "tokens_per_s": "tokens_per_s", "peak_mem_mb": "peak_mem_mb",
-        "best_epoch": "best_epoch", "epochs": "epochs"}
+# a seed run's own figures, under results.csv's names; its per-epoch figures are a history under `history.<name>`
+SEED = ("test_acc", "val_acc", "train_acc", "epoch_time_s", "tokens_per_s", "peak_mem_mb", "best_epoch", "epochs")
 STATUS = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 
 
@@ -61,8 +62,8 @@ def export(study, storage, records: list[dict]) -> int:
         for r in runs:
             key = f"seed {fingerprint} {variant} {r['seed']}"
             if key not in have:
-                metrics = [(k, e[k], e["epoch"]) for e in r["history"] for k in EPOCH if k in e]
-                metrics += [(name, r[k], 0) for k, name in SEED.items() if r[k] is not None]
+                metrics = [(f"history.{k}", e[k], e["epoch"]) for e in r["history"] for k in EPOCH if k in e]
+                metrics += [(k, r[k], 0) for k in SEED if r[k] is not None]
                 _run(client, experiment, key, f"seed {r['seed']}", parent_id, r["hyperparameters"],
                      {"rnnbench.kind": "seed"}, metrics, "FINISHED")
                 logged += 1
@@ -113,17 +114,17 @@ def _run(client, experiment: str, key: str, name: str, parent: str | None, param
 
 
 def _spread(client, parent, runs: list[dict]) -> None:
-    """The variant's mean and 95 % CI half-width over its seeds, logged again whenever the seed count changes."""
+    """The variant's figures over its seeds, as summary.csv has them (bench.report.tables.summarize: the same names,
+    the same statistics: a mean with its `_ci` half-width, a median), logged again whenever the seed count changes."""
     if parent.data.metrics.get("seeds") == len(runs):
         return
     from mlflow.entities import Metric
 
-    now, step, metrics = int(time.time() * 1000), len(runs), [("seeds", len(runs))]
-    for column in TRACKED:  # the leaderboard's declared columns that MLflow carries (bench.report.board)
-        values = [float(r[column]) for r in runs if _finite(r[column])]
-        if values:
-            mean, half = mean_ci(values)
-            metrics += [(f"{column}_mean", mean), (f"{column}_ci95", half)]
+    row = summarize(runs).iloc[0]
+    names = [n for c in TRACKED for n in (c.source, f"{c.field}_ci")
+             if n in row.index]  # the leaderboard's declared columns that MLflow carries (bench.report.board)
+    now, step = int(time.time() * 1000), len(runs)
+    metrics = [("seeds", len(runs))] + [(n, float(row[n])) for n in names if pd.api.types.is_number(row[n])]
     client.log_batch(parent.info.run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics if _finite(v)])
 
 

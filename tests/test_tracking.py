@@ -73,11 +73,14 @@ def test_every_trial_and_seed_is_a_run_under_its_variant_with_the_mean_and_ci(se
         assert sorted(r.data.tags["mlflow.runName"] for r in children) == ["seed 0", "seed 1", "trial 0", "trial 1"]
         assert parent.data.params["cell"] == "gru" and parent.data.metrics["seeds"] == 2
         assert parent.data.metrics["test_acc_mean"] == pytest.approx(float(summary[name]["test_acc_mean"]))
-        assert parent.data.metrics["test_acc_ci95"] == pytest.approx(float(summary[name]["test_acc_ci"]))
+        # summary.csv's names and statistics: the CI half-width as test_acc_ci, the epoch time as its median
+        for column in ("test_acc_ci", "epoch_time_s", "val_acc_mean"):
+            assert parent.data.metrics[column] == pytest.approx(float(summary[name][column])), column
+        assert not any(k.endswith(("_ci95", "_s_mean")) for k in parent.data.metrics)
         for seed in (r for r in children if r.data.tags["rnnbench.kind"] == "seed"):
             assert {"lr", "hidden_size", "batch_size"} <= set(seed.data.params)
-            assert {"kept_test_acc", "epoch_time_s", "peak_mem_mb"} <= set(seed.data.metrics)
-            history = client.get_metric_history(seed.info.run_id, "val_acc")
+            assert {"test_acc", "epoch_time_s", "peak_mem_mb"} <= set(seed.data.metrics)  # results.csv's names
+            history = client.get_metric_history(seed.info.run_id, "history.val_acc")
             assert sorted(m.step for m in history) == [1, 2]  # one point per epoch
         for trial in (r for r in children if r.data.tags["rnnbench.kind"] == "trial"):
             assert {"lr", "dropout"} <= set(trial.data.params) and trial.info.status == "FINISHED"

@@ -76,7 +76,7 @@ def download(files: dict[str, tuple[str, dict[str, str]]], dest: Path,
     """Download each `name: (url, checksums)` into a staging folder beside `dest` and verify it; `finish(staging)`
     may turn the downloads into other files (and names them); only then are they moved into `dest`. All or
     nothing: on any failure the staging folder is removed, so `dest` never holds a partial file."""
-    made = not dest.exists()
+    made = [f for f in (dest, *dest.parents) if not f.exists()]  # the folders this call makes, innermost first
     dest.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
     try:
@@ -91,8 +91,10 @@ def download(files: dict[str, tuple[str, dict[str, str]]], dest: Path,
             os.replace(staging / name, dest / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        if made and not any(dest.iterdir()):  # a failed download leaves no empty cache folder
-            dest.rmdir()
+        for folder in made:  # a failed download leaves no empty cache folder, nor the empty cache root above it
+            if any(folder.iterdir()):
+                break
+            folder.rmdir()
 
 
 MAX_RATIO = 200                # a text CSV gzips 3-10 x; a file that expands this much and ...

@@ -161,7 +161,7 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 AGGREGATES = {c.source: (c.field, c.agg) for c in COLUMNS if c.agg}  # summarize's named aggregation
-TRACKED = tuple(c.field for c in COLUMNS if c.tracked)               # MLflow's parent metrics
+TRACKED = tuple(c for c in COLUMNS if c.tracked)                      # MLflow's parent metrics
 KEY = tuple(c.label for c in COLUMNS if c.key)
 LESSON = "lesson "  # a published figure beside ours (the study's reference): a key column after train acc
 REFERENCE_ROW = "reference: TF-IDF + LR"

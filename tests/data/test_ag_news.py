@@ -101,3 +101,12 @@ def test_missing_file_on_the_mirror_is_rejected(server):
     with pytest.raises(DataError, match="cannot download"):
         ag_news.fetch(url, cache_dir() / "x", {"train.csv": {"git_blob": "0"}})
     assert not (cache_dir() / "x").exists()  # a failed download leaves no empty cache folder
+
+
+def test_a_failed_download_into_a_new_cache_root_leaves_no_folder_at_all(server, tmp_path, monkeypatch):
+    """study=lesson without data: the download fails, and neither <cache>/ag_news nor the cache root it made is left."""
+    _, url = server  # empty site: 404
+    monkeypatch.setenv("RNNBENCH_CACHE", str(tmp_path / "new" / "cache"))
+    with pytest.raises(DataError, match="the download failed"):
+        ag_news.locate(None, url=url)
+    assert not (tmp_path / "new").exists()
