@@ -95,3 +95,55 @@ def test_short_texts_are_not_capped_and_the_command_line_lifts_a_cap(tmp_path):
     assert splits.info["rows"]["train"] + splits.info["rows"]["val"] == 300
     assert not [n for n in splits.info["notes"] if n["kind"] in ("cut", "capped")]
     assert int(splits.train.lengths.max()) == 1000
+
+
+def _rows(n: int = 40) -> "pd.DataFrame":
+    import pandas as pd
+    return pd.DataFrame({"label": [("pos", "neg", "mid")[i % 3] for i in range(n)],
+                         "text": [f"row {i}, with \"quotes\"\tand a tab" for i in range(n)]})
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".jsonl.gz", ".parquet"])
+def test_csv_tsv_jsonl_and_parquet_of_the_same_rows_read_the_same(tmp_path, suffix):
+    pytest.importorskip("pyarrow", reason="Parquet needs pyarrow (the glove extra; dev has it)")
+    frame = _rows()
+    frame.to_csv(tmp_path / "ref.csv", index=False)
+    path = tmp_path / f"train{suffix}"
+    if suffix == ".tsv":
+        frame.to_csv(path, sep="\t", index=False)
+    elif suffix.startswith(".jsonl"):
+        frame.to_json(path, orient="records", lines=True, compression="infer")
+    elif suffix == ".parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_csv(path, index=False)
+    spec = dict(header=True, text_cols=["text"], label_col="label", test_fraction=0.25)
+    ref = csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "ref.csv"), **spec)))
+    raw = csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(path), **spec)))
+    assert (raw.train_texts, raw.train_labels, raw.test_texts, raw.test_labels, raw.label_names) == \
+        (ref.train_texts, ref.train_labels, ref.test_texts, ref.test_labels, ref.label_names)
+    assert all(', with "quotes"\tand a tab' in t for t in raw.train_texts), "quotes, commas and tabs survive"
+    numbered = csv_text.read(DataConfig(name="csv", csv=CsvConfig(
+        train=str(path), text_cols=[1], label_col=0, test_fraction=0.25, header=True)))
+    assert numbered.train_texts == ref.train_texts, "columns by position work in every format"
+
+
+def test_an_unknown_format_or_a_bad_json_line_is_one_line(tmp_path):
+    (tmp_path / "t.xlsx").write_text("x")
+    with pytest.raises(DataError, match=r"unknown data format '.xlsx': give a CSV \(.csv\), TSV .* or Parquet"):
+        csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "t.xlsx"))))
+    (tmp_path / "t.jsonl").write_text('{"label": "a", "text": "x"}\n{"label": "b", "text": \n')
+    with pytest.raises(DataError, match=r"t.jsonl:2: not a JSON object"):
+        csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "t.jsonl"), text_cols=["text"],
+                                                           label_col="label")))
+    (tmp_path / "k.jsonl").write_text('{"label": "a", "text": "x"}\n{"label": "b"}\n')
+    with pytest.raises(DataError, match=r"k.jsonl:2: no key 'text'"):
+        csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "k.jsonl"), text_cols=["text"],
+                                                           label_col="label")))
+    (tmp_path / "e.jsonl").write_text('{"label": null, "text": "x"}\n')
+    with pytest.raises(DataError, match=r"e.jsonl:1: the label .* is empty"):
+        csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "e.jsonl"), text_cols=["text"],
+                                                           label_col="label")))
+    (tmp_path / "p.parquet").write_text("not parquet")
+    with pytest.raises(DataError, match=r"p.parquet: cannot read it as Parquet"):
+        csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "p.parquet"))))
