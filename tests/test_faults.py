@@ -97,7 +97,8 @@ CASES = {
     "unknown study": (lambda t: ["study=pakcing"], "unknown study 'pakcing': did you mean 'packing'?"),
     "unknown study, nothing close": (lambda t: ["study=zzz"], "unknown study 'zzz': choose one of baselines, batching, "
                                      "cells, depth, direction, embeddings, grid, imdb_best, imdb_cells, imdb_packing, "
-                                     "length, lesson, longrange, packing, smoke, speed (or add studies/zzz.yaml)"),
+                                     "length, lesson, longrange, packing, smoke, speed (or give study=path/to/zzz.yaml, or "
+                                     "add zzz.yaml to a folder named by RNNBENCH_STUDIES)"),
     "wrong type": (lambda t: [*TINY, "train.epochs=abc"],
                    "train.epochs='abc' is not allowed: use a whole number >= 1"),
     "no patience": (lambda t: [*TINY, "train.patience=0"],
