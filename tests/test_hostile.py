@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import bench.run as run
+from bench.data import csv_text
 from tests.conftest import over
 from tests.test_faults import TINY, _mount_tmpfs
 from tests.report.conftest import record as full_record
@@ -522,7 +523,7 @@ def test_a_data_file_that_is_not_a_regular_file_is_named_for_what_it_is(make, wh
     path = make(tmp_path)
     start = time.perf_counter()
     assert _error([*_csv_words(path), f"out={tmp_path / 'out'}"], capsys) == (
-        f"data.csv.train='{path}': {what}, not a regular file ({path}): give a CSV or TSV file (or .gz), or set "
+        f"data.csv.train='{path}': {what}, not a regular file ({path}): give a {csv_text.NAMES} file, or set "
         "data.root")
     assert time.perf_counter() - start < 10 and not (tmp_path / "out").exists()
 
