@@ -28,7 +28,6 @@ from bench.variants import AXES, AXIS_HELP, Variant
 from bench.variants import allowed as axis_allowed
 
 WIDTH = 100
-# Sections of a study file: written in YAML, rarely on the command line
 # The environment variables rnnbench reads (--help lists them; tests/test_help.py checks that bench/ reads no other
 # RNNBENCH_ one, except a workers=N child's two, which its parent sets)
 ENVIRONMENT = (
@@ -42,6 +41,7 @@ ENVIRONMENT = (
     ("RNNBENCH_THREADS", "torch's CPU threads for the runs (default: torch's own choice)"),
     ("RNNBENCH_PROGRESS", "bar or plain: the progress display (default: a bar on a terminal, lines otherwise)"),
 )
+# Sections of a study file: written in YAML, rarely on the command line
 FILE_ONLY = ("name", "description", "scientific", "fixed", "exclude", "variants", "reference", "nuisance", "sweep",
              "question")
 

@@ -95,7 +95,8 @@ Column = Union[int, str]
 
 
 class CsvConfig(Section):
-    train: Optional[str] = _key(None, "the training file (data.name=csv): .csv, .tsv, .jsonl or .parquet", "a file path, or null")
+    train: Optional[str] = _key(None, "the training file (data.name=csv): .csv, .tsv, .jsonl or .parquet",
+                                "a file path, or null")
     test: Optional[str] = _key(None, "the test file; null: a stratified test_fraction of train",
                                "a file path, or null")
     text_cols: List[Column] = _key([1], "the text column(s), joined with a space",

@@ -2,8 +2,9 @@
 (CSV, TSV, JSON Lines, Parquet; the text ones may be gzipped): one loader, the same checks, cache and errors.
 
 Columns are 0-based positions, or names (a CSV/TSV's when `data.csv.header=true`; a JSON Lines file's keys and a
-Parquet file's columns always name them); several text columns are joined with a space. Labels may be ints or strings: sorted, they map to 0..K-1. Without a test
-file, a stratified `data.csv.test_fraction` of the training file becomes the test split.
+Parquet file's columns always name them); several text columns are joined with a space. Labels may be ints or
+strings: sorted, they map to 0..K-1. Without a test file, a stratified `data.csv.test_fraction` of the training
+file becomes the test split.
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ def _path(cfg, name: str) -> Path | None:
         what = f"{kind_of(path.stat().st_mode)}, not a regular file" if path.exists() else "no such file"
         raise DataError(f"data.csv.{name}='{printable(value)}': {what} ({printable(path)}): give a {NAMES} file, "
                         "or set data.root")
-    if cfg.csv.delimiter is None:
-        _format(path)  # an unknown suffix is one line before anything is read
+    _kind(path, cfg)  # an unknown suffix is one line before anything is read
     return path
 
 
@@ -51,9 +51,15 @@ def _format(path: Path) -> str:
     return kind
 
 
+def _kind(path: Path, cfg) -> str:
+    """The file's format: by its suffix, or delimited text ("csv") whatever the suffix when data.csv.delimiter is
+    set."""
+    return _format(path) if cfg.csv.delimiter is None else "csv"
+
+
 def _records(path: Path, cfg) -> tuple[list[str] | None, object]:
     """(the column names, or None for a headerless CSV; an iterator of (line or row number, fields as text))."""
-    kind = _format(path) if cfg.csv.delimiter is None else "csv"
+    kind = _kind(path, cfg)
     if kind == "jsonl":
         return _jsonl(path)
     if kind == "parquet":
@@ -205,7 +211,8 @@ def read(cfg) -> RawDataset:
                         "remove those rows or add training examples")
     once = sorted(y for y in names if train_raw.count(y) == 1)
     notes = [Note(kind="rows", text=
-        f"{_format(files['train']).upper() if cfg.csv.delimiter is None else 'CSV'} {files['train'].name}: {len(train_texts):,} train / {len(test_texts):,} test rows")]
+        f"{_kind(files['train'], cfg).upper()} {files['train'].name}: {len(train_texts):,} train / "
+        f"{len(test_texts):,} test rows")]
     if once:
         notes.append(Note(kind="labels", text=
             f"LABELS SEEN ONCE in training: {', '.join(map(repr, once[:5]))}{' …' if len(once) > 5 else ''}: "

@@ -229,8 +229,7 @@ def run(folders: list[str], out: str | None, fail_on: str | None, how: str = "",
     `<out>/A-<study>` or `<out>/B-<study>`, which the page then reads like any folder."""
     if len(folders) != 2:
         raise BenchError(f"compare= takes two study folders, got {len(folders)}: compare=[reports/A,reports/B]")
-    urls = [f for f in folders if "://" in f]
-    if urls and not study:
+    if any("://" in f for f in folders) and not study:
         raise BenchError("a compare= side given as a database URL needs study=NAME: the database can hold several "
                          "studies")
     names = [study if "://" in f else Path(f).name for f in folders]

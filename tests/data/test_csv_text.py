@@ -97,7 +97,7 @@ def test_short_texts_are_not_capped_and_the_command_line_lifts_a_cap(tmp_path):
     assert int(splits.train.lengths.max()) == 1000
 
 
-def _rows(n: int = 40) -> "pd.DataFrame":
+def _rows(n: int = 40):
     import pandas as pd
     return pd.DataFrame({"label": [("pos", "neg", "mid")[i % 3] for i in range(n)],
                          "text": [f"row {i}, with \"quotes\"\tand a tab" for i in range(n)]})
@@ -132,18 +132,14 @@ def test_an_unknown_format_or_a_bad_json_line_is_one_line(tmp_path):
     (tmp_path / "t.xlsx").write_text("x")
     with pytest.raises(DataError, match=r"unknown data format '.xlsx': give a CSV \(.csv\), TSV .* or Parquet"):
         csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "t.xlsx"))))
-    (tmp_path / "t.jsonl").write_text('{"label": "a", "text": "x"}\n{"label": "b", "text": \n')
-    with pytest.raises(DataError, match=r"t.jsonl:2: not a JSON object"):
-        csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "t.jsonl"), text_cols=["text"],
-                                                           label_col="label")))
-    (tmp_path / "k.jsonl").write_text('{"label": "a", "text": "x"}\n{"label": "b"}\n')
-    with pytest.raises(DataError, match=r"k.jsonl:2: no key 'text'"):
-        csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "k.jsonl"), text_cols=["text"],
-                                                           label_col="label")))
-    (tmp_path / "e.jsonl").write_text('{"label": null, "text": "x"}\n')
-    with pytest.raises(DataError, match=r"e.jsonl:1: the label .* is empty"):
-        csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "e.jsonl"), text_cols=["text"],
-                                                           label_col="label")))
+    for name, lines, said in [("t", '{"label": "a", "text": "x"}\n{"label": "b", "text": \n',
+                               r"t.jsonl:2: not a JSON object"),
+                              ("k", '{"label": "a", "text": "x"}\n{"label": "b"}\n', r"k.jsonl:2: no key 'text'"),
+                              ("e", '{"label": null, "text": "x"}\n', r"e.jsonl:1: the label .* is empty")]:
+        (tmp_path / f"{name}.jsonl").write_text(lines)
+        with pytest.raises(DataError, match=said):
+            csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / f"{name}.jsonl"),
+                                                               text_cols=["text"], label_col="label")))
     (tmp_path / "p.parquet").write_text("not parquet")
     with pytest.raises(DataError, match=r"p.parquet: cannot read it as Parquet"):
         csv_text.read(DataConfig(name="csv", csv=CsvConfig(train=str(tmp_path / "p.parquet"))))
