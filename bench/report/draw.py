@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 import matplotlib
+import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
+from scipy.cluster.hierarchy import fcluster, linkage
 
 from bench import store
 from bench.report.plots import Plot
@@ -68,24 +71,76 @@ def _scatter(ax, plot: Plot) -> None:
     # the front as a staircase through ringed points: a one-point front (fastest and most accurate) still shows
     ax.plot(front["time_s"], front["acc"], drawstyle="steps-post", color="tab:red", marker="o", markersize=11,
             markerfacecolor="none", label="Pareto front")
-    # numbers, not names, beside the points (names collide when variants cluster): points closer than a label's
-    # size share one label, "1,4"; the key to the numbers heads the legend
-    ax.autoscale_view()
-    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
-    spots: list[tuple[float, float, list[str]]] = []
-    for rank, (_, row) in enumerate(data.iterrows(), 1):
-        x, y = (row["time_s"] - x0) / ((x1 - x0) or 1), (row["acc"] - y0) / ((y1 - y0) or 1)
-        near = next((s for s in spots if abs(s[0] - x) < 0.12 and abs(s[1] - y) < 0.06), None)
-        if near:
-            near[2].append(str(rank))
-        else:
-            spots.append((x, y, [str(rank)]))
-    for x, y, ranks in spots:
-        right = x > 0.8  # near the right edge the label goes left of its point, inside the axes
-        ax.annotate(",".join(ranks), (x0 + x * (x1 - x0), y0 + y * (y1 - y0)), fontsize=7,
-                    xytext=(-5 if right else 5, 3), ha="right" if right else "left", textcoords="offset points")
     key = "\n".join(f"{rank:>2}  {name}" for rank, name in enumerate(data["variant"], 1))
     _legend(ax, title=key, title_fontproperties={"family": "monospace", "size": 7}, alignment="left")
+    ax.figure.tight_layout()  # labels are placed in the final axes: the page's layout keeps them where they are
+    _number_points(ax, data)
+
+
+OVERPRINT = 6.0  # points (1/72 in): markers whose centres are closer than a diameter overprint, and share a label
+RINGS = (5.0, 11.0, 18.0, 28.0, 42.0)  # offsets (points) tried for a label, nearest first
+FAR = (56.0, 72.0, 96.0, 128.0)  # then, its line naming its points, any free spot out to these
+TURNS = ((1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+def _number_points(ax, data: pd.DataFrame) -> None:
+    """Every point numbered in the leaderboard's order, each number at the points it names: points that overprint
+    (complete linkage, so every two in a group are closer than OVERPRINT) share one label, "1,4"; the Pareto
+    front's labels are placed first; each goes to the nearest spot around its points that covers no point and no
+    other label, stays inside the axes, and has its own points nearest to it, with a thin line back to them when
+    it had to move off."""
+    fig = ax.figure
+    scale = fig.dpi / 72  # points -> pixels
+    xy = ax.transData.transform(data[["time_s", "acc"]].to_numpy(float))
+    groups = (fcluster(linkage(xy, "complete"), OVERPRINT * scale, "distance") if len(xy) > 1 else np.ones(1, int))
+    members = [list(np.flatnonzero(groups == g)) for g in dict.fromkeys(groups)]
+    members.sort(key=lambda m: (not data["front"].iloc[m].any(), m[0]))
+    renderer = fig.canvas.get_renderer()
+    frame, taken, dot = ax.get_window_extent(renderer), [], 5.5 * scale  # the front's ring, a radius
+    for group in members:
+        at = ax.transData.inverted().transform(xy[group].mean(axis=0))
+        label = ax.annotate(",".join(str(i + 1) for i in group), at, xytext=(0, 0), textcoords="offset points", fontsize=7)
+        spot = next((s for s in _spots() if _free(label, s, group, xy, taken, frame, dot, renderer)), None)
+        if spot is None or spot[0] > RINGS[1]:  # moved off: a thin line says which points it names
+            spot = spot or next((s for s in _spots(FAR) if _free(label, s, None, xy, taken, frame, dot, renderer)),
+                                _spots()[0])
+            label.remove()
+            label = ax.annotate(label.get_text(), at, xytext=(0, 0), textcoords="offset points", fontsize=7,
+                                arrowprops={"arrowstyle": "-", "color": "0.5", "linewidth": 0.6, "shrinkB": dot})
+            _place(label, spot)
+        taken.append(_box(label, renderer))
+
+
+def _spots(rings: tuple[float, ...] = RINGS) -> list[tuple[float, int, int]]:
+    return [(radius, dx, dy) for radius in rings for dx, dy in TURNS]
+
+
+def _place(label, spot: tuple[float, int, int]) -> None:
+    radius, dx, dy = spot
+    label.set_position((dx * radius, dy * radius))
+    label.set_horizontalalignment("left" if dx > 0 else "right" if dx < 0 else "center")
+    label.set_verticalalignment("bottom" if dy > 0 else "top" if dy < 0 else "center")
+
+
+def _free(label, spot, group: list[int] | None, xy, taken: list, frame, dot: float, renderer) -> bool:
+    """Whether `label` at `spot` stays inside the axes, covers no point and no placed label, and (with `group`)
+    has one of its own points nearest to it."""
+    _place(label, spot)
+    box = _box(label, renderer)
+    gaps = [_gap(box, p) for p in xy]
+    return (frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            and min(gaps) > dot and (group is None or int(np.argmin(gaps)) in group) and not any(box.overlaps(t) for t in taken))
+
+
+def _box(label, renderer):
+    """The label's text alone (an Annotation's own extent takes in its line)."""
+    label.update_positions(renderer)
+    return Text.get_window_extent(label, renderer)
+
+
+def _gap(box, point) -> float:
+    """Pixels from a label's box to a point (0 inside it)."""
+    return math.hypot(max(box.x0 - point[0], 0, point[0] - box.x1), max(box.y0 - point[1], 0, point[1] - box.y1))
 
 
 # Lines that coincide (two variants with the same curve) must both stay visible: each variant gets its own marker
@@ -215,10 +270,10 @@ def _drawn(plot: Plot):
         ax = fig.subplots()
         if plot.kind == "strip" or plot.kind == "heatmap":
             fig.set_size_inches(WIDTH, max(2.5, 0.9 + 0.35 * plot.data["variant"].nunique()))
-        DRAW[plot.kind](ax, plot)
-        ax.set_title(plot.title)
+        ax.set_title(plot.title)  # before drawing: the scatter places its labels in the finished layout
         ax.set_xlabel(plot.xlabel)
         ax.set_ylabel(plot.ylabel)
+        DRAW[plot.kind](ax, plot)
     fig.tight_layout()
     return fig
 

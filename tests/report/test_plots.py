@@ -173,3 +173,52 @@ def test_drawn_figures_keep_legends_off_the_data_labels_apart_and_the_front_draw
         assert len([a for a in fig.axes if a.get_visible()]) == 9
     finally:
         fig.clear()
+
+
+def _cloud(points: list[tuple[float, float]]) -> pd.DataFrame:
+    return pd.DataFrame({"epoch_time_s": [t for t, _ in points], "test_acc_mean": [a for _, a in points],
+                         "test_acc_ci": 0.01, "learned": True}, index=[f"v{i}" for i in range(1, len(points) + 1)])
+
+
+CLOUDS = {  # the issue's figure: clusters of near points where one label "1,2,4" sat beside points it did not name
+    "clustered": [(5.0, .65), (5.25, .655), (5.5, .645), (5.1, .652), (5.4, .66), (10, .70), (10.05, .70),
+                  (9.9, .40), (5.0, .30), (5.02, .30), (7.5, .50), (7.6, .51)],
+    "crowded": [(1 + (i * 37 % 11) / 40, 0.6 + (i * 53 % 13) / 400) for i in range(16)] + [(3.0, 0.9)],
+    "one point": [(2.0, 0.7)],
+}
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_every_point_is_numbered_by_a_label_that_sits_at_it(cloud):
+    """Issue 34 item 4: each number on the accuracy-against-time figure is read off the drawn page (after its final
+    layout): every variant's number appears once; a shared label names only points that overprint; a label sits
+    nearest to a point it names, or a line runs from it to its points; labels never overprint each other or leave
+    the axes, and the Pareto front's points are numbered like every other."""
+    plot = plots.accuracy_vs_time(_cloud(CLOUDS[cloud]))
+    fig = draw._drawn(plot)
+    try:
+        fig.canvas.draw()
+        renderer, ax = fig.canvas.get_renderer(), fig.axes[0]
+        xy = ax.transData.transform(plot.data[["time_s", "acc"]].to_numpy(float))
+        scale = fig.dpi / 72
+        frame = ax.get_window_extent(renderer)
+        boxes, named = [], []
+        for label in ax.texts:
+            names = [int(n) - 1 for n in label.get_text().split(",")]
+            box = draw._box(label, renderer)
+            named += names
+            assert all(((xy[a] - xy[b]) ** 2).sum() ** 0.5 < draw.OVERPRINT * scale for a in names for b in names)
+            assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            gaps = [draw._gap(box, p) for p in xy]
+            if label.arrow_patch is None:
+                assert min(range(len(xy)), key=gaps.__getitem__) in names, f"{label.get_text()} is nearer another point"
+                assert min(gaps[n] for n in names) < 3 * draw.RINGS[1] * scale
+            else:  # the line ends at its points
+                end = ax.transData.transform(label.xy)
+                assert all(((xy[n] - end) ** 2).sum() ** 0.5 < draw.OVERPRINT * scale for n in names)
+            boxes.append(box)
+        assert sorted(named) == list(range(len(xy))), "every variant's number is on the figure once"
+        assert not any(_boxes_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+        assert plot.data["front"].any()
+    finally:
+        fig.clear()
