@@ -1,24 +1,33 @@
 """Timing and memory, TorchBench's discipline: synchronize around timed work, keep every sample.
 
 Time: `time.perf_counter` between two `synchronize()` calls, so queued CUDA kernels are counted
-(without it we would time only the launches). Memory: the CUDA allocator's peak on a GPU; on the
-CPU the process's peak resident set (VmHWM), reset before each run where Linux allows it and
-labelled as such, because it counts everything the process holds, not only tensors.
+(without it we would time only the launches). Memory: the CUDA allocator's peak on a GPU, reset before
+each run. On the CPU there is no allocator to ask, and a process's resident memory is not a run's: the
+C heap keeps what earlier runs freed (and the next run reuses it, or not), so one process's readings
+follow the order its runs ran in. A run's CPU figure is therefore read in a fresh process
+(`fresh_peak_mb`): the resident memory that building the model and training on the run's largest
+batches adds there. Where that cannot be read, the process's peak since it started is recorded under
+its own kind, which no star and no ratio compares (`comparable`).
 """
 
 from __future__ import annotations
 
+import gc
+import json
 import os
+import pickle
 import platform
 import resource
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import torch
 
 from bench.errors import ConfigError
+from bench.record import FRESH_KIND, SINCE_START
 from bench.variants import GATES
 
 WARMUP_EVAL_BATCHES = 2  # eval latency: the first batches pay for allocator / cuDNN set-up
@@ -128,23 +137,111 @@ def _read_status(field: str) -> int | None:
 
 
 def reset_peak_memory(device: torch.device) -> None:
+    """Before a run on a GPU (a CPU run's figure is read in a fresh process: `fresh_peak_mb`)."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-        return
-    try:  # "5" resets the peak RSS (VmHWM) to the current RSS (Linux >= 4.0)
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def peak_memory_mb(device: torch.device) -> tuple[float, str]:
-    """(MiB, kind): kind says what was measured, so CPU and GPU figures are never mixed up."""
+    """(MiB, kind) in this process: the CUDA allocator's peak since `reset_peak_memory`; on the CPU the process's
+    peak since it started (a progress figure for tuning trials; a run's own CPU figure is `fresh_peak_mb`'s)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_allocator_peak"
-    hwm = _read_status("VmHWM")
-    if hwm is not None:
-        return hwm / 1024, "cpu_process_peak_rss"
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "cpu_process_peak_rss_since_start"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, SINCE_START
+
+
+def _rise(work, args: tuple) -> float:
+    """MiB of resident memory `work(*args)` adds over what this process held before it: the peak (VmHWM) is reset
+    to the current resident set by writing 5 to /proc/self/clear_refs (Linux >= 4.0)."""
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")
+    start = _read_status("VmRSS")
+    work(*args)
+    peak = _read_status("VmHWM")
+    if start is None or peak is None:
+        raise OSError("/proc/self/status has no VmRSS or VmHWM")
+    return (peak - start) / 1024
+
+
+def serve() -> None:
+    """The fork server `fresh_peak_mb` starts: an interpreter that has imported bench.train (torch) and run nothing.
+    For each task (a length line on stdin, then that many bytes of pickle, read unbuffered) it forks; the fork reads the task, runs
+    it (`_rise`) and writes one JSON line; this server then writes the fork's exit status, so a fork that died
+    still answers. The server itself never reads a task, so its heap, which each fork starts from, stays as it was
+    (a fork could otherwise reuse a freed task's pages without its resident memory rising)."""
+    import importlib
+    import signal
+    importlib.import_module("bench.train")  # what every task needs, imported once, before any fork
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it closes stdin, and the server ends
+    answer = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # a task's prints go to stderr, never into the answers
+    while line := _read_line(0):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                work, args = pickle.loads(_read_exactly(0, int(line)))
+                said = {"mib": _rise(work, args)}
+            except BaseException as e:  # noqa: BLE001 - one line back, whatever went wrong
+                said = {"error": f"{type(e).__name__}: {e}"}
+            answer.write(json.dumps(said) + "\n")
+            answer.flush()
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        answer.write(json.dumps({"exit": os.waitstatus_to_exitcode(status)}) + "\n")
+        answer.flush()
+
+
+def _read_line(fd: int) -> bytes:
+    """One line from a raw file descriptor, a byte at a time: nothing past it is read (the fork reads the rest)."""
+    line = b""
+    while (byte := os.read(fd, 1)) and byte != b"\n":
+        line += byte
+    return line
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    chunks, left = [], size
+    while left and (chunk := os.read(fd, min(left, 1 << 20))):
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+_server: subprocess.Popen | None = None
+
+
+def _forker() -> subprocess.Popen:
+    global _server
+    if _server is None or _server.poll() is not None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # bench as this process sees it
+        _server = subprocess.Popen([sys.executable, "-c", "from bench.measure import serve; serve()"], env=env,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    return _server
+
+
+def fresh_peak_mb(work, *args) -> tuple[float, str]:
+    """(MiB, kind): the resident memory `work(*args)` (a picklable function and its arguments) adds in a fresh
+    process, forked for it from a clean server (`serve`), so no earlier run's freed heap is counted or reused:
+    two identical runs read the same figure, whatever ran before. Where that cannot be read (no fork, no
+    /proc/self/clear_refs: not Linux), this process's peak since start, under a kind that is never compared."""
+    if not hasattr(os, "fork") or not Path("/proc/self/clear_refs").exists():
+        return peak_memory_mb(torch.device("cpu"))
+    task = pickle.dumps((work, args))
+    server = _forker()
+    try:
+        server.stdin.write(b"%d\n" % len(task) + task)
+        server.stdin.flush()
+        said: dict = {}
+        while "exit" not in said:
+            line = server.stdout.readline()
+            if not line:
+                break
+            said.update(json.loads(line))
+    except (OSError, ValueError):
+        said = {}
+    if "mib" in said:
+        return said["mib"], FRESH_KIND
+    return peak_memory_mb(torch.device("cpu"))
 
 
 def step_estimate_mb(batch: int, length: int, embed: int, hidden: int, layers: int = 1, directions: int = 1,

@@ -446,7 +446,7 @@ def _tune(work: Work, members: list[Variant], bases: dict[str, Params], shared: 
         params = {m.name: bases[m.name].replace(epochs=epochs, **chosen) for m in members}
         with _bar(prep, f"{group} trial", epochs * len(members)) as progress:
             running = {m.name: training(m, params[m.name], prep.splits, study.tune.seed, prep.device,
-                                        evaluate_test=False, on_step=progress.update) for m in members}
+                                        evaluate_test=False, on_step=progress.update, memory=False) for m in members}
             fits: dict[str, Any] = {}
             for epoch in itertools.count(1):
                 seen = {}

@@ -23,6 +23,17 @@ from pydantic import BaseModel, ConfigDict, computed_field, create_model, field_
 from bench.errors import printable
 from bench.variants import Variant
 
+# What a run's peak memory (peak_mem_mb) measured, its memory_kind (bench.measure measures them)
+FRESH_KIND = "cpu_fresh_process_peak_rise"  # CPU: what a fresh process adds to train on the run's largest batches
+SINCE_START = "cpu_process_peak_rss_since_start"  # CPU, where the above cannot be read: this process's peak
+
+
+def comparable_memory(kind: Any) -> bool:
+    """Whether figures of this kind are each a run's own, so a star or a ratio may compare them: the CUDA allocator's
+    peak (reset per run) or a fresh process's rise. A process's peak since start, like the in-process VmHWM that
+    records before issue 34 hold (`cpu_process_peak_rss`), follows the order the runs ran in: shown, never compared."""
+    return kind in ("cuda_allocator_peak", FRESH_KIND)
+
 SEED_MAX = 2**32 - 1
 ACCURACIES = ("test_acc", "val_acc", "train_acc", "majority_acc")
 

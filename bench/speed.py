@@ -20,9 +20,9 @@ from bench import floors
 from bench.config import SPEED_SETTINGS, Params
 from bench.data.batching import Batch
 from bench.floors import TRAIN_FACTOR, flops_per_token
-from bench.measure import Load, peak_memory_mb, reset_peak_memory, time_each
+from bench.measure import Load, reset_peak_memory, time_each
 from bench.models import Shape, to_device
-from bench.train import trainer
+from bench.train import step_memory, trainer
 from bench.variants import Variant
 
 def fixed_batches(batch_size: int, seq_len: int, vocab: int, count: int, seed: int = 0) -> list[Batch]:
@@ -42,7 +42,8 @@ def measure_point(variant: Variant, params: Params, vocab: int, batch_size: int,
     """Train-step and inference-step times (ms, every sample) for one variant at one (batch, length):
     the very step `bench.train.fit` runs (host-to-device copy included)."""
     torch.manual_seed(0)
-    model, step, _ = trainer(variant, params.replace(dropout=0.0), Shape(vocab, 4, 0), device)
+    params, shape = params.replace(dropout=0.0), Shape(vocab, 4, 0)
+    model, step, _ = trainer(variant, params, shape, device)
     data = fixed_batches(batch_size, seq_len, vocab, warmup + repeats)
     reset_peak_memory(device)
     with Load() as load:
@@ -50,7 +51,7 @@ def measure_point(variant: Variant, params: Params, vocab: int, batch_size: int,
         model.eval()
         with torch.no_grad():
             infer_ms = time_each(lambda b: model(to_device(b.tokens, device), b.lengths), data, warmup, device)
-    peak, kind = peak_memory_mb(device)
+    peak, kind = step_memory(variant, params, shape, data[warmup:warmup + 1], device)
     real = statistics.mean(b.real_tokens for b in data[warmup:])
     padded = batch_size * seq_len
     computed = real if variant.packing == "packed" else padded

@@ -20,7 +20,7 @@ from torch import nn
 from bench.config import Params
 from bench.data import Splits
 from bench.data.batching import Encoded, batches
-from bench.measure import WARMUP_EVAL_BATCHES, Load, clock, peak_memory_mb, reset_peak_memory, time_each
+from bench.measure import WARMUP_EVAL_BATCHES, Load, clock, fresh_peak_mb, peak_memory_mb, reset_peak_memory, time_each
 from bench.models import Shape, build, count_parameters, stream, to_device
 from bench.record import Epoch
 from bench.optim import clip_grad_norm, optimizers
@@ -195,7 +195,8 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
 
 
 def training(variant: Variant, params: Params, splits: Splits, seed: int, device: torch.device,
-             evaluate_test: bool = True, on_step: Callable[[int], None] | None = None) -> Generator[Epoch, None, Fit]:
+             evaluate_test: bool = True, on_step: Callable[[int], None] | None = None,
+             memory: bool = True) -> Generator[Epoch, None, Fit]:
     """`fit` one epoch at a time: yields each epoch's figures and returns the Fit. Several runs may be advanced in
     turn (a group of variants tuned together, epoch by epoch): each keeps torch's random state of its own between
     its epochs, so a run's result does not depend on what ran between them.
@@ -210,7 +211,9 @@ def training(variant: Variant, params: Params, splits: Splits, seed: int, device
     Early stopping (`params.patience`, when there is a validation split): after every epoch the weights with
     the best validation accuracy so far are kept; training stops once `patience` epochs in a row brought no
     better one, and the kept weights are restored. Test is then evaluated once, on the restored weights:
-    test never decides anything. Without a validation split every epoch runs and test is read after each."""
+    test never decides anything. Without a validation split every epoch runs and test is read after each.
+
+    Memory (`run_memory`) is read at the end; `memory=False` (a tuning trial, which records none) skips it."""
     seed_everything(seed)
     if params.compile:
         torch.compiler.reset()  # each fit compiles afresh, as a user's script would
@@ -269,8 +272,48 @@ def training(variant: Variant, params: Params, splits: Splits, seed: int, device
         test = evaluate(model, splits.test, splits.pad_index, params.eval_batch_size, device, latencies)
     else:
         test = history[best_epoch - 1].test_acc
-    peak, kind = peak_memory_mb(device)
+    peak, kind = run_memory(variant, params, splits, device) if memory else (math.nan, "")
     return Fit(history, curve, count_parameters(model), peak, kind, latencies, optimizer_name, best_epoch, test)
+
+
+def run_memory(variant: Variant, params: Params, splits: Splits, device: torch.device) -> tuple[float, str]:
+    """(MiB, kind) of a run of `variant` at `params`: on a GPU the allocator's peak since the run began; on the CPU
+    `step_memory` on the widest and the fullest batch of seed 0's first epoch. Those batches depend only on the
+    batch size and batching, never on the run's seed, so every seed of a variant reads one figure (measured once
+    per process), and two variants that batch alike (padded and packed) are measured on the same batches."""
+    if device.type == "cuda":
+        return peak_memory_mb(device)
+    key = (variant, params.model_dump_json(), splits.info.get("cache_key"), len(splits.train), torch.get_num_threads())
+    if key not in _measured:
+        order = next(epochs_of(variant, params, splits, 0))
+        widest = max(order, key=lambda b: (b.padded_tokens, b.real_tokens))
+        fullest = max(order, key=lambda b: (b.real_tokens, b.padded_tokens))
+        _measured[key] = step_memory(variant, params, shape_of(splits), [widest, fullest], device)
+    return _measured[key]
+
+
+_measured: dict = {}  # run_memory's figures in this process
+
+
+def step_memory(variant: Variant, params: Params, shape: Shape, batches: list, device: torch.device,
+                seed: int = 0) -> tuple[float, str]:
+    """(MiB, kind): on the CPU what a fresh process adds to build the model and take a training step on each of
+    `batches` (what decides a step's memory), then on the first again (the optimizer's state exists from the
+    first step on); bench.measure says why a CPU figure is not read in this process. On a GPU, this process's
+    allocator peak since `reset_peak_memory`."""
+    if device.type == "cuda":
+        return peak_memory_mb(device)
+    steps = list({id(b): b for b in batches}.values()) + batches[:1]
+    return fresh_peak_mb(memory_steps, variant, params, shape, steps, seed, torch.get_num_threads())
+
+
+def memory_steps(variant: Variant, params: Params, shape: Shape, batches: list, seed: int, threads: int) -> None:
+    """What `run_memory` measures in its fresh process, with this process's share of the CPU threads."""
+    torch.set_num_threads(threads)
+    seed_everything(seed)
+    _, step, _ = trainer(variant, params, shape, torch.device("cpu"), seed)
+    for batch in batches:
+        step(batch)
 
 
 def _random_state(device: torch.device) -> tuple:
@@ -296,7 +339,7 @@ def time_steps(variant: Variant, params: Params, splits: Splits, device: torch.d
     reset_peak_memory(device)
     with Load() as load:
         samples = time_each(step, taken, warmup, device)
-    peak, kind = peak_memory_mb(device)
+    peak, kind = run_memory(variant, params, splits, device)
     real, padded = sum(b.real_tokens for b in taken[warmup:]), sum(b.padded_tokens for b in taken[warmup:])
     return {"step_ms": samples, "peak_mem_mb": peak, "memory_kind": kind, "pad_fraction": 1 - real / padded,
             "load": load.facts,

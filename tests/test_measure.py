@@ -1,8 +1,11 @@
+import os
+
 import pytest
 import torch
 
 from bench.errors import ConfigError
-from bench.measure import environment, peak_memory_mb, reset_peak_memory, resolve_device
+from bench.measure import environment, fresh_peak_mb, peak_memory_mb, reset_peak_memory, resolve_device
+from bench.record import FRESH_KIND, SINCE_START, comparable_memory
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -18,14 +21,23 @@ def test_cuda_without_gpu_is_a_clear_error():
         resolve_device("cuda")
 
 
-def test_cpu_peak_rss_is_reset_and_grows_with_an_allocation():
-    cpu = torch.device("cpu")
-    reset_peak_memory(cpu)
-    before, kind = peak_memory_mb(cpu)
-    block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
-    after, _ = peak_memory_mb(cpu)
+def test_a_cpu_figure_is_read_in_a_fresh_process_whatever_this_one_holds():
+    """Issue 34 item 4: what a piece of work adds in a fresh process (64 MiB of ones, plus torch's own few MiB),
+    the same figure before and after this process grew and freed a large block, which the process's own peak
+    would have kept."""
+    first, kind = fresh_peak_mb(torch.ones, 16 * 2**20)  # 64 MiB, touched
+    block = torch.ones(128 * 2**20)  # 512 MiB in this process
     del block
-    assert kind.startswith("cpu_process_peak_rss") and after - before > 50
+    again, _ = fresh_peak_mb(torch.ones, 16 * 2**20)
+    assert kind == FRESH_KIND and 64 <= first < 100 and again == pytest.approx(first, rel=0.03)
+
+
+def test_without_fork_or_proc_the_figure_is_the_process_peak_under_a_kind_never_compared(monkeypatch):
+    monkeypatch.delattr(os, "fork")
+    mib, kind = fresh_peak_mb(torch.ones, 1024)
+    assert kind == SINCE_START and mib > 50 and not comparable_memory(kind)
+    assert comparable_memory(FRESH_KIND) and comparable_memory("cuda_allocator_peak")
+    assert not comparable_memory("cpu_process_peak_rss")  # records before issue 34: in-process, order-dependent
 
 
 def test_environment_names_versions_and_git():

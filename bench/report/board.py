@@ -17,6 +17,7 @@ from typing import Callable
 
 import pandas as pd
 
+from bench.record import comparable_memory
 from bench.report.stats import LEVEL
 
 Row = pd.Series  # one variant's summary row
@@ -185,10 +186,11 @@ def leaderboard(summary: pd.DataFrame, classical: dict | None = None, criteria=N
         text.insert(at + i, LESSON + col.removeprefix("reference_"), summary[col].map(lambda v: _num(v, "{:.3f}")))
         hover.insert(at + i, LESSON + col.removeprefix("reference_"), "")
     best = pd.DataFrame(False, index=summary.index, columns=text.columns)
-    comparable_memory = summary["memory_kind"].nunique() == 1
+    kinds = set(summary["memory_kind"].dropna())
+    comparable = len(kinds) == 1 and comparable_memory(next(iter(kinds)))  # one kind, each a run's own
     ranked = (summary["learned"] != False).to_numpy()  # noqa: E712 - a model that did not learn is not ranked
     for c in shown:
-        if not c.best or (c.source == "peak_mem_mb" and not comparable_memory):
+        if not c.best or (c.source == "peak_mem_mb" and not comparable):
             continue
         values = summary[c.source].astype(float).where(ranked)
         if ranked.sum() < 2 or values.isna().all():

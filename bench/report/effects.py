@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 from bench.report.stats import (ALPHA, MARGIN, TAU, aso, bootstrap_ci, correlation, holm, paired, paired_bootstrap_ci,
                                 posterior, ratio_ci, seeds_needed, spending_levels, tost, welch)
-from bench.record import StudyDoc
+from bench.record import StudyDoc, comparable_memory
 from bench.report.tables import scored
 from bench.variants import AXES, BATCHINGS, CELLS, EMBED_INITS, NOT_APPLICABLE, PACKINGS, READOUTS
 
@@ -213,7 +213,8 @@ def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Cri
                     if "timing_step_ms" in summary else False
                 time_col, mem_col, kind_col = (("timing_step_ms", "timing_peak_mem_mb", "timing_memory_kind") if timed
                                                else ("epoch_time_s", "peak_mem_mb", "memory_kind"))
-                same_memory = summary.loc[base, kind_col] == summary.loc[variant, kind_col]
+                kind = summary.loc[base, kind_col] if summary.loc[base, kind_col] == summary.loc[variant, kind_col] \
+                    else "mixed"
                 learned = [summary.loc[v, "learned"] if "learned" in summary else None for v in (base, variant)]
                 every_a, every_b = sides(by_variant[base], by_variant[variant], metric, False)
                 rows.append({
@@ -236,8 +237,9 @@ def effects(records: list[dict], summary: pd.DataFrame, criteria: Criteria = Cri
                     **dict(zip(("time_low", "time_high"), ratio_ci(times(by_variant[base], timed),
                                                                   times(by_variant[variant], timed)))),
                     "timed": timed, "time_basis": _basis(summary, base, variant) if timed else "tuned sizes (no timing pass)",
-                    "memory_ratio": _ratio(summary, mem_col, base, variant) if same_memory else math.nan,
-                    "memory_kind": summary.loc[variant, kind_col] if same_memory else "mixed",
+                    # a ratio only of one kind, each figure a run's own (bench.record.comparable_memory)
+                    "memory_ratio": _ratio(summary, mem_col, base, variant) if comparable_memory(kind) else math.nan,
+                    "memory_kind": kind,
                     "comparable": all(x != False for x in learned),  # noqa: E712 - None: not known
                     **dict(zip(("p_below", "p_within", "p_above"), posterior(test, criteria.margin)
                                if how == "paired" else (math.nan,) * 3)),

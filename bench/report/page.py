@@ -16,7 +16,7 @@ from bench.report.effects import Criteria, schedule, verdict
 from bench.report import html
 from bench.report.html import drawn, grid
 from bench.report.plots import Plot
-from bench.record import StudyDoc
+from bench.record import StudyDoc, comparable_memory
 from bench.report.board import NOTE, Leaderboard, key_view
 
 # What the effects table shows first; the rest (axis, other axes, p before correction, sizes timed, seeds) folds out
@@ -110,6 +110,11 @@ def html_page(page: Page) -> str:
     key, effects, criteria = key_view(page.board), page.effects, page.criteria
     kinds = sorted(set(page.board.text["memory kind"]) - {"-", "nan"})
     memory_note = f" peak MiB: {', '.join(kinds)}." if kinds else ""
+    if kinds and not (len(kinds) == 1 and comparable_memory(kinds[0])):
+        memory_note += (" No ★ on peak MiB and no memory × here: " + (
+            "the runs' memory was measured in different ways." if len(kinds) > 1 else
+            "each figure is a process's peak since it started, which follows the order the runs ran in, not a "
+            "run's own (on Linux each CPU run is measured in a fresh process; see docs/reading-a-report.md)."))
     parts = {"effects": None, "effects_all": None, "disagree": [], "rule": None}
     if not effects.empty:
         family = int((effects["question"] & effects["comparable"]).sum())

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from bench.record import FRESH_KIND, SINCE_START
 from bench.report.stats import LEVEL, mean_ci
 from bench.report.tables import scored
 
@@ -95,12 +96,19 @@ def memory(summary: pd.DataFrame) -> Plot | None:
     if data.empty:
         return None
     kinds = ", ".join(sorted(set(data["kind"])))
-    whole = "the CUDA allocator's peak" if kinds.startswith("cuda") else "the whole process's peak resident memory"
     return Plot("memory", "bars", "Peak memory per variant", "variant", f"peak memory (MiB, {kinds})",
-                f"The highest peak over seeds, measured as {whole}. Lower is better; CPU figures include the "
-                "Python process and the dataset, so differences between variants are what matter.",
+                f"The highest peak over seeds, measured as {MEASURED.get(kinds, kinds)}. Lower is better.",
                 f"Bar chart of peak memory in MiB ({kinds}) per variant; largest: "
                 f"{data.loc[data['peak MiB'].idxmax(), 'variant']}.", data)
+
+
+MEASURED = {  # what each memory kind measured, in words (bench.measure)
+    "cuda_allocator_peak": "the CUDA allocator's peak over the run",
+    FRESH_KIND: "the resident memory that building the model and training on the run's largest batches adds in a "
+                "fresh process (the data, Python and torch themselves excluded)",
+    SINCE_START: "the process's peak resident memory since it started: it follows the order the runs ran in, so "
+                 "the bars are not each a run's own and are not compared",
+}
 
 
 def learning_curves(epochs: pd.DataFrame) -> Plot | None:
@@ -299,8 +307,7 @@ def sweep_cost(table: pd.DataFrame, key: str, column: str, what: str, unit: str,
                 f"{what} ({unit}){kind}",
                 f"Log-log axes, one line per variant{SIZES.get(column, '')}. Growth exponent from the first to the last point (cost ~ "
                 f"{key}^k; k = 1 is linear, below 1 a fixed cost still dominates): {said}.{tokens}{floor}"
-                + (" CPU memory is the whole process's peak (data and Python included): compare the rise, not the "
-                   "level." if "rss" in kind else ""),
+                + (f" Memory: {MEASURED[kind.strip(' ()')]}." if kind.strip(" ()") in MEASURED else ""),
                 f"Line chart of {what} against {key} for {data['variant'].nunique()} variants; exponents: {said}.",
                 data, extra)
 

@@ -127,7 +127,7 @@ def record(variant: str, seed: int, raw: bool = False, **fields) -> dict:
             "val_acc": 0.6, "test_acc": 0.6, "train_loss": 1.0, "epochs": 2, "epoch_time_s": 1.0,
             "epoch_times_s": [1.0, 1.0], "samples_per_s": 100.0, "tokens_per_s": 1000.0,
             "padded_tokens_per_s": 2000.0, "pad_fraction": 0.5, "peak_mem_mb": 100.0,
-            "memory_kind": "cpu_process_peak_rss", "eval_latency_ms": 1.0, "dataset": "synthetic",
+            "memory_kind": "cpu_fresh_process_peak_rise", "eval_latency_ms": 1.0, "dataset": "synthetic",
             "dataset_rows": 100, "test_rows": 50, "train_rows": 90, "val_rows": 10, "partial_data": False,
             "hyperparameters": {"lr": 0.001, "batch_size": 16}, "device": "cpu", "device_name": "cpu x2",
             "torch_version": "2.13.0", "cuda_version": "", "cudnn_version": "", "python": "3.11", "host": "h",

@@ -70,7 +70,7 @@ def _packing_study(readout_gain: float = 0.4, timing: bool = True):
                                (f"{cell}-padded-l1-true_last", 0.25 + readout_gain, 10.0),
                                (f"{cell}-packed-l1", 0.25 + readout_gain, 20.0)):
             for seed, wobble in enumerate((-0.002, 0.0, 0.002)):
-                extra = {"timing": {"step_ms": [ms, ms * 1.1], "peak_mem_mb": 100.0, "memory_kind": "cpu_process_peak_rss",
+                extra = {"timing": {"step_ms": [ms, ms * 1.1], "peak_mem_mb": 100.0, "memory_kind": "cpu_fresh_process_peak_rise",
                                     "pad_fraction": 0.3, "sizes": {"embed_dim": 64, "hidden_size": 64,
                                                                     "batch_size": 64}}} if timing else {}
                 out.append(record(name, seed, test_acc=base + wobble, majority_acc=0.25, test_rows=7600,

@@ -106,7 +106,7 @@ def _sweep_table() -> pd.DataFrame:
             rows.append({"variant": variant, "max_len": max_len, "test_acc_mean": 0.6 + max_len / 1e4,
                          "test_acc_ci": 0.01, "epoch_time_s": 2.0 * (max_len / 64) ** power,
                          "timing_step_ms": 10.0 * (max_len / 64) ** power, "peak_mem_mb": 500 + max_len,
-                         "memory_kind": "cpu_process_peak_rss",
+                         "memory_kind": "cpu_fresh_process_peak_rise",
                          "latency_floor_s": 1.0 * (max_len / 64) if variant != "bag" else None})
     return pd.DataFrame(rows)
 
@@ -118,7 +118,7 @@ def test_sweep_cost_curves_state_the_measured_growth_exponent():
     time = figures[1]
     assert time.extra["log"] and "lstm-packed-l1 1.00" in time.caption and "bag 0.50" in time.caption
     assert plots.growth(time.data)["lstm-packed-l1"] == pytest.approx(1.0)
-    assert "whole process" in figures[3].caption and "cpu_process_peak_rss" in figures[3].ylabel
+    assert "fresh process" in figures[3].caption and "cpu_fresh_process_peak_rise" in figures[3].ylabel
     for plot in figures:
         assert draw.svg(plot).startswith("<?xml")
     # issue 25: the recurrent variant's latency floor is drawn beside its measured time (the bag has none)

@@ -38,7 +38,7 @@ def test_leaderboard_marks_best_values_and_shows_each_seed_on_hover():
     assert board.text.loc["lstm-padded-l1", "s/epoch"] == "2.5 [1.75–3.25]"
     assert board.hover.loc["lstm-padded-l1", "test acc"] == "per seed: 0: 0.5000, 1: 0.6000"
     assert board.text.loc["lstm-padded-l1", "peak MiB"] == "150.0"
-    assert board.text.loc["lstm-padded-l1", "memory kind"] == "cpu_process_peak_rss"
+    assert board.text.loc["lstm-padded-l1", "memory kind"] == "cpu_fresh_process_peak_rise"
     assert board.text.loc["lstm-padded-l1", "hyperparameters"] == "fixed"
 
 
