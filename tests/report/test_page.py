@@ -79,3 +79,27 @@ def test_the_question_says_the_data_a_command_line_chose():
     assert question(StudyDoc.model_validate(smoke)).endswith(said)  # an older study.json: read from its command
     plain = StudyDoc.model_validate({**smoke, "command": "python -m bench.run study=smoke"})
     assert question(plain) == smoke["description"]
+
+
+def test_a_process_lifetime_memory_figure_gets_no_star_no_ratio_and_the_page_says_why(tmp_path):
+    """Issue 34 item 4: where a run's own CPU memory could not be read (no fork, no /proc), or in records made
+    before it was (`cpu_process_peak_rss`), the figures follow the order the runs ran in: shown, never compared."""
+    from bench.report import board as board_, effects as fx, tables
+    for kind in ("cpu_process_peak_rss_since_start", "cpu_process_peak_rss"):
+        records = [record(v, s, test_acc=0.5 + s / 100, peak_mem_mb=100.0 + 10 * s + 50 * ("packed" in v),
+                          memory_kind=kind) for v in ("lstm-padded-l1-true_last", "lstm-packed-l1") for s in range(3)]
+        summary = tables.summarize(records)
+        assert not board_.leaderboard(summary).best["peak MiB"].any()
+        row = fx.effects(records, summary).iloc[0]
+        assert row["memory_kind"] == kind and row["memory_ratio"] != row["memory_ratio"]  # NaN: no ratio
+    out = tmp_path / "s"
+    out.mkdir()
+    store.save_study(out, {"name": "t", "command": "python -m bench.run study=t"})
+    store.write_records(out, [{**r, "study": "t"} for r in records])
+    render(out)
+    page = (out / "index.html").read_text()
+    assert "No ★ on peak MiB and no memory × here" in page and "follows the order the runs ran in" in page
+    fresh = [{**r, "memory_kind": "cpu_fresh_process_peak_rise"} for r in records]
+    summary = tables.summarize(fresh)
+    assert board_.leaderboard(summary).best["peak MiB"].any()
+    assert fx.effects(fresh, summary).iloc[0]["memory_ratio"] > 1
