@@ -57,6 +57,7 @@ class Epoch:
     padded_tokens: int
     widths: int = 0            # the sum of the batches' longest texts: dependent steps per layer and direction
     steps: int = 0             # optimizer steps (one per batch); 0: a record from before they were counted
+    val_macro_f1: float = math.nan  # the mean over classes of F1 on validation (nan: none, or an older record)
 
 
 class Load(_Model):
@@ -129,6 +130,10 @@ class Record(_Axes):
     train_acc: float                             # the kept epoch's running accuracy
     val_acc: float
     test_acc: float | None                       # None: the study did not score the test split
+    test_macro_f1: float | None = None           # macro-F1 of the same predictions (None: not scored, older record)
+    test_confusion: list[list[int]] | None = None  # [true][predicted] counts on test, in label_names' order
+    label_names: list[str] = []
+    val_macro_f1: float | None = None            # the kept epoch's
     train_loss: float
     epochs: int                                  # epochs run
     best_epoch: int | None = None                # the epoch kept (None: a record from before early stopping)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import re
 import statistics
@@ -253,6 +254,10 @@ def load_tuning(out: Path) -> dict:
     return _load_json(out / TUNING)
 
 
+def _number(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else value
+
+
 def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict, env: dict,
                 fingerprint: str, budget: str | None = None, tuned=None, timing: dict | None = None,
                 load: dict | None = None, floors: dict | None = None, settings_from: str | None = None,
@@ -272,6 +277,8 @@ def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict,
     return Record.model_validate({
         "study": study, "variant": variant.name, **variant.axes(), "seed": seed, "params": fit.params,
         "train_acc": kept.running_acc, "val_acc": kept.val_acc, "test_acc": fit.test_acc,
+        "test_macro_f1": _number(fit.test_macro_f1), "test_confusion": fit.test_confusion,
+        "label_names": list(data_info.get("label_names") or []), "val_macro_f1": _number(kept.val_macro_f1),
         "train_loss": kept.train_loss, "epochs": len(fit.epochs), "best_epoch": fit.best_epoch,
         "majority_acc": data_info.get("majority_acc"), "timing": timing, "load": load, "floors": floors or {},
         "epoch_time_s": median_time,

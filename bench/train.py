@@ -38,6 +38,8 @@ class Fit:
     optimizer: str = ""                                         # which implementation stepped the weights
     best_epoch: int = 0                                         # the epoch whose weights were kept (1-based)
     test_acc: float = math.nan                                  # of the kept weights; nan when not evaluated
+    test_macro_f1: float = math.nan                             # of the same predictions
+    test_confusion: list[list[int]] | None = None               # [true label][predicted label] counts on test
 
     @property
     def last(self) -> Epoch:
@@ -67,20 +69,36 @@ def seed_everything(seed: int) -> None:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Encoded, pad_index: int, batch_size: int, device: torch.device,
-             latencies: list[float] | None = None) -> float:
-    """Accuracy on `data`; appends per-batch latencies (s, synchronized) when given a list."""
+             latencies: list[float] | None = None, confusion: torch.Tensor | None = None) -> float:
+    """Accuracy on `data`; appends per-batch latencies (s, synchronized) when given a list, and counts each
+    (true label, predicted label) into `confusion` (classes x classes, on the CPU) when given one."""
     if len(data) == 0:
         return math.nan
     model.eval()
     correct = torch.zeros((), dtype=torch.long, device=device)
+    pairs = []
     for i, batch in enumerate(batches(data, batch_size, pad_index)):
         start = clock(device) if latencies is not None else 0.0
         logits = model(to_device(batch.tokens, device), batch.lengths)
-        correct += (logits.argmax(1) == to_device(batch.labels, device)).sum()
+        predicted, labels = logits.argmax(1), to_device(batch.labels, device)
+        correct += (predicted == labels).sum()
         if latencies is not None and i >= WARMUP_EVAL_BATCHES:
             latencies.append(clock(device) - start)
+        if confusion is not None:
+            pairs.append(labels * len(confusion) + predicted)
     model.train()
+    if confusion is not None:  # one transfer after the loop: no sync per batch
+        confusion += torch.bincount(torch.cat(pairs).cpu(), minlength=confusion.numel()).view_as(confusion)
     return correct.item() / len(data)
+
+
+def macro_f1(confusion: torch.Tensor) -> float:
+    """The mean over classes of F1 = 2 TP / (2 TP + FP + FN), rows the true labels; a class that is neither in the
+    data nor predicted is left out (scikit-learn's f1_score(average="macro") over the labels present)."""
+    tp = confusion.diag().double()
+    fp, fn = confusion.sum(0).double() - tp, confusion.sum(1).double() - tp
+    present = (tp + fp + fn) > 0
+    return (2 * tp / (2 * tp + fp + fn))[present].mean().item() if present.any() else math.nan
 
 
 def shape_of(splits: Splits) -> Shape:
@@ -223,7 +241,7 @@ def training(variant: Variant, params: Params, splits: Splits, seed: int, device
     reset_peak_memory(device)
     has_val = len(splits.val) > 0
     stopping = has_val and params.patience is not None
-    history, curve, latencies = [], [], []
+    history, curve, latencies, confusions = [], [], [], []
     best_epoch, best_val, best_state = 0, -math.inf, None
     for epoch in range(1, params.epochs + 1):
         _set_random_state(random_state, device)
@@ -252,11 +270,17 @@ def training(variant: Variant, params: Params, splits: Splits, seed: int, device
         if not math.isfinite(train_loss):
             raise Diverged(f"training loss is {train_loss} in epoch {epoch}")
         last = epoch == params.epochs
-        val_acc = evaluate(model, splits.val, splits.pad_index, params.eval_batch_size, device)
+        classes = len(splits.label_names)
+        val_confusion = torch.zeros(classes, classes, dtype=torch.long)
+        val_acc = evaluate(model, splits.val, splits.pad_index, params.eval_batch_size, device,
+                           confusion=val_confusion)
+        test_confusion = torch.zeros(classes, classes, dtype=torch.long)
         test_acc = (evaluate(model, splits.test, splits.pad_index, params.eval_batch_size, device,
-                             latencies if last else None) if evaluate_test and not has_val else math.nan)
+                             latencies if last else None, test_confusion) if evaluate_test and not has_val else math.nan)
         stats = Epoch(epoch, train_loss, correct.item() / seen, val_acc, test_acc, elapsed, seen, real, padded,
-                      widths, steps=len(order))
+                      widths, steps=len(order), val_macro_f1=macro_f1(val_confusion) if len(splits.val) else math.nan)
+        if not has_val:
+            confusions.append(test_confusion)
         history.append(stats)
         if not stopping or val_acc > best_val:  # without early stopping the last epoch is kept
             best_epoch, best_val = epoch, val_acc
@@ -269,11 +293,15 @@ def training(variant: Variant, params: Params, splits: Splits, seed: int, device
     if best_state is not None and best_epoch != len(history):
         model.load_state_dict(best_state)
     if has_val and evaluate_test:  # once, on the kept weights
-        test = evaluate(model, splits.test, splits.pad_index, params.eval_batch_size, device, latencies)
+        confusion = torch.zeros(len(splits.label_names), len(splits.label_names), dtype=torch.long)
+        test = evaluate(model, splits.test, splits.pad_index, params.eval_batch_size, device, latencies, confusion)
     else:
         test = history[best_epoch - 1].test_acc
+        confusion = confusions[best_epoch - 1] if evaluate_test else None
     peak, kind = run_memory(variant, params, splits, device) if memory else (math.nan, "")
-    return Fit(history, curve, count_parameters(model), peak, kind, latencies, optimizer_name, best_epoch, test)
+    scored = confusion is not None and len(splits.test) > 0
+    return Fit(history, curve, count_parameters(model), peak, kind, latencies, optimizer_name, best_epoch, test,
+               macro_f1(confusion) if scored else math.nan, confusion.tolist() if scored else None)
 
 
 def run_memory(variant: Variant, params: Params, splits: Splits, device: torch.device) -> tuple[float, str]:

@@ -228,3 +228,20 @@ def test_two_cells_at_one_seed_and_size_start_from_the_same_embedding_and_head(s
     assert not torch.equal(build(parse("lstm-padded-l1-true_last"), PARAMS, shape, seed=4).embedding.weight,
                            lstm.embedding.weight)
     assert torch.equal(lstm.rnn.weight_hh_l0, build(parse("lstm-packed-l1"), PARAMS, shape, seed=3).rnn.weight_hh_l0)
+
+
+def test_a_run_scores_macro_f1_and_the_confusion_matrix_of_its_test_predictions(splits):
+    """Issue 34 item 6: the confusion matrix counts every test row once, its diagonal is the test accuracy, and
+    macro-F1 is scikit-learn's on the same predictions; validation's macro-F1 is kept per epoch."""
+    import numpy as np
+    from sklearn.metrics import f1_score
+    from bench.train import macro_f1
+    result = fit(Variant("gru", "packed"), PARAMS, splits, seed=0, device=CPU)
+    matrix = np.array(result.test_confusion)
+    assert matrix.shape == (len(splits.label_names),) * 2 and matrix.sum() == len(splits.test)
+    assert matrix.trace() / matrix.sum() == pytest.approx(result.test_acc)
+    truth = np.repeat(np.arange(len(matrix)), matrix.sum(1))
+    guess = np.concatenate([np.repeat(np.arange(len(matrix)), row) for row in matrix])
+    assert result.test_macro_f1 == pytest.approx(f1_score(truth, guess, average="macro"))
+    assert all(0 <= e.val_macro_f1 <= 1 for e in result.epochs)
+    assert macro_f1(torch.tensor([[5, 0], [5, 0]])) == pytest.approx(1 / 3)  # always class 0: F1 2/3 and 0

@@ -113,6 +113,11 @@ COLUMNS: tuple[Column, ...] = (
                            "than the noise"),
     Column("val acc", lambda r: _acc(r["val_acc_mean"], r["val_acc_ci"]), source="val_acc_mean", field="val_acc",
            best="max", tracked=True),
+    Column("test macro-F1", lambda r: _acc(r["test_macro_f1_mean"], r["test_macro_f1_ci"]),
+           source="test_macro_f1_mean", field="test_macro_f1", best="max", tracked=True,
+           when=lambda s: "test_macro_f1_mean" in s and bool(s["test_macro_f1_mean"].notna().any()),
+           note="test macro-F1: the mean over classes of each class's F1 on test (mean ± half-width over seeds): "
+                "the usual score when classes are unbalanced."),
     Column("train acc (running)", lambda r: _num(r["train_acc_mean"], "{:.4f}"), source="train_acc_mean",
            note="train acc (running) is the lesson's figure: accuracy while learning, not a held-out score."),
     Column("epochs kept/run", lambda r: f"{r['epochs_kept']:g}/{r['epochs_run']:g}" + (" ⚠" if r["kept_at_cap"]

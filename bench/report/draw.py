@@ -245,6 +245,21 @@ def _heatmap(ax, plot: Plot) -> None:
     ax.figure.colorbar(image, ax=ax, label="importance (share of variance)")
 
 
+def _confusion(ax, plot: Plot) -> None:
+    names = plot.extra["classes"]
+    table = plot.data.pivot(index="true", columns="predicted", values="share").loc[names, names]
+    counts = plot.data.pivot(index="true", columns="predicted", values="count").loc[names, names]
+    image = ax.imshow(table.values, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    if len(names) <= 12:  # each cell's share and count, legible up to a dozen classes
+        for (r, c), share in zip(((r, c) for r in range(len(names)) for c in range(len(names))), table.values.flat):
+            ax.text(c, r, f"{share:.0%}\n{int(counts.values[r, c])}", ha="center", va="center", fontsize=7,
+                    color="white" if share > 0.6 else "black")
+    ax.grid(False)
+    ax.figure.colorbar(image, ax=ax, label="share of the true class's rows")
+
+
 def _history(fig, plot: Plot) -> None:
     variants, axes = _grid(fig, plot)
     for ax, variant in zip(axes, variants):
@@ -255,7 +270,8 @@ def _history(fig, plot: Plot) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-DRAW = {"bars": _bars, "scatter": _scatter, "lines": _lines, "strip": _strip, "heatmap": _heatmap}
+DRAW = {"bars": _bars, "scatter": _scatter, "lines": _lines, "strip": _strip, "heatmap": _heatmap,
+        "confusion": _confusion}
 
 
 def _drawn(plot: Plot):
@@ -268,6 +284,9 @@ def _drawn(plot: Plot):
         _panels(fig, plot)
     else:
         ax = fig.subplots()
+        if plot.kind == "confusion":
+            side = min(7.0, 2.5 + 0.45 * len(plot.extra["classes"]))
+            fig.set_size_inches(side + 1.5, side)
         if plot.kind == "strip" or plot.kind == "heatmap":
             fig.set_size_inches(WIDTH, max(2.5, 0.9 + 0.35 * plot.data["variant"].nunique()))
         ax.set_title(plot.title)  # before drawing: the scatter places its labels in the finished layout

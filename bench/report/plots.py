@@ -111,6 +111,29 @@ MEASURED = {  # what each memory kind measured, in words (bench.measure)
 }
 
 
+def confusion(records: list[dict], summary: pd.DataFrame) -> Plot | None:
+    """The test confusion matrix of the most accurate variant that learned (the summary's first), summed over its
+    seeds: each row a true class, as shares of that class's test rows."""
+    ranked = [v for v in summary.index if "learned" not in summary or summary.loc[v, "learned"] != False]  # noqa: E712
+    runs = [r for r in records if ranked and r["variant"] == ranked[0] and r.get("test_confusion")]
+    if not runs:
+        return None
+    names = runs[0].get("label_names") or [str(i) for i in range(len(runs[0]["test_confusion"]))]
+    counts = pd.DataFrame(0, index=names, columns=names)
+    for r in runs:
+        counts += pd.DataFrame(r["test_confusion"], index=names, columns=names)
+    shares = counts.div(counts.sum(axis=1).where(lambda n: n > 0), axis=0).fillna(0.0)
+    worst = (shares.values.diagonal()).argmin()
+    data = pd.DataFrame([{"true": t, "predicted": p, "share": shares.loc[t, p], "count": int(counts.loc[t, p])}
+                         for t in names for p in names])
+    return Plot("confusion", "confusion", f"Confusion matrix on test: {ranked[0]}", "predicted class", "true class",
+                f"The most accurate variant's test predictions over its {len(runs)} seed(s): each row is one true "
+                "class, split by what the model predicted (shares of that class's rows; the diagonal is each class's "
+                f"recall). Its weakest class: {names[worst]} ({shares.values.diagonal()[worst]:.0%} recalled).",
+                f"Heat map of {len(names)} by {len(names)} test prediction shares for {ranked[0]}; weakest class "
+                f"{names[worst]}.", data, {"classes": names})
+
+
 def learning_curves(epochs: pd.DataFrame) -> Plot | None:
     if epochs.empty:
         return None
@@ -358,7 +381,7 @@ def study_plots(summary: pd.DataFrame, records: list[dict], epochs: pd.DataFrame
     tuned = [v for v in order if summary.loc[v, "tuned"]] if "tuned" in summary else order
     built = [accuracy_vs_time(summary, classical), lesson_comparison(summary), running_accuracy(curves, summary),
              learning_curves(epochs), seed_spread(records, order, _lines_for(classical, metric, summary)),
-             throughput(summary), memory(summary),
+             confusion(records, summary), throughput(summary), memory(summary),
              optimization_history({v: tuning[v] for v in order if v in tuning}),
              tuning_budget(budget if budget is not None else pd.DataFrame(columns=["k"]), changes),
              importance({v: tuning[v] for v in order if v in tuning})]

@@ -28,6 +28,7 @@ def scored(frame: pd.DataFrame, suffix: str = "") -> str:
 
 LIST_COLUMNS = ("history", "curve")  # in records.jsonl, too long for a CSV cell: see epochs.csv, curves.csv
 ACCURACIES = ("train_acc", "val_acc", "test_acc")
+MACRO_F1 = ("val_macro_f1", "test_macro_f1")
 
 
 HP = "hp."  # one column per hyperparameter, beside the JSON: hp.lr, hp.batch_size, ...
@@ -133,9 +134,12 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
     for variant, runs in frame.groupby("variant", sort=False):
         runs = runs.sort_values("seed")
         row = {"variant": variant, **{a: runs[a].iloc[0] for a in AXES if a in runs}, "seeds": len(runs)}
-        for metric in ACCURACIES:
-            mean, half = mean_ci(runs[metric].astype(float))
-            row.update({f"{metric}_mean": mean, f"{metric}_std": runs[metric].astype(float).std(),
+        for metric in ACCURACIES + MACRO_F1:
+            if metric not in runs:  # records from before macro-F1 was scored
+                row.update({f"{metric}_mean": math.nan, f"{metric}_std": math.nan, f"{metric}_ci": math.nan})
+                continue
+            mean, half = mean_ci(pd.to_numeric(runs[metric], errors="coerce").astype(float))
+            row.update({f"{metric}_mean": mean, f"{metric}_std": pd.to_numeric(runs[metric], errors="coerce").std(),
                         f"{metric}_ci": half})
         row["test_acc_by_seed"] = json.dumps({str(s): v for s, v in zip(runs["seed"], runs["test_acc"])})
         metric = scored(pd.DataFrame([row]), "_mean").removesuffix("_mean")  # this variant's own

@@ -222,3 +222,26 @@ def test_every_point_is_numbered_by_a_label_that_sits_at_it(cloud):
         assert plot.data["front"].any()
     finally:
         fig.clear()
+
+
+def test_the_page_draws_the_most_accurate_variants_confusion_matrix_and_the_board_folds_out_macro_f1():
+    """Issue 34 item 6: summed over the seeds of the summary's first variant, as shares of each true class; records
+    from before macro-F1 was scored give neither the column nor the figure."""
+    from bench.report import board as board_
+    records = [record("lstm-packed-l1", s, test_acc=0.8, test_macro_f1=0.75 + s / 100, label_names=["a", "b"],
+                      test_confusion=[[8, 2], [2 + s, 8 - s]]) for s in range(2)] + \
+              [record("lstm-padded-l1", s, test_acc=0.6, test_macro_f1=0.5, label_names=["a", "b"],
+                      test_confusion=[[6, 4], [4, 6]]) for s in range(2)]
+    summary = tables.summarize(records)
+    assert summary.loc["lstm-packed-l1", "test_macro_f1_mean"] == pytest.approx(0.755)
+    board = board_.leaderboard(summary)
+    assert board.text.loc["lstm-packed-l1", "test macro-F1"].startswith("0.7550 ± ")
+    assert board.best.loc["lstm-packed-l1", "test macro-F1"]
+    plot = plots.confusion(records, summary)
+    shares = plot.data.set_index(["true", "predicted"])
+    assert "lstm-packed-l1" in plot.title and shares.loc[("b", "a"), "count"] == 5
+    assert shares.loc[("b", "b"), "share"] == pytest.approx(15 / 20) and "weakest class: b" in plot.caption
+    assert draw.svg(plot).startswith("<?xml")
+    older = [{k: v for k, v in r.items() if k not in ("test_macro_f1", "test_confusion")} for r in records]
+    assert plots.confusion(older, tables.summarize(older)) is None
+    assert "test macro-F1" not in board_.leaderboard(tables.summarize(older)).text
