@@ -181,6 +181,9 @@ class MeasureConfig(Section):
     alpha: float = _key(0.05, "significance level of a verdict (split over the seed schedule's looks)", gt=0, lt=0.5)
     margin: float = _key(0.01, "practical margin in accuracy: 'equivalent' = the difference shown within ±margin",
                          gt=0, lt=1)
+    metric: Literal["accuracy", "macro_f1"] = _key(
+        "accuracy", "what the verdicts, the ranking, early stopping and the tuning objective read: accuracy, or "
+                    "macro_f1 (the mean over classes of F1: the usual score when classes are unbalanced)")
 
     @field_validator("seeds")
     @classmethod

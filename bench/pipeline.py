@@ -105,6 +105,8 @@ def fingerprint(study: Study, data_key: str, device: str) -> str:
     Seeds and variants are left out: adding either just adds runs."""
     settings = {"data": data_key, "train": study.train.model_dump(), "tune": study.tune.model_dump(),
                 "nuisance": study.nuisance, "device": device}
+    if study.measure.metric != "accuracy":  # early stopping and tuning read another score (older folders: accuracy)
+        settings["metric"] = study.measure.metric
     if study.share:  # shared settings are another experiment than settings tuned per variant (older folders: none)
         settings["share"] = sorted(study.share)
     if study.mode == "speed":
@@ -446,7 +448,8 @@ def _tune(work: Work, members: list[Variant], bases: dict[str, Params], shared: 
         params = {m.name: bases[m.name].replace(epochs=epochs, **chosen) for m in members}
         with _bar(prep, f"{group} trial", epochs * len(members)) as progress:
             running = {m.name: training(m, params[m.name], prep.splits, study.tune.seed, prep.device,
-                                        evaluate_test=False, on_step=progress.update, memory=False) for m in members}
+                                        evaluate_test=False, on_step=progress.update, memory=False,
+                                        metric=study.measure.metric) for m in members}
             fits: dict[str, Any] = {}
             for epoch in itertools.count(1):
                 seen = {}
@@ -469,7 +472,8 @@ def _tune(work: Work, members: list[Variant], bases: dict[str, Params], shared: 
                 if not seen:
                     break
                 # a member that stopped early counts at the epoch it kept
-                scores = [seen[m.name].val_acc if m.name in seen else fits[m.name].best_val for m in members]
+                scores = [seen[m.name].score(study.measure.metric) if m.name in seen else fits[m.name].best_val
+                          for m in members]
                 report(epoch, sum(scores) / len(scores), _epoch_stats(seen, prep.device, len(members) > 1))
         bests = {m.name: fits[m.name].best_val for m in members}  # the kept epoch's
         if len(members) > 1:
@@ -487,7 +491,9 @@ def _tune(work: Work, members: list[Variant], bases: dict[str, Params], shared: 
         tuned = tune(name, space, objective, study.tune, prep.storage, on_trial=lambda outcome: trials.update())
     doc = {**asdict(tuned), "budget": study.budget, "optuna_study": name}
     if len(members) > 1:  # which variants shared which settings (tuning.json and the page's tuning section)
-        doc.update(members=[m.name for m in members], shared_axes=list(study.share), objective_rule=OBJECTIVE,
+        rule = OBJECTIVE.replace("validation accuracy", "validation macro-F1") if study.measure.metric == "macro_f1" \
+            else OBJECTIVE
+        doc.update(members=[m.name for m in members], shared_axes=list(study.share), objective_rule=rule,
                    shared_fixed={k: {"value": v, "fixed_by": [m.name for m in members if k in m.fixed_params]}
                                  for k, v in shared.items()})
     runs.put(prep.storage, name, "tuning", doc)
@@ -507,7 +513,8 @@ def _measure(work: Work, variant: Variant, settled: Settled, seed: int) -> dict:
     prep, study, params = work.prep, work.prep.study, settled.params
     with _bar(prep, f"{variant.name} seed {seed}", params.epochs) as progress, measure.Load() as load:
         try:
-            result = fit(variant, params, prep.splits, seed, prep.device, on_step=progress.update)
+            result = fit(variant, params, prep.splits, seed, prep.device, on_step=progress.update,
+                         metric=study.measure.metric)
         except Diverged as e:
             raise runs.RunFailed(f"{variant.name} seed {seed}: {e}") from e
     timing = None
@@ -519,7 +526,7 @@ def _measure(work: Work, variant: Variant, settled: Settled, seed: int) -> dict:
                       epoch.padded_tokens, prep.device, params.precision)
     return store.make_record(study=study.name, variant=variant, seed=seed, params=params, fit=result,
                              data_info={**prep.splits.info, "label_names": prep.splits.label_names}, env=work.env, fingerprint=prep.key, budget=study.budget,
-                             tuned=settled.tuned, timing=timing, load=load.facts, floors=floor,
+                             tuned=settled.tuned, timing=timing, load=load.facts, floors=floor, metric=study.measure.metric,
                              settings_from=settled.source, shared_with=list(settled.members)).row()
 
 

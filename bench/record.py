@@ -59,6 +59,10 @@ class Epoch:
     steps: int = 0             # optimizer steps (one per batch); 0: a record from before they were counted
     val_macro_f1: float = math.nan  # the mean over classes of F1 on validation (nan: none, or an older record)
 
+    def score(self, metric: str) -> float:
+        """The validation score early stopping and tuning read (measure.metric)."""
+        return self.val_macro_f1 if metric == "macro_f1" else self.val_acc
+
 
 class Load(_Model):
     """What else ran on the machine while a block was timed (bench.measure.Load)."""
@@ -134,6 +138,7 @@ class Record(_Axes):
     test_confusion: list[list[int]] | None = None  # [true][predicted] counts on test, in label_names' order
     label_names: list[str] = []
     val_macro_f1: float | None = None            # the kept epoch's
+    metric: str = "accuracy"                     # what ranked, decided and tuned it (measure.metric)
     train_loss: float
     epochs: int                                  # epochs run
     best_epoch: int | None = None                # the epoch kept (None: a record from before early stopping)

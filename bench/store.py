@@ -261,7 +261,7 @@ def _number(value: float) -> float | None:
 def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict, env: dict,
                 fingerprint: str, budget: str | None = None, tuned=None, timing: dict | None = None,
                 load: dict | None = None, floors: dict | None = None, settings_from: str | None = None,
-                shared_with: list[str] | None = None) -> Record:
+                shared_with: list[str] | None = None, metric: str = "accuracy") -> Record:
     """A flat record of one measured run (see the module docstring); `tuned` is the variant's
     bench.tune.Tuned when its hyperparameters were tuned, `timing` bench.train.time_steps' pass at the
     study's shared sizes, `load` what else ran on the machine while it trained (bench.measure.Load), `floors`
@@ -294,7 +294,7 @@ def make_record(*, study: str, variant, seed: int, params, fit, data_info: dict,
         "curve": [list(point) for point in fit.curve], **env, "fingerprint": fingerprint, "budget": budget,
         "tuned": tuned is not None, "tune_best_val": tuned.best_value if tuned else None,
         "edge_params": tuned.edges if tuned else [], "settings_from": settings_from,
-        "shared_with": shared_with or [variant.name],
+        "shared_with": shared_with or [variant.name], "metric": metric,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     })
 

@@ -40,6 +40,7 @@ class Fit:
     test_acc: float = math.nan                                  # of the kept weights; nan when not evaluated
     test_macro_f1: float = math.nan                             # of the same predictions
     test_confusion: list[list[int]] | None = None               # [true label][predicted label] counts on test
+    metric: str = "accuracy"                                    # the validation score that chose the kept epoch
 
     @property
     def last(self) -> Epoch:
@@ -52,7 +53,8 @@ class Fit:
 
     @property
     def best_val(self) -> float:
-        return self.kept.val_acc
+        """The kept epoch's validation score (accuracy, or macro-F1: `metric`): the tuning objective's."""
+        return self.kept.score(self.metric)
 
 
 class Diverged(RuntimeError):
@@ -199,10 +201,10 @@ def trace(variant: Variant, params: Params, splits: Splits, device: torch.device
 
 def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: torch.device, evaluate_test: bool = True,
         on_step: Callable[[int], None] | None = None,
-        on_epoch: Callable[[Epoch], None] | None = None) -> Fit:
+        on_epoch: Callable[[Epoch], None] | None = None, metric: str = "accuracy") -> Fit:
     """Train from scratch for at most `params.epochs` epochs (`training`, run to its end); `on_step(batch_size)`
     drives a progress bar, `on_epoch` may raise to stop (the pruner)."""
-    run = training(variant, params, splits, seed, device, evaluate_test, on_step)
+    run = training(variant, params, splits, seed, device, evaluate_test, on_step, metric=metric)
     while True:
         try:
             stats = next(run)
@@ -214,7 +216,7 @@ def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: tor
 
 def training(variant: Variant, params: Params, splits: Splits, seed: int, device: torch.device,
              evaluate_test: bool = True, on_step: Callable[[int], None] | None = None,
-             memory: bool = True) -> Generator[Epoch, None, Fit]:
+             memory: bool = True, metric: str = "accuracy") -> Generator[Epoch, None, Fit]:
     """`fit` one epoch at a time: yields each epoch's figures and returns the Fit. Several runs may be advanced in
     turn (a group of variants tuned together, epoch by epoch): each keeps torch's random state of its own between
     its epochs, so a run's result does not depend on what ran between them.
@@ -231,7 +233,8 @@ def training(variant: Variant, params: Params, splits: Splits, seed: int, device
     better one, and the kept weights are restored. Test is then evaluated once, on the restored weights:
     test never decides anything. Without a validation split every epoch runs and test is read after each.
 
-    Memory (`run_memory`) is read at the end; `memory=False` (a tuning trial, which records none) skips it."""
+    Memory (`run_memory`) is read at the end; `memory=False` (a tuning trial, which records none) skips it.
+    `metric` (measure.metric) is the validation score early stopping keeps the best of: accuracy or macro_f1."""
     seed_everything(seed)
     if params.compile:
         torch.compiler.reset()  # each fit compiles afresh, as a user's script would
@@ -282,8 +285,8 @@ def training(variant: Variant, params: Params, splits: Splits, seed: int, device
         if not has_val:
             confusions.append(test_confusion)
         history.append(stats)
-        if not stopping or val_acc > best_val:  # without early stopping the last epoch is kept
-            best_epoch, best_val = epoch, val_acc
+        if not stopping or stats.score(metric) > best_val:  # without early stopping the last epoch is kept
+            best_epoch, best_val = epoch, stats.score(metric)
             if stopping:
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         random_state = _random_state(device)
@@ -301,7 +304,7 @@ def training(variant: Variant, params: Params, splits: Splits, seed: int, device
     peak, kind = run_memory(variant, params, splits, device) if memory else (math.nan, "")
     scored = confusion is not None and len(splits.test) > 0
     return Fit(history, curve, count_parameters(model), peak, kind, latencies, optimizer_name, best_epoch, test,
-               macro_f1(confusion) if scored else math.nan, confusion.tolist() if scored else None)
+               macro_f1(confusion) if scored else math.nan, confusion.tolist() if scored else None, metric)
 
 
 def run_memory(variant: Variant, params: Params, splits: Splits, device: torch.device) -> tuple[float, str]:

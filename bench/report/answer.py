@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from bench.report.effects import CONTEXT, VERDICTS
-from bench.report.tables import scored
+from bench.report.tables import said as words, scored
 
 AXIS_WORDS = {"readout": "the read-out", "packing": "packing", "cell": "the cell", "bidirectional": "a second direction",
               "layers": "more layers", "batching": "length-bucketed batches", "embed_init": "the embedding init"}
@@ -125,7 +125,7 @@ def answer(summary: pd.DataFrame, effects: pd.DataFrame, classical: dict | None,
            budget: tuple[str | None, list[int]] = (None, [])) -> Answer:
     """The answer that opens a study page (plain text; the page escapes it)."""
     sentences = []
-    metric = scored(summary, "_mean").removesuffix("_acc_mean")
+    column = scored(summary, "_mean")
     asked = effects[effects["verdict"] != CONTEXT] if not effects.empty else effects
     for axis, rows in asked.groupby("axis", sort=False) if not asked.empty else []:
         sentences.append(_axis_sentence(str(axis), rows))
@@ -134,13 +134,14 @@ def answer(summary: pd.DataFrame, effects: pd.DataFrame, classical: dict | None,
     learned = summary[summary["learned"] != False]  # noqa: E712 - None: unknown, counted as learned
     failed = [v for v in summary.index if summary.loc[v, "learned"] == False]  # noqa: E712
     if learned.empty:
-        sentences.append(f"No variant learned: every {metric} accuracy is within noise of the majority-class rate "
+        sentences.append(f"No variant learned: every {words(column.replace('macro_f1', 'acc'))} is within noise of "
+                         "the majority-class rate "
                          f"({summary['majority_acc'].iloc[0]:.3f}), so nothing here ranks the variants.")
     else:
         best, row = learned.index[0], learned.iloc[0]
-        said = (f"Most accurate: {best}, {metric} accuracy {_acc(row[f'{metric}_acc_mean'], row[f'{metric}_acc_ci'])} "
-                f"over {row['seeds']} seed(s)")
-        if classical and classical.get("test_acc") is not None and metric == "test":
+        said = (f"{'Most accurate' if 'acc' in column else 'Best by ' + words(column)}: {best}, {words(column)} "
+                f"{_acc(row[column], row[column.replace('_mean', '_ci')])} over {row['seeds']} seed(s)")
+        if classical and classical.get("test_acc") is not None and column == "test_acc_mean":
             gap = row["test_acc_mean"] - classical["test_acc"]
             said += f", {abs(gap):.3f} {'above' if gap >= 0 else 'below'} TF-IDF + LR ({classical['test_acc']:.3f})"
         sentences.append(said + ".")

@@ -18,6 +18,7 @@ from bench.report.html import drawn, grid
 from bench.report.plots import Plot
 from bench.record import StudyDoc, comparable_memory
 from bench.report.board import NOTE, Leaderboard, key_view
+from bench.report.tables import said
 
 # What the effects table shows first; the rest (axis, other axes, p before correction, sizes timed, seeds) folds out
 EFFECT_KEY_COLUMNS = ("reading", "Δ acc", "95% CI", "p (Holm)", "design", "seeds", "time ×", "memory ×")
@@ -119,7 +120,7 @@ def html_page(page: Page) -> str:
     if not effects.empty:
         family = int((effects["question"] & effects["comparable"]).sum())
         shown = effects_display(effects)
-        metric = effects["metric"].iloc[0].replace("_acc", "").replace("val", "validation")
+        metric = said(effects["metric"].iloc[0])
         disagree = shown[(effects["lenses_agree"] == False).to_numpy()]  # noqa: E712 - None: no verdict
         parts = {"effects": grid(shown[list(EFFECT_KEY_COLUMNS)], caption=EFFECTS_NOTE.format(metric=metric),
                                  index_label="pair", table_id="effects-table"),
@@ -150,7 +151,8 @@ def html_page(page: Page) -> str:
                 config=json.dumps(page.study.model_dump(), indent=2, sort_keys=True, default=str), files=page.files, **parts)
 
 
-EFFECTS_NOTE = ("Δ acc = mean {metric} accuracy of the changed variant minus the baseline's, over seeds; 95% CI and "
+EFFECTS_NOTE = ("Δ acc = mean {metric} of the changed variant minus the baseline's, over seeds (measure.metric chooses "
+                "accuracy or macro-F1 for the verdicts, the ranking, early stopping and tuning); 95% CI and "
                 "two-sided p from the design's t-test: paired = the two sides trained at the same settings from the "
                 "same seeds (initial weights, batch order, dropout masks), tested on the per-seed differences, ρ the "
                 "matched seeds' correlation; unpaired = each side at its own tuned settings, Welch's unequal-variance "

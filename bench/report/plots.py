@@ -13,7 +13,7 @@ import pandas as pd
 
 from bench.record import FRESH_KIND, SINCE_START
 from bench.report.stats import LEVEL, mean_ci
-from bench.report.tables import scored
+from bench.report.tables import said, scored
 
 
 @dataclass
@@ -40,7 +40,7 @@ def pareto_front(time: pd.Series, acc: pd.Series) -> pd.Series:
 
 def _metric(summary: pd.DataFrame) -> tuple[str, str]:
     column = scored(summary, "_mean").removesuffix("_mean")
-    return column, "test accuracy" if column == "test_acc" else "validation accuracy"
+    return column, said(column)
 
 
 def _lines_for(classical: dict | None, metric: str, summary: pd.DataFrame) -> dict:
@@ -163,7 +163,7 @@ def seed_spread(records: list[dict], order: list[str], levels: dict | None = Non
     data["variant"] = pd.Categorical(data["variant"], categories=order, ordered=True)
     data = data.sort_values(["variant", "seed"]).reset_index(drop=True)
     data["variant"] = data["variant"].astype(str)
-    label = column.replace("_acc", "").replace("val", "validation") + " accuracy"
+    label = said(column)
     return Plot("seed-spread", "strip", f"Every seed's {label}", label, "variant",
                 "One dot per seed, the bar at the mean. Overlapping clouds mean the ranking between those "
                 "variants may be seed luck; see the effects table for the test. Dashed lines: the levels named in "

@@ -20,11 +20,24 @@ from bench.variants import AXES
 
 
 def scored(frame: pd.DataFrame, suffix: str = "") -> str:
-    """The accuracy a table is read by: `test_acc` (+ suffix, e.g. `_mean`) where any run scored the test split,
-    else `val_acc` (a study that skipped the test split)."""
-    column = f"test_acc{suffix}"
+    """The score a table is read by: the study's measure.metric (a record's `metric`: accuracy, or macro_f1) on
+    test, `test_acc` or `test_macro_f1` (+ suffix, e.g. `_mean`), where any run scored the test split, else on
+    validation (a study that skipped the test split)."""
+    score = "macro_f1" if metric_of(frame) == "macro_f1" else "acc"
+    column = f"test_{score}{suffix}"
     found = column in frame and pd.to_numeric(frame[column], errors="coerce").notna().any()
-    return column if found else f"val_acc{suffix}"
+    return column if found else f"val_{score}{suffix}"
+
+
+def metric_of(frame: pd.DataFrame) -> str:
+    """measure.metric of the runs in `frame` (records or a summary): accuracy unless they say macro_f1."""
+    return "macro_f1" if "metric" in frame and (frame["metric"] == "macro_f1").any() else "accuracy"
+
+
+def said(column: str) -> str:
+    """A score column in words: `test_acc_mean` -> test accuracy, `val_macro_f1` -> validation macro-F1."""
+    split = "test" if column.startswith("test") else "validation"
+    return f"{split} {'macro-F1' if 'macro_f1' in column else 'accuracy'}"
 
 LIST_COLUMNS = ("history", "curve")  # in records.jsonl, too long for a CSV cell: see epochs.csv, curves.csv
 ACCURACIES = ("train_acc", "val_acc", "test_acc")
@@ -142,7 +155,8 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
             row.update({f"{metric}_mean": mean, f"{metric}_std": pd.to_numeric(runs[metric], errors="coerce").std(),
                         f"{metric}_ci": half})
         row["test_acc_by_seed"] = json.dumps({str(s): v for s, v in zip(runs["seed"], runs["test_acc"])})
-        metric = scored(pd.DataFrame([row]), "_mean").removesuffix("_mean")  # this variant's own
+        metric = scored(pd.DataFrame([row]), "_mean").removesuffix("_mean")  # this variant's own (accuracy:
+        # `learned` compares it with the majority-class rate, an accuracy)
         majority = runs["majority_acc"].iloc[0] if "majority_acc" in runs else None
         rows_scored = int(runs["test_rows" if metric == "test_acc" else "val_rows"].iloc[0] or 0)
         row["majority_acc"] = majority
@@ -175,7 +189,9 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
     summary = pd.DataFrame(rows).set_index("variant")
     summary["learned"] = summary["learned"].astype(object)
     summary["_learned"] = summary["learned"] != False  # noqa: E712 - None (unknown) ranks as learned
-    keys = ["_learned"] + [k for k in ("test_acc_mean", "val_acc_mean") if summary[k].notna().any()]
+    score = "macro_f1" if metric_of(frame) == "macro_f1" else "acc"  # ranked by measure.metric
+    summary["metric"] = metric_of(frame)
+    keys = ["_learned"] + [k for k in (f"test_{score}_mean", f"val_{score}_mean") if summary[k].notna().any()]
     return summary.sort_values(keys, ascending=False, na_position="last", kind="stable").drop(columns="_learned")
 
 
