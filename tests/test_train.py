@@ -245,3 +245,11 @@ def test_a_run_scores_macro_f1_and_the_confusion_matrix_of_its_test_predictions(
     assert result.test_macro_f1 == pytest.approx(f1_score(truth, guess, average="macro"))
     assert all(0 <= e.val_macro_f1 <= 1 for e in result.epochs)
     assert macro_f1(torch.tensor([[5, 0], [5, 0]])) == pytest.approx(1 / 3)  # always class 0: F1 2/3 and 0
+
+
+def test_with_metric_macro_f1_early_stopping_and_the_objective_read_validation_macro_f1(splits):
+    result = fit(Variant("gru", "packed"), PARAMS.replace(epochs=4, patience=1), splits, seed=0, device=CPU,
+                 metric="macro_f1")
+    scores = [e.val_macro_f1 for e in result.epochs]
+    assert result.metric == "macro_f1" and result.best_val == result.kept.val_macro_f1 == max(scores)
+    assert result.kept.epoch == scores.index(max(scores)) + 1

@@ -141,3 +141,21 @@ def test_results_and_summary_have_one_column_per_hyperparameter():
     assert results["hp.clip"].isna().all() and json.loads(results["hyperparameters"][0])["lr"] == 0.01
     summary = tables.summarize(records)
     assert summary.loc["lstm-packed-l1", "hp.batch_size"] == 64
+
+
+def test_measure_metric_macro_f1_ranks_and_decides_by_macro_f1_and_the_answer_says_so():
+    """Issue 34 item 6: where accuracy and macro-F1 disagree (a variant that predicts the large class well and the
+    small ones badly), measure.metric=macro_f1 ranks, tests and words the answer by macro-F1."""
+    from bench.report import answer as answer_, effects as fx
+    def runs(metric):
+        return [record("lstm-padded-l1-true_last", s, test_acc=0.80 + s / 1000, test_macro_f1=0.50 + s / 1000,
+                       metric=metric) for s in range(3)] + \
+               [record("lstm-packed-l1", s, test_acc=0.70 + s / 1000, test_macro_f1=0.68 + s / 1000, metric=metric)
+                for s in range(3)]
+    by_acc, by_f1 = tables.summarize(runs("accuracy")), tables.summarize(runs("macro_f1"))
+    assert list(by_acc.index)[0] == "lstm-padded-l1-true_last" and list(by_f1.index)[0] == "lstm-packed-l1"
+    row = fx.effects(runs("macro_f1"), by_f1).iloc[0]
+    assert row["metric"] == "test_macro_f1" and row["delta"] == pytest.approx(0.18)
+    assert fx.effects(runs("accuracy"), by_acc).iloc[0]["delta"] == pytest.approx(-0.10)
+    said = " ".join(answer_.answer(by_f1, fx.effects(runs("macro_f1"), by_f1), None, []).sentences)
+    assert "Best by test macro-F1: lstm-packed-l1, test macro-F1 0.681" in said
