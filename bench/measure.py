@@ -173,7 +173,7 @@ def serve() -> None:
     import signal
     importlib.import_module("bench.train")  # what every task needs, imported once, before any fork
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it closes stdin, and the server ends
-    answer = os.fdopen(os.dup(1), "w")
+    answer = os.dup(1)
     os.dup2(2, 1)  # a task's prints go to stderr, never into the answers
     while line := _read_line(0):
         pid = os.fork()
@@ -183,12 +183,20 @@ def serve() -> None:
                 said = {"mib": _rise(work, args)}
             except BaseException as e:  # noqa: BLE001 - one line back, whatever went wrong
                 said = {"error": f"{type(e).__name__}: {e}"}
-            answer.write(json.dumps(said) + "\n")
-            answer.flush()
+            _answer(answer, said)
             os._exit(0)
         _, status = os.waitpid(pid, 0)
-        answer.write(json.dumps({"exit": os.waitstatus_to_exitcode(status)}) + "\n")
-        answer.flush()
+        if not _answer(answer, {"exit": os.waitstatus_to_exitcode(status)}):
+            return  # the parent is gone (stopped, killed): nothing to answer, nothing to say
+
+
+def _answer(fd: int, said: dict) -> bool:
+    """One JSON line to the parent; False, silently, when it no longer reads (a stopped study)."""
+    try:
+        os.write(fd, (json.dumps(said) + "\n").encode())
+        return True
+    except OSError:
+        return False
 
 
 def _read_line(fd: int) -> bytes:

@@ -246,8 +246,9 @@ def test_no_worker_outlives_a_stopped_parent(how, tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not (len(_alive(out)) == 3 and (out / store.RECORDS).is_file()):
-            time.sleep(0.2)  # the parent and its two workers, one run finished
+        while time.monotonic() < deadline and not (len(_alive(out)) == 3 and (out / store.RECORDS).is_file()
+                                                   and store.load(out)):
+            time.sleep(0.2)  # the parent and its two workers, one run finished (the file alone may be empty)
         parent.send_signal(how)
         said = parent.communicate(timeout=120)[0]
     finally:  # a failing test leaves no process behind either
