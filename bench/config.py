@@ -179,8 +179,8 @@ class MeasureConfig(Section):
                                           "first wave doubled, one wave at a time) up to this many; null: the first "
                                           "wave only", ge=1)
     alpha: float = _key(0.05, "significance level of a verdict (split over the seed schedule's looks)", gt=0, lt=0.5)
-    margin: float = _key(0.01, "practical margin in accuracy: 'equivalent' = the difference shown within ±margin",
-                         gt=0, lt=1)
+    margin: float = _key(0.01, "practical margin in measure.metric: 'equivalent' = the difference shown within "
+                               "±margin", gt=0, lt=1)
     metric: Literal["accuracy", "macro_f1"] = _key(
         "accuracy", "what the verdicts, the ranking, early stopping and the tuning objective read: accuracy, or "
                     "macro_f1 (the mean over classes of F1: the usual score when classes are unbalanced)")

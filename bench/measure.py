@@ -165,10 +165,10 @@ def _rise(work, args: tuple) -> float:
 
 def serve() -> None:
     """The fork server `fresh_peak_mb` starts: an interpreter that has imported bench.train (torch) and run nothing.
-    For each task (a length line on stdin, then that many bytes of pickle, read unbuffered) it forks; the fork reads the task, runs
-    it (`_rise`) and writes one JSON line; this server then writes the fork's exit status, so a fork that died
-    still answers. The server itself never reads a task, so its heap, which each fork starts from, stays as it was
-    (a fork could otherwise reuse a freed task's pages without its resident memory rising)."""
+    For each task (a length line on stdin, then that many bytes of pickle, read unbuffered) it forks; the fork
+    reads the task, runs it (`_rise`) and writes one JSON line; this server then writes the fork's exit status,
+    so a fork that died still answers. The server itself never reads a task, so its heap, which each fork starts
+    from, stays as it was (a fork could otherwise reuse a freed task's pages without its resident memory rising)."""
     import importlib
     import signal
     importlib.import_module("bench.train")  # what every task needs, imported once, before any fork

@@ -525,8 +525,9 @@ def _measure(work: Work, variant: Variant, settled: Settled, seed: int) -> dict:
     floor = floors.of(variant, params, epoch.widths, epoch.real_tokens if variant.packing == "packed" else
                       epoch.padded_tokens, prep.device, params.precision)
     return store.make_record(study=study.name, variant=variant, seed=seed, params=params, fit=result,
-                             data_info={**prep.splits.info, "label_names": prep.splits.label_names}, env=work.env, fingerprint=prep.key, budget=study.budget,
-                             tuned=settled.tuned, timing=timing, load=load.facts, floors=floor, metric=study.measure.metric,
+                             data_info={**prep.splits.info, "label_names": prep.splits.label_names}, env=work.env,
+                             fingerprint=prep.key, budget=study.budget, tuned=settled.tuned, timing=timing,
+                             load=load.facts, floors=floor, metric=study.measure.metric,
                              settings_from=settled.source, shared_with=list(settled.members)).row()
 
 

@@ -279,7 +279,8 @@ def training(variant: Variant, params: Params, splits: Splits, seed: int, device
                            confusion=val_confusion)
         test_confusion = torch.zeros(classes, classes, dtype=torch.long)
         test_acc = (evaluate(model, splits.test, splits.pad_index, params.eval_batch_size, device,
-                             latencies if last else None, test_confusion) if evaluate_test and not has_val else math.nan)
+                             latencies if last else None, test_confusion)
+                    if evaluate_test and not has_val else math.nan)
         stats = Epoch(epoch, train_loss, correct.item() / seen, val_acc, test_acc, elapsed, seen, real, padded,
                       widths, steps=len(order), val_macro_f1=macro_f1(val_confusion) if len(splits.val) else math.nan)
         if not has_val:

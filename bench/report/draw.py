@@ -99,7 +99,8 @@ def _number_points(ax, data: pd.DataFrame) -> None:
     frame, taken, dot = ax.get_window_extent(renderer), [], 5.5 * scale  # the front's ring, a radius
     for group in members:
         at = ax.transData.inverted().transform(xy[group].mean(axis=0))
-        label = ax.annotate(",".join(str(i + 1) for i in group), at, xytext=(0, 0), textcoords="offset points", fontsize=7)
+        label = ax.annotate(",".join(str(i + 1) for i in group), at, xytext=(0, 0), textcoords="offset points",
+                            fontsize=7)
         spot = next((s for s in _spots() if _free(label, s, group, xy, taken, frame, dot, renderer)), None)
         if spot is None or spot[0] > RINGS[1]:  # moved off: a thin line says which points it names
             spot = spot or next((s for s in _spots(FAR) if _free(label, s, None, xy, taken, frame, dot, renderer)),
@@ -129,7 +130,8 @@ def _free(label, spot, group: list[int] | None, xy, taken: list, frame, dot: flo
     box = _box(label, renderer)
     gaps = [_gap(box, p) for p in xy]
     return (frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
-            and min(gaps) > dot and (group is None or int(np.argmin(gaps)) in group) and not any(box.overlaps(t) for t in taken))
+            and min(gaps) > dot and (group is None or int(np.argmin(gaps)) in group)
+            and not any(box.overlaps(t) for t in taken))
 
 
 def _box(label, renderer):

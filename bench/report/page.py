@@ -151,8 +151,8 @@ def html_page(page: Page) -> str:
                 config=json.dumps(page.study.model_dump(), indent=2, sort_keys=True, default=str), files=page.files, **parts)
 
 
-EFFECTS_NOTE = ("Δ acc = mean {metric} of the changed variant minus the baseline's, over seeds (measure.metric chooses "
-                "accuracy or macro-F1 for the verdicts, the ranking, early stopping and tuning); 95% CI and "
+EFFECTS_NOTE = ("Δ acc = mean {metric} of the changed variant minus the baseline's, over seeds (measure.metric "
+                "chooses accuracy or macro-F1 for the verdicts, the ranking, early stopping and tuning); 95% CI and "
                 "two-sided p from the design's t-test: paired = the two sides trained at the same settings from the "
                 "same seeds (initial weights, batch order, dropout masks), tested on the per-seed differences, ρ the "
                 "matched seeds' correlation; unpaired = each side at its own tuned settings, Welch's unequal-variance "

@@ -13,7 +13,7 @@ import pandas as pd
 
 from bench.record import FRESH_KIND, SINCE_START
 from bench.report.stats import LEVEL, mean_ci
-from bench.report.tables import said, scored
+from bench.report.tables import said as words, scored
 
 
 @dataclass
@@ -40,7 +40,7 @@ def pareto_front(time: pd.Series, acc: pd.Series) -> pd.Series:
 
 def _metric(summary: pd.DataFrame) -> tuple[str, str]:
     column = scored(summary, "_mean").removesuffix("_mean")
-    return column, said(column)
+    return column, words(column)
 
 
 def _lines_for(classical: dict | None, metric: str, summary: pd.DataFrame) -> dict:
@@ -112,8 +112,8 @@ MEASURED = {  # what each memory kind measured, in words (bench.measure)
 
 
 def confusion(records: list[dict], summary: pd.DataFrame) -> Plot | None:
-    """The test confusion matrix of the most accurate variant that learned (the summary's first), summed over its
-    seeds: each row a true class, as shares of that class's test rows."""
+    """The test confusion matrix of the top-ranked variant that learned (the summary's first, by measure.metric),
+    summed over its seeds: each row a true class, as shares of that class's test rows."""
     ranked = [v for v in summary.index if "learned" not in summary or summary.loc[v, "learned"] != False]  # noqa: E712
     runs = [r for r in records if ranked and r["variant"] == ranked[0] and r.get("test_confusion")]
     if not runs:
@@ -127,7 +127,7 @@ def confusion(records: list[dict], summary: pd.DataFrame) -> Plot | None:
     data = pd.DataFrame([{"true": t, "predicted": p, "share": shares.loc[t, p], "count": int(counts.loc[t, p])}
                          for t in names for p in names])
     return Plot("confusion", "confusion", f"Confusion matrix on test: {ranked[0]}", "predicted class", "true class",
-                f"The most accurate variant's test predictions over its {len(runs)} seed(s): each row is one true "
+                f"The top-ranked variant's test predictions over its {len(runs)} seed(s): each row is one true "
                 "class, split by what the model predicted (shares of that class's rows; the diagonal is each class's "
                 f"recall). Its weakest class: {names[worst]} ({shares.values.diagonal()[worst]:.0%} recalled).",
                 f"Heat map of {len(names)} by {len(names)} test prediction shares for {ranked[0]}; weakest class "
@@ -163,7 +163,7 @@ def seed_spread(records: list[dict], order: list[str], levels: dict | None = Non
     data["variant"] = pd.Categorical(data["variant"], categories=order, ordered=True)
     data = data.sort_values(["variant", "seed"]).reset_index(drop=True)
     data["variant"] = data["variant"].astype(str)
-    label = said(column)
+    label = words(column)
     return Plot("seed-spread", "strip", f"Every seed's {label}", label, "variant",
                 "One dot per seed, the bar at the mean. Overlapping clouds mean the ranking between those "
                 "variants may be seed luck; see the effects table for the test. Dashed lines: the levels named in "

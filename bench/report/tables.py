@@ -151,9 +151,9 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
             if metric not in runs:  # records from before macro-F1 was scored
                 row.update({f"{metric}_mean": math.nan, f"{metric}_std": math.nan, f"{metric}_ci": math.nan})
                 continue
-            mean, half = mean_ci(pd.to_numeric(runs[metric], errors="coerce").astype(float))
-            row.update({f"{metric}_mean": mean, f"{metric}_std": pd.to_numeric(runs[metric], errors="coerce").std(),
-                        f"{metric}_ci": half})
+            values = pd.to_numeric(runs[metric], errors="coerce").astype(float)
+            mean, half = mean_ci(values)
+            row.update({f"{metric}_mean": mean, f"{metric}_std": values.std(), f"{metric}_ci": half})
         row["test_acc_by_seed"] = json.dumps({str(s): v for s, v in zip(runs["seed"], runs["test_acc"])})
         metric = scored(pd.DataFrame([row]), "_mean").removesuffix("_mean")  # this variant's own (accuracy:
         # `learned` compares it with the majority-class rate, an accuracy)
@@ -189,8 +189,8 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
     summary = pd.DataFrame(rows).set_index("variant")
     summary["learned"] = summary["learned"].astype(object)
     summary["_learned"] = summary["learned"] != False  # noqa: E712 - None (unknown) ranks as learned
-    score = "macro_f1" if metric_of(frame) == "macro_f1" else "acc"  # ranked by measure.metric
-    summary["metric"] = metric_of(frame)
+    summary["metric"] = metric_of(frame)  # ranked by measure.metric
+    score = "macro_f1" if summary["metric"].iloc[0] == "macro_f1" else "acc"
     keys = ["_learned"] + [k for k in (f"test_{score}_mean", f"val_{score}_mean") if summary[k].notna().any()]
     return summary.sort_values(keys, ascending=False, na_position="last", kind="stable").drop(columns="_learned")
 
