@@ -263,7 +263,10 @@ studies (shipped, and $RNNBENCH_STUDIES's; or study=path/to/mine.yaml; the first
 variant axes: name one to replace the study's values for it (a list compares them: cell=[lstm,gru])
 {axes}
 
-budgets: budget=NAME sets these in one word (budget=null: the study file's values as written)
+budgets: budget=NAME sets these in one word (budget=null: the study file's values as written). A budget bounds
+each trial (tune.samples) and each seed run (train.samples) by the training samples it may see: the epoch cap is the
+whole epochs of the training rows within them, at least 1, so small data gets more epochs; early stopping ends most
+runs sooner. train.epochs=N (or tune.epochs=N) replaces that bound with N epochs.
 {budgets}
 
 keys: key = default, then the allowed values; [studies: X]: what studies/_base.yaml gives every shipped study

@@ -17,7 +17,7 @@ import os
 import shlex
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, Dict, List, Literal, Optional, Tuple, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Dict, List, Literal, Optional, Tuple, Union, get_args, get_origin
 
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -48,6 +48,11 @@ def study_dirs() -> list[Path]:
     return list(dict.fromkeys([*extra, STUDIES_DIR]))
 
 
+def _require(ok: Any, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
 def _key(default: Any, meaning: str, allowed: str | None = None, **bounds: Any) -> Any:
     """A field: its default, its one-line meaning for --help and, where the type does not say it, what is allowed."""
     return Field(default, description=meaning, json_schema_extra={"allowed": allowed} if allowed else None, **bounds)
@@ -71,6 +76,45 @@ class Section(BaseModel):
 
 
 SEED_MAX = 2**32 - 1  # what numpy's and torch's generators take without a surprise
+
+
+class Bound(Section):
+    """What bounds one run's work (`train:` a measured run's, `tune:` a trial's): `epochs`, or `samples`, the training
+    samples it may see. A bound in samples fits the data: its epoch cap is the whole epochs of the training rows
+    within it, at least one (`epoch_cap`), so a small dataset gets more epochs and a large one no more work. Exactly
+    one of the two is set; `load_study` keeps the one named at the highest layer (and `Study.at`). Early stopping
+    (train.patience) ends a run before its cap either way."""
+    SECTION: ClassVar[str] = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _samples_alone(cls, values: Any) -> Any:
+        """`Params(samples=N)`: a bound in samples, no epoch count beside it."""
+        if isinstance(values, dict) and values.get("samples") is not None and "epochs" not in values:
+            return {**values, "epochs": None}
+        return values
+
+    @model_validator(mode="after")
+    def _one(self) -> Bound:
+        s = self.SECTION
+        _require(self.epochs is not None or self.samples is not None,
+                 f"{s}.epochs and {s}.samples are both null: bound a run by one of them, e.g. {s}.epochs=8")
+        _require(self.epochs is None or self.samples is None,
+                 f"{s}.epochs={self.epochs} and {s}.samples={self.samples} both bound a run: give one of them "
+                 f"({s}.samples=null to bound by epochs, {s}.epochs=null to bound by samples)")
+        return self
+
+    def epoch_cap(self, rows: int) -> int:
+        """The epoch cap over `rows` training rows: `epochs`, or the whole epochs within `samples`, at least 1."""
+        return self.epochs if self.samples is None else max(1, self.samples // max(rows, 1))
+
+    def bound_said(self, rows: int) -> str:
+        """What bound a run over `rows` training rows, in words: 'at most 8 epoch(s) (train.samples=75,000 over
+        9,386 training rows)'."""
+        cap = self.epoch_cap(rows)
+        if self.samples is None:
+            return f"at most {cap} epoch(s) ({self.SECTION}.epochs)"
+        return f"at most {cap} epoch(s) ({self.SECTION}.samples={self.samples:,} over {rows:,} training rows)"
 
 
 class SyntheticConfig(Section):
@@ -130,14 +174,20 @@ class DataConfig(Section):
     synthetic: SyntheticConfig = _key(SyntheticConfig(), "the synthetic dataset's settings")
 
 
-class Params(Section):
+class Params(Bound):
     """One trainable run's settings, the `train:` section: the model's sizes, the optimizer's and the trainer's
     settings. Tuning's search space (`nuisance:`) names these fields, the model and the trainer read them,
     each record stores them (`hyperparameters`) and the page shows them: this is the only copy."""
+    SECTION: ClassVar[str] = "train"
     embed_dim: int = _key(64, "word embedding size", ge=1)
     hidden_size: int = _key(32, "recurrent state size (per direction)", ge=1)
     dropout: float = _key(0.0, "dropout on the embeddings and the read-out", ge=0, lt=1)
-    epochs: int = _key(1, "epoch cap of a measured run", ge=1)
+    epochs: Optional[int] = _key(1, "epoch cap of a measured run; null: train.samples bounds it", "a whole number "
+                                    ">= 1, or null", ge=1)
+    samples: Optional[int] = _key(None, "training samples a measured run may see, instead of train.epochs: its epoch "
+                                        "cap is the whole epochs of the training rows within them, at least 1 (a "
+                                        "small dataset gets more epochs); null: train.epochs bounds it",
+                                  "a whole number >= 1, or null", ge=1)
     lr: float = _key(1.0e-3, "Adam's learning rate", gt=0)
     batch_size: int = _key(16, "training rows per step", ge=1)
     weight_decay: float = _key(0.0, "Adam's (L2) weight decay", ge=0)
@@ -201,10 +251,15 @@ class MeasureConfig(Section):
         return self
 
 
-class TuneConfig(Section):
+class TuneConfig(Bound):
+    SECTION: ClassVar[str] = "tune"
     trials: int = _key(0, "Optuna trials per variant; 0: no tuning, the train: values as written", ge=0)
     timeout: Optional[float] = _key(None, "seconds of tuning per variant; null: no limit", gt=0)
-    epochs: int = _key(1, "epoch cap of every trial (the pruner's max resource)", ge=1)
+    epochs: Optional[int] = _key(1, "epoch cap of every trial (the pruner's max resource); null: tune.samples "
+                                    "bounds it", "a whole number >= 1, or null", ge=1)
+    samples: Optional[int] = _key(None, "training samples a trial may see, instead of tune.epochs (its epoch cap: "
+                                        "the whole epochs within them, at least 1); null: tune.epochs bounds it",
+                                  "a whole number >= 1, or null", ge=1)
     sampler: Literal["tpe", "random"] = _key("tpe", "Optuna's sampler, seeded by tune.seed")
     pruner: Literal["median", "hyperband", "none"] = _key("median", "stops hopeless trials after an epoch")
     objective: Literal["accuracy", "pareto"] = _key("accuracy", "validation accuracy, or pareto: accuracy vs time "
@@ -213,20 +268,24 @@ class TuneConfig(Section):
 
 
 # `budget=NAME` sets these in one word, as the lowest layer of a study's settings (the included files, the study file
-# and the command line beat it). smoke and quick bound every dataset's work, measured from its texts, not its name:
-# data.max_len cuts long texts, data.max_tokens drops training rows (stratified) until the cut texts' tokens fit.
-# Neither binds on the shared AG News rows (467,243 tokens, none over 169); on IMDB (25,000 reviews, p90 530 tokens)
-# quick reads ~2,160 reviews at 400 tokens and smoke ~590 at 200.
+# and the command line beat it). A budget bounds the work of a trial and of a seed run in training samples (Bound):
+# its epoch cap is the whole epochs of the data's training rows within them, so a small dataset gets more epochs and
+# a large one no more work; early stopping (train.patience) ends most runs sooner. smoke and quick also bound the
+# data, measured from its texts, not its name: data.max_len cuts long texts, data.max_tokens drops training rows
+# (stratified) until the cut texts' tokens fit. Neither binds on the shared AG News rows (467,243 tokens, none over
+# 169); on IMDB (25,000 reviews, p90 530 tokens) quick reads ~2,160 reviews at 400 tokens and smoke ~590 at 200.
+# Epoch caps (trial / seed run): smoke 1 / 2 on its 900 rows; quick 3 / 15 on the shared AG News rows (9,386 training
+# rows) and 16 / 83 on a 2,000-row subset (1,800); full 9 / 27 on AG News in full (108,000).
 BUDGETS: dict[str, dict[str, Any]] = {
-    "smoke": {"tune": {"trials": 3, "epochs": 1}, "train": {"epochs": 2},
+    "smoke": {"tune": {"trials": 3, "samples": 900}, "train": {"samples": 1_800},
               "data": {"max_train": 1000, "max_len": 200, "max_tokens": 100_000},
               "measure": {"seeds": 3, "max_seeds": None}},  # smoke checks the pipeline: no sequential seeds
     # quick: every trial and seed stops early (train.patience in _base.yaml) once validation accuracy stalls;
-    # sized so that study=packing (9 variants) fits ~25 minutes on 2 CPU cores with the shared AG News rows
-    "quick": {"tune": {"trials": 4, "epochs": 3}, "train": {"epochs": 8},
+    # sized so that study=packing (9 variants) fits ~50 minutes on 2 CPU cores with the shared AG News rows
+    "quick": {"tune": {"trials": 4, "samples": 30_000}, "train": {"samples": 150_000},
               "data": {"max_train": None, "max_len": 400, "max_tokens": 500_000},
               "measure": {"seeds": 3, "max_seeds": 8}},
-    "full": {"tune": {"trials": 40, "epochs": 10}, "train": {"epochs": 30},
+    "full": {"tune": {"trials": 40, "samples": 1_000_000}, "train": {"samples": 3_000_000},
              "data": {"max_train": None, "max_len": None, "max_tokens": None},
              "measure": {"seeds": 5, "max_seeds": 20}},
 }
@@ -401,8 +460,22 @@ class Study(Section):
             for part in parents:
                 node = node[part]
             node[leaf] = value
+        for section in BOUND:  # a new bound replaces the other key's
+            other = _other_bound({k.split(".", 1)[1] for k in changes if k.startswith(f"{section}.")})
+            if other:
+                tree[section][other] = None
         words = replaced(list(self.words), *(f"{k}={as_word(v)}" for k, v in changes.items()))
         return Study(**tree, words=tuple(words))
+
+
+BOUND, BOUND_KEYS = ("train", "tune"), {"epochs", "samples"}  # the sections whose runs a Bound bounds
+
+
+def _other_bound(named: set) -> str | None:
+    """The bound key to null when a layer names only the other one (`train.epochs=3` over a budget's train.samples),
+    else None."""
+    named = named & BOUND_KEYS
+    return (BOUND_KEYS - named).pop() if len(named) == 1 else None
 
 
 def flat(tree: dict, prefix: str = "") -> dict:
@@ -432,11 +505,6 @@ class ReportArgs(Section):
 
 
 # ---- the one hook that words every mistake ----------------------------------------------------------------
-
-def _require(ok: Any, message: str) -> None:
-    if not ok:
-        raise ConfigError(message)
-
 
 def dotted(model: type[BaseModel] = Study, prefix: str = "") -> dict[str, Any]:
     """Every settable dotted key -> its FieldInfo, in declaration order (sections' own keys, not the sections)."""
@@ -757,6 +825,12 @@ def load_study(words: list[str]) -> Study:
         except OmegaConfBaseException as e:
             raise ConfigError(f"{key}={printable(repr(value))}: {printable(_one_line(e))}") from None
     _apply_axes(node, axes)
+    for section in BOUND:  # the highest layer that names a run's bound decides it: the words, the files, the budget
+        layers = ({k.split(".", 1)[1] for k in overrides if k.startswith(f"{section}.")},
+                  set(files.get(section) or ()), set(BUDGETS.get(budget, {}).get(section, ())))
+        other = _other_bound(next((names for names in layers if names & BOUND_KEYS), set()))
+        if other:
+            node[section][other] = None
     token = _TYPED.set({*overrides, *axes, "budget", "name"})  # values the user typed may be quoted back
     try:  # resolve=False: nothing is interpolated (studyfile refused every ${...} already)
         return Study(**OmegaConf.to_container(node, resolve=False), words=tuple(words))

@@ -100,11 +100,17 @@ def _slugs(points: list[dict]) -> list[str]:
     return names
 
 
+def _without_samples(bound) -> set:
+    """A bound in epochs is fingerprinted as before train.samples and tune.samples existed (older folders resume)."""
+    return {"samples"} if bound.samples is None else set()
+
+
 def fingerprint(study: Study, data_key: str, device: str) -> str:
     """What must match for stored runs and trials to count: data, training, tuning, device.
     Seeds and variants are left out: adding either just adds runs."""
-    settings = {"data": data_key, "train": study.train.model_dump(), "tune": study.tune.model_dump(),
-                "nuisance": study.nuisance, "device": device}
+    settings = {"data": data_key, "train": study.train.model_dump(exclude=_without_samples(study.train)),
+                "tune": study.tune.model_dump(exclude=_without_samples(study.tune)), "nuisance": study.nuisance,
+                "device": device}
     if study.measure.metric != "accuracy":  # early stopping and tuning read another score (older folders: accuracy)
         settings["metric"] = study.measure.metric
     if study.share:  # shared settings are another experiment than settings tuned per variant (older folders: none)
@@ -223,10 +229,12 @@ def _intro(prep: Prepared) -> dict:
         tell(f"speed study {study.name}: {len(prep.variants)} variant(s) x {len(speed.jobs(study.speed))} point(s) "
              f"on {prep.device} -> {out}")
     else:
-        tuning = (f"{study.tune.trials} {study.tune.sampler} trial(s) of {study.tune.epochs} epoch(s) per variant, "
+        rows = len(prep.splits.train)
+        tuning = (f"{study.tune.trials} {study.tune.sampler} trial(s) per variant of {study.tune.bound_said(rows)}, "
                   if study.tune.trials else "no tuning, ")
         tell(f"study {study.name}, budget {study.budget or 'none (the study file as written)'}: {len(prep.variants)} "
-             f"variant(s); {tuning}{len(study.seeds)} seed(s) of {study.train.epochs} epoch(s); {prep.device} -> {out}")
+             f"variant(s); {tuning}{len(study.seeds)} seed(s) of {study.train.bound_said(rows)}; {prep.device} -> "
+             f"{out}")
         shared = {group_name(g) for g in prep.groups.values() if len(g) > 1}
         if shared and study.tune.trials:
             tell(f"tuned together: {len(shared)} group(s) of variants that differ only in {', '.join(study.share)} "
@@ -441,11 +449,11 @@ def _tune(work: Work, members: list[Variant], bases: dict[str, Params], shared: 
     study, prep = work.prep.study, work.prep
     group = group_name(members)
     name = f"{study.name}/{group}"
-    epochs = study.tune.epochs
+    epochs = study.tune.epoch_cap(len(prep.splits.train))  # tune.epochs, or the whole epochs within tune.samples
     pareto = study.tune.objective == "pareto"
 
     def objective(chosen: dict, report) -> float | tuple[float, float]:
-        params = {m.name: bases[m.name].replace(epochs=epochs, **chosen) for m in members}
+        params = {m.name: bases[m.name].replace(epochs=epochs, samples=None, **chosen) for m in members}
         with _bar(prep, f"{group} trial", epochs * len(members)) as progress:
             running = {m.name: training(m, params[m.name], prep.splits, study.tune.seed, prep.device,
                                         evaluate_test=False, on_step=progress.update, memory=False,
@@ -488,8 +496,10 @@ def _tune(work: Work, members: list[Variant], bases: dict[str, Params], shared: 
     with bar(study.tune.trials, f"tune {group}", "trial", leave=False, position=1) as trials:
         space = {k: v for k, v in study.nuisance.items()
                  if k not in shared and not any(k in m.fixed_params for m in members)}
-        tuned = tune(name, space, objective, study.tune, prep.storage, on_trial=lambda outcome: trials.update())
-    doc = {**asdict(tuned), "budget": study.budget, "optuna_study": name}
+        tuned = tune(name, space, objective, study.tune.replace(epochs=epochs, samples=None), prep.storage,
+                     on_trial=lambda outcome: trials.update())
+    doc = {**asdict(tuned), "budget": study.budget, "optuna_study": name, "trial_epoch_cap": epochs,
+           "trial_bound": study.tune.bound_said(len(prep.splits.train))}
     if len(members) > 1:  # which variants shared which settings (tuning.json and the page's tuning section)
         rule = OBJECTIVE.replace("validation accuracy", "validation macro-F1") if study.measure.metric == "macro_f1" \
             else OBJECTIVE
@@ -511,7 +521,8 @@ def _epoch_stats(seen: dict, device, group: bool) -> dict:
 
 def _measure(work: Work, variant: Variant, settled: Settled, seed: int) -> dict:
     prep, study, params = work.prep, work.prep.study, settled.params
-    with _bar(prep, f"{variant.name} seed {seed}", params.epochs) as progress, measure.Load() as load:
+    cap = params.epoch_cap(len(prep.splits.train))
+    with _bar(prep, f"{variant.name} seed {seed}", cap) as progress, measure.Load() as load:
         try:
             result = fit(variant, params, prep.splits, seed, prep.device, on_step=progress.update,
                          metric=study.measure.metric)

@@ -142,6 +142,8 @@ class Record(_Axes):
     train_loss: float
     epochs: int                                  # epochs run
     best_epoch: int | None = None                # the epoch kept (None: a record from before early stopping)
+    epoch_cap: int | None = None                 # the most it could run (train.epochs, or the whole epochs within
+    #                                              train.samples); None: an older record, whose cap is train.epochs
     majority_acc: float | None = None
     epoch_time_s: float                          # median over the epochs run
     epoch_times_s: list[float] = []

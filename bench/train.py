@@ -41,6 +41,7 @@ class Fit:
     test_macro_f1: float = math.nan                             # of the same predictions
     test_confusion: list[list[int]] | None = None               # [true label][predicted label] counts on test
     metric: str = "accuracy"                                    # the validation score that chose the kept epoch
+    epoch_cap: int = 0                                          # the most epochs it could run (params.epoch_cap)
 
     @property
     def last(self) -> Epoch:
@@ -202,7 +203,7 @@ def trace(variant: Variant, params: Params, splits: Splits, device: torch.device
 def fit(variant: Variant, params: Params, splits: Splits, seed: int, device: torch.device, evaluate_test: bool = True,
         on_step: Callable[[int], None] | None = None,
         on_epoch: Callable[[Epoch], None] | None = None, metric: str = "accuracy") -> Fit:
-    """Train from scratch for at most `params.epochs` epochs (`training`, run to its end); `on_step(batch_size)`
+    """Train from scratch for at most `params.epoch_cap` epochs (`training`, run to its end); `on_step(batch_size)`
     drives a progress bar, `on_epoch` may raise to stop (the pruner)."""
     run = training(variant, params, splits, seed, device, evaluate_test, on_step, metric=metric)
     while True:
@@ -246,7 +247,8 @@ def training(variant: Variant, params: Params, splits: Splits, seed: int, device
     stopping = has_val and params.patience is not None
     history, curve, latencies, confusions = [], [], [], []
     best_epoch, best_val, best_state = 0, -math.inf, None
-    for epoch in range(1, params.epochs + 1):
+    cap = params.epoch_cap(len(splits.train))  # train.epochs, or the whole epochs within train.samples
+    for epoch in range(1, cap + 1):
         _set_random_state(random_state, device)
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), dtype=torch.long, device=device)
@@ -272,7 +274,7 @@ def training(variant: Variant, params: Params, splits: Splits, seed: int, device
         curve += [(epoch, n, c.item() / n) for n, c in points]
         if not math.isfinite(train_loss):
             raise Diverged(f"training loss is {train_loss} in epoch {epoch}")
-        last = epoch == params.epochs
+        last = epoch == cap
         classes = len(splits.label_names)
         val_confusion = torch.zeros(classes, classes, dtype=torch.long)
         val_acc = evaluate(model, splits.val, splits.pad_index, params.eval_batch_size, device,
@@ -305,7 +307,7 @@ def training(variant: Variant, params: Params, splits: Splits, seed: int, device
     peak, kind = run_memory(variant, params, splits, device) if memory else (math.nan, "")
     scored = confusion is not None and len(splits.test) > 0
     return Fit(history, curve, count_parameters(model), peak, kind, latencies, optimizer_name, best_epoch, test,
-               macro_f1(confusion) if scored else math.nan, confusion.tolist() if scored else None, metric)
+               macro_f1(confusion) if scored else math.nan, confusion.tolist() if scored else None, metric, cap)
 
 
 def run_memory(variant: Variant, params: Params, splits: Splits, device: torch.device) -> tuple[float, str]:

@@ -50,6 +50,29 @@ def test_smoke_study_writes_records_results_curves_and_html(tmp_path, capsys):
         assert (out / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_runs_bound_by_samples_get_the_epoch_caps_their_rows_allow_and_say_so(tmp_path, capsys):
+    """Issue 34 item 5 end to end: tune.samples and train.samples become epoch caps over the training rows (108 of
+    the 120 generated), which the trials and the seed runs keep, the records store and the run's first line says."""
+    out = tmp_path / "b"
+    argv = [*over(TINY, "cell=rnn", "tune.trials=1", "train.epochs=null"), "train.samples=540", "tune.samples=216",
+            "tune.pruner=none", "train.patience=null", f"out={out}"]
+    assert run.main(argv) == 0
+    records = store.load(out)
+    assert [(r["epochs"], r["epoch_cap"], r["train_rows"]) for r in records] == [(5, 5, 108)] * 2
+    assert all(r["hyperparameters"]["samples"] == 540 and r["hyperparameters"]["epochs"] is None for r in records)
+    tuning = json.loads((out / "tuning.json").read_text())
+    assert {doc["trial_epoch_cap"] for doc in tuning.values()} == {2}
+    import optuna
+    storage = f"sqlite:///{out / 'optuna.db'}"
+    trials = [t for name in optuna.get_all_study_names(storage) if "/" in name and not name.endswith("/seeds")
+              for t in optuna.load_study(study_name=name, storage=storage).trials]
+    assert trials and all(sorted(k for k in t.user_attrs if k.startswith("epoch ")) == ["epoch 1", "epoch 2"]
+                          for t in trials)
+    said = capsys.readouterr().out
+    assert ("1 tpe trial(s) per variant of at most 2 epoch(s) (tune.samples=216 over 108 training rows), 1 seed(s) "
+            "of at most 5 epoch(s) (train.samples=540 over 108 training rows)") in said
+
+
 def test_rerun_resumes_and_a_torn_record_is_redone(tmp_path, monkeypatch, capsys):
     out = tmp_path / "r"
     argv = [*TINY, f"out={out}"]

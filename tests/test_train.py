@@ -154,6 +154,21 @@ def test_without_patience_every_epoch_runs_and_the_last_is_kept(splits):
     assert len(result.epochs) == 2 and result.best_epoch == 2 and 0 <= result.test_acc <= 1
 
 
+def test_a_bound_in_samples_gives_a_small_dataset_more_epochs_and_a_large_one_no_more_work():
+    """Issue 34 item 5: train.samples bounds a run's work; its epoch cap is the whole epochs of the training rows
+    within it, at least one, whatever the batch size."""
+    small, large = (data.load(DataConfig(name="synthetic", cache=False, val_fraction=0.2, synthetic=SyntheticConfig(
+        n_train=n, n_test=40, vocab=20, min_len=4, max_len=10))) for n in (50, 250))  # 40 and 200 training rows
+    budget = PARAMS.replace(epochs=None, samples=400)
+    runs = [fit(Variant("rnn", "padded"), budget.replace(batch_size=size), splits, seed=0, device=CPU)
+            for splits, size in ((small, 16), (large, 16), (small, 64))]
+    assert (len(small.train), len(large.train)) == (40, 200)
+    assert [(len(f.epochs), f.epoch_cap) for f in runs] == [(10, 10), (2, 2), (10, 10)]
+    assert [sum(e.samples for e in f.epochs) for f in runs] == [400, 400, 400]  # the same work each
+    assert budget.epoch_cap(1_000) == 1 and budget.epoch_cap(399) == 1 and budget.epoch_cap(133) == 3
+    assert PARAMS.epoch_cap(10) == PARAMS.epoch_cap(10_000) == 2  # a bound in epochs ignores the rows
+
+
 def test_two_identical_cpu_runs_read_the_same_peak_whatever_ran_between():
     """Issue 34 item 4: read in this process, a run's peak followed the order runs ran in (the heap keeps what an
     earlier, larger run freed: 939 -> 980 -> 1,005 MiB for three seeds of one variant, and every later variant read

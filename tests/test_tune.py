@@ -13,7 +13,8 @@ import pytest
 
 import bench.pipeline as pipeline
 import bench.run as run
-from bench.config import BUDGETS, load_study
+from bench.config import BUDGETS, Params, load_study
+from bench.errors import ConfigError
 from bench import runs
 from tests.conftest import over
 from bench.config import TuneConfig
@@ -108,9 +109,10 @@ def test_edges_are_flagged():
 
 def test_budget_presets_and_overrides():
     smoke = load_study(["study=packing", "budget=smoke"])
-    assert (smoke.tune.trials, smoke.train.epochs, smoke.data.max_train, smoke.seeds) == (3, 2, 1000, [0, 1, 2])
+    assert (smoke.tune.trials, smoke.train.samples, smoke.data.max_train, smoke.seeds) == (3, 1800, 1000, [0, 1, 2])
+    assert (smoke.train.epochs, smoke.tune.epochs, smoke.tune.samples) == (None, None, 900)  # bound in samples
     full = load_study(["study=packing", "budget=full", "tune.trials=7"])
-    assert (full.tune.trials, full.train.epochs, len(full.seeds)) == (7, BUDGETS["full"]["train"]["epochs"], 5)
+    assert (full.tune.trials, full.train.samples, len(full.seeds)) == (7, BUDGETS["full"]["train"]["samples"], 5)
     assert load_study(["study=packing"]).budget == "quick"
     plain = load_study(["study=packing", "budget=null"])
     assert plain.budget is None and plain.tune.trials == 0 and plain.train.epochs == 1  # the files and the schema
@@ -129,6 +131,35 @@ def test_precedence_words_over_the_file_over_its_includes_over_the_budget(tmp_pa
     assert study.tune.epochs == 2 and study.measure.seeds == 3  # the include beats the budget; the rest is quick's
     words = load_study(["study=mine", "train.epochs=7", "budget=smoke"])
     assert (words.train.epochs, words.tune.trials, words.data.max_train) == (7, 2, 1000)  # the words beat the file
+
+
+def test_a_run_is_bound_once_by_the_highest_layer_that_names_epochs_or_samples(tmp_path, monkeypatch):
+    """Issue 34 item 5: a budget bounds runs in samples; a study file's or the words' epochs replace that bound (and
+    samples replace epochs), so the key the user named is the one that holds; a sweep point's too."""
+    import bench.config as config
+    quick = BUDGETS["quick"]
+    plain = load_study(["study=packing"])
+    assert (plain.train.epochs, plain.train.samples) == (None, quick["train"]["samples"])
+    assert (plain.tune.epochs, plain.tune.samples) == (None, quick["tune"]["samples"])
+    point = plain.at(**{"train.epochs": 3})  # a sweep point over train.epochs
+    assert (point.train.epochs, point.train.samples) == (3, None) and "train.epochs=3" in point.words
+    assert Params(samples=500).epochs is None and Params(epochs=2).samples is None  # the Python API
+    for argv, said in ((["study=packing", "train.epochs=3", "train.samples=900"],
+                        "train.epochs=3 and train.samples=900 both bound a run: give one of them (train.samples=null "
+                        "to bound by epochs, train.epochs=null to bound by samples)"),
+                       (["study=packing", "tune.samples=null"],
+                        "tune.epochs and tune.samples are both null: bound a run by one of them, e.g. tune.epochs=8")):
+        with pytest.raises(ConfigError) as e:
+            load_study(argv)
+        assert str(e.value) == said
+    (tmp_path / "mine.yaml").write_text("budget: quick\ntrain: {epochs: 5}\ntune: {samples: 700}\n"
+                                        "scientific: {cell: [gru]}\n")
+    monkeypatch.setattr(config, "STUDIES_DIR", tmp_path)
+    study = load_study(["study=mine"])
+    assert (study.train.epochs, study.train.samples) == (5, None)  # the file's epochs beat the budget's samples
+    assert (study.tune.epochs, study.tune.samples) == (None, 700)
+    words = load_study(["study=mine", "train.samples=2000", "tune.epochs=2"])
+    assert (words.train.epochs, words.train.samples, words.tune.epochs, words.tune.samples) == (None, 2000, 2, None)
 
 
 @pytest.mark.parametrize("argv, message", [

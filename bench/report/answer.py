@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from bench.report.board import bound_key
 from bench.report.effects import CONTEXT, VERDICTS
 from bench.report.tables import said as words, scored
 
@@ -155,5 +156,6 @@ def answer(summary: pd.DataFrame, effects: pd.DataFrame, classical: dict | None,
     at_cap = [v for v in learned.index if summary.loc[v, "kept_at_cap"]] if "kept_at_cap" in summary else []
     notes = list(caveats)
     if at_cap:
-        notes.append(f"still improving at the epoch cap: {', '.join(at_cap)} (raise train.epochs)")
+        notes.append(f"still improving at the epoch cap: {', '.join(at_cap)} "
+                     f"(raise {bound_key(summary.loc[at_cap[0]])})")
     return Answer(sentences, notes)

@@ -42,6 +42,12 @@ def _acc(mean: float, half: float) -> str:
     return f"{mean:.4f}" if math.isnan(half) else f"{mean:.4f} ± {half:.4f}"
 
 
+def bound_key(row) -> str:
+    """The key that bound a variant's runs, to raise when they were still improving at the cap: train.samples or
+    train.epochs (bench.report.tables' epoch_bound; older summaries: train.epochs)."""
+    return str(row.get("epoch_bound", "train.epochs")).split("=")[0]
+
+
 def _iqr(m: float, a: float, b: float) -> str:
     return "-" if pd.isna(m) else f"{_num(m, '{:.3g}')} [{_num(a, '{:.3g}')}–{_num(b, '{:.3g}')}]"
 
@@ -123,9 +129,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("epochs kept/run", lambda r: f"{r['epochs_kept']:g}/{r['epochs_run']:g}" + (" ⚠" if r["kept_at_cap"]
                                                                                          else ""), key=True,
            hover=lambda r: f"median over seeds of the epoch kept (best on validation) / epochs run; per seed "
-                           f"{r['epochs_by_seed']}; cap {r['epoch_cap']}" + (
-                               f"; ⚠ {r['kept_at_cap']} seed(s) kept the cap's last epoch: may still improve with a "
-                               "higher train.epochs" if r["kept_at_cap"] else ""),
+                           f"{r['epochs_by_seed']}; cap {r['epoch_cap']} ({r.get('epoch_bound', 'train.epochs')})"
+                           + (f"; ⚠ {r['kept_at_cap']} seed(s) kept the cap's last epoch: may still improve with a "
+                              f"higher {bound_key(r)}" if r["kept_at_cap"] else ""),
            note="epochs kept/run: the epoch whose weights were kept (best validation accuracy) / epochs run, ⚠ = kept "
                 "the cap's last epoch."),
     Column("s/epoch", lambda r: _iqr(r["epoch_time_s"], r["epoch_time_q1"], r["epoch_time_q3"]),

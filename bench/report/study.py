@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import store
+from bench.config import Params, TuneConfig
 from bench.report import effects as effects_
 from bench.report import page as page_
 from bench.record import DataInfo, StudyDoc
@@ -124,9 +125,9 @@ def facts(records: list[dict], doc: StudyDoc, summary: pd.DataFrame, others: lis
         ("software", ", ".join(software)),
         ("git commit", _join(r['git_sha'] for r in records)),
         ("budget", (f"{_join(r['budget'] or 'none (the study file as written)' for r in records)}; "
-                    + (f"{tune.get('trials')} {tune.get('sampler')} trial(s) of {tune.get('epochs')} epoch(s) "
-                       f"per variant on validation accuracy, then" if tuned else "no tuning:")
-                    + f" at most {summary['epoch_cap'].max()} epoch(s) per seed"
+                    + (f"{tune.get('trials')} {tune.get('sampler')} trial(s) per variant on validation accuracy, "
+                       f"each of {_bound(TuneConfig, tune, first['train_rows'])}, then" if tuned else "no tuning:")
+                    + f" each seed of {_bound(Params, doc.train, first['train_rows'])}"
                     + (f", early stopping after {patience} epoch(s) without a better validation accuracy (the best "
                        "epoch's weights kept)" if patience else ""))),
         ("dataset", (f"{first['dataset']}: {first['dataset_rows']:,} train rows read, {first['test_rows']:,} test "
@@ -136,6 +137,12 @@ def facts(records: list[dict], doc: StudyDoc, summary: pd.DataFrame, others: lis
         ("runs", _runs_line(records, doc, total, summary)),
         *([("not shown", _others_line(others))] if others else []),
     ]
+
+
+def _bound(section, values: dict, rows: int) -> str:
+    """What bound a trial or a seed run, in the schema's words (bench.config.Bound.bound_said); unchecked, so that an
+    older folder's settings read too."""
+    return section.model_construct(epochs=values.get("epochs"), samples=values.get("samples")).bound_said(rows)
 
 
 def _others_line(others: list[dict]) -> str:

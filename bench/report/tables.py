@@ -164,9 +164,13 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
         ran = runs["epochs"].astype(int).tolist()
         known = runs["best_epoch"].tolist() if "best_epoch" in runs else [None] * len(ran)  # older records: none
         kept = [int(k) if k is not None and pd.notna(k) else r for k, r in zip(known, ran)]
-        cap = runs["hyperparameters"].iloc[0].get("epochs")  # the settings, a dict of whatever the study tuned
+        settings = runs["hyperparameters"].iloc[0]  # a dict of whatever the study tuned
+        stored = runs["epoch_cap"].iloc[0] if "epoch_cap" in runs else None  # older records: train.epochs is the cap
+        cap = int(stored) if stored is not None and pd.notna(stored) else settings.get("epochs")
         row.update({"epochs_kept": statistics.median(kept), "epochs_run": statistics.median(ran),
                     "epoch_cap": cap if cap is not None else max(ran),
+                    "epoch_bound": (f"train.samples={settings['samples']:,} over {int(runs['train_rows'].iloc[0]):,} "
+                                    "training rows" if settings.get("samples") else "train.epochs"),
                     "epochs_by_seed": " ".join(f"{k}/{r}" for k, r in zip(kept, ran)),
                     "kept_at_cap": sum(k == cap for k, told in zip(kept, known) if told is not None and pd.notna(told))})
         row.update(_timing(runs))

@@ -103,3 +103,27 @@ def test_a_process_lifetime_memory_figure_gets_no_star_no_ratio_and_the_page_say
     summary = tables.summarize(fresh)
     assert board_.leaderboard(summary).best["peak MiB"].any()
     assert fx.effects(fresh, summary).iloc[0]["memory_ratio"] > 1
+
+
+def test_the_page_says_what_bound_each_run(tmp_path):
+    """Issue 34 item 5: a run bound by training samples says so, with its epoch cap and the rows it was derived
+    from, in the page's budget line, on the leaderboard and in the at-the-cap note, which names the key to raise."""
+    out = tmp_path / "s"
+    out.mkdir()
+    store.save_study(out, {"name": "t", "command": "python -m bench.run study=t",
+                           "train": {"epochs": None, "samples": 2000, "patience": 2},
+                           "tune": {"trials": 2, "sampler": "tpe", "epochs": None, "samples": 500},
+                           "planned": {"variants": ["lstm-packed-l1"], "seeds": [0, 1]}})
+    store.write_records(out, [record("lstm-packed-l1", s, test_acc=0.8 + 0.01 * s, epochs=e, best_epoch=k,
+                                     epoch_cap=22, tuned=True, tune_best_val=0.7, train_rows=90,
+                                     hyperparameters={"epochs": None, "samples": 2000, "lr": 0.001})
+                              for s, e, k in ((0, 9, 7), (1, 22, 22))])
+    render(out)
+    page = (out / "index.html").read_text()
+    for needle in ("2 tpe trial(s) per variant on validation accuracy, each of at most 5 epoch(s) (tune.samples=500 "
+                   "over 90 training rows), then each seed of at most 22 epoch(s) (train.samples=2,000 over 90 "
+                   "training rows), early stopping after 2 epoch(s)",
+                   "per seed 7/9 22/22; cap 22 (train.samples=2,000 over 90 training rows); ⚠ 1 seed(s) kept the "
+                   "cap&#39;s last epoch: may still improve with a higher train.samples",
+                   "still improving at the epoch cap: lstm-packed-l1 (raise train.samples)"):
+        assert needle in page, needle
