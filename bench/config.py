@@ -281,7 +281,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
               "data": {"max_train": 1000, "max_len": 200, "max_tokens": 100_000},
               "measure": {"seeds": 3, "max_seeds": None}},  # smoke checks the pipeline: no sequential seeds
     # quick: every trial and seed stops early (train.patience in _base.yaml) once validation accuracy stalls;
-    # sized so that study=packing (9 variants) fits ~50 minutes on 2 CPU cores with the shared AG News rows
+    # sized so that study=packing (9 variants) fits ~36 minutes on 2 CPU cores with the shared AG News rows
     "quick": {"tune": {"trials": 4, "samples": 30_000}, "train": {"samples": 150_000},
               "data": {"max_train": None, "max_len": 400, "max_tokens": 500_000},
               "measure": {"seeds": 3, "max_seeds": 8}},
