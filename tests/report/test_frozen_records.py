@@ -28,8 +28,11 @@ def rendered(tmp_path_factory) -> Path:
 # What changed on purpose since 444c0b3, and nothing else: flags, not prose, between the stages (issue 32)
 SCORES = {"test_macro_f1", "val_macro_f1"}  # issue 34: per-class scores (empty here: 444c0b3 scored none)
 ADDED = {"effects.csv": {"timed"},  # whether the pair had a timing pass (was read from time_basis's words)
-         "results.csv": {"steps_to_kept", "test_confusion", "label_names", "metric"} | SCORES,
-         "summary.csv": {"steps_to_kept", "metric"} | {f"{m}_{s}" for m in SCORES for s in ("mean", "std", "ci")}}
+         "results.csv": {"steps_to_kept", "test_confusion", "label_names", "metric", "epoch_cap"} | SCORES,
+         "summary.csv": {"steps_to_kept", "metric", "epoch_bound"} | {f"{m}_{s}" for m in SCORES
+                                                                      for s in ("mean", "std", "ci")}}
+# Issue 34 item 5: a run's epoch cap is stored (older records: none, their cap is train.epochs, which bound them)
+BOUND = {"results.csv": ("epoch_cap", {""}), "summary.csv": ("epoch_bound", {"train.epochs"})}
 # Issue 34: 444c0b3's CPU memory (cpu_process_peak_rss) was the process's, in the order its runs ran: it is shown,
 # but no ratio divides it and no star marks it (bench.record.comparable_memory)
 UNCOMPARED = {"effects.csv": "memory_ratio"}
@@ -47,6 +50,9 @@ def test_an_old_folder_renders_the_same_tables(rendered, name):
         return
     new, old = (pd.read_csv(folder / name, dtype=str, keep_default_na=False) for folder in (rendered, FIXTURE / "tables"))
     assert set(new.columns) - set(old.columns) == ADDED.get(name, set()) and set(old.columns) <= set(new.columns)
+    if name in BOUND:
+        column, values = BOUND[name]
+        assert set(new[column]) == values, (name, column)
     for column in old.columns:
         if column == UNCOMPARED.get(name):
             assert set(new[column]) == {""} and set(old[column]) != {""}, (name, column)
