@@ -100,7 +100,7 @@ CASES = {
                                      "length, lesson, longrange, packing, smoke, speed (or give study=path/to/zzz.yaml, or "
                                      "add zzz.yaml to a folder named by RNNBENCH_STUDIES)"),
     "wrong type": (lambda t: [*TINY, "train.epochs=abc"],
-                   "train.epochs='abc' is not allowed: use a whole number >= 1"),
+                   "train.epochs='abc' is not allowed: use a whole number >= 1, or null"),
     "no patience": (lambda t: [*TINY, "train.patience=0"],
                     "train.patience=0 is not allowed: use a whole number >= 1, or null"),
     "out of range": (lambda t: [*TINY, "train.lr=-1"], "train.lr=-1 is not allowed: use a finite number > 0"),

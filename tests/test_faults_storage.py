@@ -210,7 +210,7 @@ def test_a_command_gets_back_what_it_asked_for_in_either_order(tmp_path, capsys)
     assert run.main(every) == 0 and len(store.load(out)) == 8  # 4 variants x 2 seeds
     capsys.readouterr()
     summary = bench.run_study("smoke", "data.synthetic.n_train=80", "data.synthetic.n_test=20", "tune.trials=0",
-                              "measure.seeds=1", "packing=packed", cell=["lstm"], out=str(out))
+                              "tune.epochs=1", "measure.seeds=1", "packing=packed", cell=["lstm"], out=str(out))
     said = capsys.readouterr()
     assert list(summary.index) == ["lstm-packed-l1-true_last"] and int(summary["seeds"].iloc[0]) == 1
     assert "runs: 1/1 run (100%)" in said.err and "resuming: 1 run(s) already" in said.out
