@@ -108,13 +108,22 @@ class Bound(Section):
         """The epoch cap over `rows` training rows: `epochs`, or the whole epochs within `samples`, at least 1."""
         return self.epochs if self.samples is None else max(1, self.samples // max(rows, 1))
 
-    def bound_said(self, rows: int) -> str:
-        """What bound a run over `rows` training rows, in words: 'at most 8 epoch(s) (train.samples=75,000 over
-        9,386 training rows)'."""
-        cap = self.epoch_cap(rows)
+    def source(self, rows: int) -> str:
+        """The key that set the cap, as the page says it: 'train.epochs' or 'train.samples=75,000 over 9,386
+        training rows' (its first word is the key to raise)."""
         if self.samples is None:
-            return f"at most {cap} epoch(s) ({self.SECTION}.epochs)"
-        return f"at most {cap} epoch(s) ({self.SECTION}.samples={self.samples:,} over {rows:,} training rows)"
+            return f"{self.SECTION}.epochs"
+        return f"{self.SECTION}.samples={self.samples:,} over {rows:,} training rows"
+
+    def bound_said(self, rows: int) -> str:
+        """What bound a run over `rows` training rows, in words: 'at most 8 epoch(s) (train.samples=...)'."""
+        return f"at most {self.epoch_cap(rows)} epoch(s) ({self.source(rows)})"
+
+    @classmethod
+    def of(cls, values: dict):
+        """The bound of stored settings (a record's hyperparameters, a study.json section), unchecked, so that an
+        older folder's settings read too."""
+        return cls.model_construct(epochs=values.get("epochs"), samples=values.get("samples"))
 
 
 class SyntheticConfig(Section):

@@ -114,7 +114,7 @@ def facts(records: list[dict], doc: StudyDoc, summary: pd.DataFrame, others: lis
                 f"NVIDIA driver {_join(r['driver_version'] for r in records)}",
                 f"Python {_join(r['python'] for r in records)}"]
     tuned = bool(summary["tuned"].any())
-    tune, patience = doc.tune, doc.train.get("patience")
+    tune, patience, rows = doc.tune, doc.train.get("patience"), first["train_rows"]
     return [
         ("date", f"runs finished {finished[0]} – {finished[-1]}; page rendered {time.strftime('%Y-%m-%d %H:%M')}"
                  if finished else time.strftime("%Y-%m-%d %H:%M")),
@@ -126,8 +126,8 @@ def facts(records: list[dict], doc: StudyDoc, summary: pd.DataFrame, others: lis
         ("git commit", _join(r['git_sha'] for r in records)),
         ("budget", (f"{_join(r['budget'] or 'none (the study file as written)' for r in records)}; "
                     + (f"{tune.get('trials')} {tune.get('sampler')} trial(s) per variant on validation accuracy, "
-                       f"each of {_bound(TuneConfig, tune, first['train_rows'])}, then" if tuned else "no tuning:")
-                    + f" each seed of {_bound(Params, doc.train, first['train_rows'])}"
+                       f"each of {TuneConfig.of(tune).bound_said(rows)}, then" if tuned else "no tuning:")
+                    + f" each seed of {Params.of(doc.train).bound_said(rows)}"
                     + (f", early stopping after {patience} epoch(s) without a better validation accuracy (the best "
                        "epoch's weights kept)" if patience else ""))),
         ("dataset", (f"{first['dataset']}: {first['dataset_rows']:,} train rows read, {first['test_rows']:,} test "
@@ -137,12 +137,6 @@ def facts(records: list[dict], doc: StudyDoc, summary: pd.DataFrame, others: lis
         ("runs", _runs_line(records, doc, total, summary)),
         *([("not shown", _others_line(others))] if others else []),
     ]
-
-
-def _bound(section, values: dict, rows: int) -> str:
-    """What bound a trial or a seed run, in the schema's words (bench.config.Bound.bound_said); unchecked, so that an
-    older folder's settings read too."""
-    return section.model_construct(epochs=values.get("epochs"), samples=values.get("samples")).bound_said(rows)
 
 
 def _others_line(others: list[dict]) -> str:

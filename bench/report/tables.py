@@ -15,6 +15,7 @@ import pandas as pd
 from bench.report.board import AGGREGATES, short
 from bench.report.stats import expected_max, expected_max_band, mean_ci
 from bench import store
+from bench.config import Params
 from bench.record import Planned, StudyDoc
 from bench.variants import AXES
 
@@ -169,10 +170,10 @@ def summarize(records: list[dict], reference: dict | None = None, tuning: dict |
         cap = int(stored) if stored is not None and pd.notna(stored) else settings.get("epochs")
         row.update({"epochs_kept": statistics.median(kept), "epochs_run": statistics.median(ran),
                     "epoch_cap": cap if cap is not None else max(ran),
-                    "epoch_bound": (f"train.samples={settings['samples']:,} over {int(runs['train_rows'].iloc[0]):,} "
-                                    "training rows" if settings.get("samples") else "train.epochs"),
+                    "epoch_bound": Params.of(settings).source(int(runs["train_rows"].iloc[0])),
                     "epochs_by_seed": " ".join(f"{k}/{r}" for k, r in zip(kept, ran)),
-                    "kept_at_cap": sum(k == cap for k, told in zip(kept, known) if told is not None and pd.notna(told))})
+                    "kept_at_cap": sum(k == cap for k, told in zip(kept, known)
+                                       if told is not None and pd.notna(told))})
         row.update(_timing(runs))
         times = [t for r in runs.itertuples() for t in (getattr(r, "epoch_times_s", None) or [r.epoch_time_s])]
         row.update({"epoch_time_s": _quantile(times, 0.5), "epoch_time_q1": _quantile(times, 0.25),
